@@ -1,0 +1,233 @@
+//! Database drivers behind one small interface: connect (with the `ssl` key's semantics),
+//! change a password, run a trivial query. Each driver classifies its own errors.
+
+pub mod postgres;
+pub mod tls;
+
+use crate::config::{PgPasswordEncryption, TlsFallback};
+use crate::diagnosis::{Cause, Deadline, Failure};
+use crate::secret::{DbSecret, EngineFamily, Password, SecretRole, SslSetting};
+use crate::telemetry;
+use serde_json::{json, Value};
+use std::time::Duration;
+pub use tls::TrustAnchors;
+
+/// Connection settings shared by every driver.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// `DB_CONNECT_TIMEOUT_MS`, cut to the deadline on every attempt.
+    pub connect_timeout: Duration,
+    /// System roots plus `DB_CA_BUNDLE`.
+    pub anchors: TrustAnchors,
+    /// `TLS_FALLBACK`.
+    pub tls_fallback: TlsFallback,
+    /// `PG_PASSWORD_ENCRYPTION`.
+    pub pg_password_encryption: PgPasswordEncryption,
+}
+
+/// The TLS mode of one connection attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// TLS with chain and host name verified.
+    Verified,
+    /// Plaintext.
+    Plain,
+}
+
+impl TlsMode {
+    /// The `tls` field of `db_connected` and of login attempts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::Verified => "verified",
+            TlsMode::Plain => "none",
+        }
+    }
+}
+
+/// Who is logging in where: the secret, which stage it came from, how.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    /// The credentials and address.
+    pub secret: &'a DbSecret,
+    /// Which stage's credentials (the `secret` field of events).
+    pub role: SecretRole,
+    /// TLS or not.
+    pub tls: TlsMode,
+}
+
+/// An open, logged-in connection.
+pub enum Session {
+    /// PostgreSQL.
+    Postgres(postgres::PgSession),
+}
+
+impl Session {
+    /// Changes the password of `user` (the logged-in user, or another one as the master).
+    pub async fn set_password(
+        &mut self,
+        user: &str,
+        new: &Password,
+        opts: &DbOptions,
+        deadline: &Deadline,
+    ) -> Result<&'static str, Failure> {
+        match self {
+            Session::Postgres(s) => {
+                s.set_password(user, new, opts.pg_password_encryption, deadline)
+                    .await
+            }
+        }
+    }
+
+    /// Runs a trivial query.
+    pub async fn check(&mut self, deadline: &Deadline) -> Result<(), Failure> {
+        match self {
+            Session::Postgres(s) => s.check(deadline).await,
+        }
+    }
+
+    /// The TLS mode the session uses.
+    pub fn tls(&self) -> TlsMode {
+        match self {
+            Session::Postgres(s) => s.tls,
+        }
+    }
+}
+
+async fn attempt(a: Attempt<'_>, opts: &DbOptions, deadline: &Deadline) -> Result<Session, Failure> {
+    let started = std::time::Instant::now();
+    let result = match a.secret.family {
+        EngineFamily::Postgres => postgres::connect(a, opts, deadline).await.map(Session::Postgres),
+        EngineFamily::MySql => Err(Failure::new(
+            Cause::UnsupportedEngine,
+            "MySQL and MariaDB are not supported by this build yet",
+        )
+        .with("engine", a.secret.engine.as_str())),
+    };
+    match result {
+        Ok(session) => {
+            telemetry::db_connected(&telemetry::Connected {
+                engine: a.secret.family.as_str(),
+                host: &a.secret.host,
+                port: a.secret.port,
+                user: &a.secret.username,
+                secret: a.role.as_str(),
+                tls: a.tls.as_str(),
+                auth: None,
+                duration_ms: started.elapsed().as_millis() as u64,
+            });
+            Ok(session)
+        }
+        Err(f) => Err(f
+            .with("secret", a.role.as_str())
+            .with("tls_mode_used", a.tls.as_str())),
+    }
+}
+
+fn is_tls_failure(f: &Failure) -> bool {
+    matches!(
+        f.cause,
+        Cause::DbTlsUnavailable | Cause::DbTlsVerificationFailed
+    )
+}
+
+/// Logs in with `secret` as `role`, following its `ssl` key:
+/// - `true`: TLS, chain and host name verified;
+/// - `false`: plaintext;
+/// - absent: TLS first; plaintext only after a TLS failure (never after an authentication
+///   failure), reported as a `tls_downgraded` finding, and refused when `TLS_FALLBACK=deny`.
+///
+/// A plaintext login refused like a wrong password is retried once over TLS purely as a
+/// diagnostic: servers that require TLS for an account (MariaDB REQUIRE SSL) say 1045, exactly
+/// as for a wrong password; if TLS logs in, the cause is `db_tls_required`.
+pub async fn connect(
+    secret: &DbSecret,
+    role: SecretRole,
+    opts: &DbOptions,
+    deadline: &Deadline,
+) -> Result<Session, Failure> {
+    let with = |tls| Attempt { secret, role, tls };
+    match secret.ssl {
+        SslSetting::Required => attempt(with(TlsMode::Verified), opts, deadline).await,
+        SslSetting::Disabled => {
+            let plain = attempt(with(TlsMode::Plain), opts, deadline).await;
+            probe_tls_required(plain, with(TlsMode::Verified), opts, deadline).await
+        }
+        SslSetting::Absent => match attempt(with(TlsMode::Verified), opts, deadline).await {
+            Err(tls_failure) if is_tls_failure(&tls_failure) => {
+                if opts.tls_fallback == TlsFallback::Deny {
+                    return Err(tls_failure.with("tls_fallback", "deny"));
+                }
+                let mut evidence = serde_json::Map::new();
+                evidence.insert("host".into(), secret.host.as_str().into());
+                evidence.insert("port".into(), secret.port.into());
+                evidence.insert("secret".into(), role.as_str().into());
+                evidence.insert("tls_failure".into(), tls_failure.cause.code().into());
+                if let Some(reason) = tls_failure.evidence.get("reason") {
+                    evidence.insert("reason".into(), reason.clone());
+                }
+                telemetry::finding(
+                    "tls_downgraded",
+                    "the secret has no ssl key and TLS failed: falling back to plaintext (set \"ssl\": true to forbid this)",
+                    &evidence,
+                );
+                match attempt(with(TlsMode::Plain), opts, deadline).await {
+                    Ok(session) => Ok(session),
+                    // The server wants TLS and TLS failed: the TLS failure is what to fix.
+                    Err(plain) if plain.cause == Cause::DbTlsRequired => Err(tls_failure),
+                    Err(plain) => Err(plain),
+                }
+            }
+            other => other,
+        },
+    }
+}
+
+async fn probe_tls_required(
+    plain: Result<Session, Failure>,
+    tls: Attempt<'_>,
+    opts: &DbOptions,
+    deadline: &Deadline,
+) -> Result<Session, Failure> {
+    let failure = match plain {
+        Err(f) if f.cause == Cause::DbLoginFailed => f,
+        other => return other,
+    };
+    // Only a diagnostic: the session is closed at once, whatever happens.
+    match attempt(tls, opts, deadline).await {
+        Ok(session) => {
+            drop(session);
+            let server_message = failure
+                .evidence
+                .get("server_message")
+                .cloned()
+                .unwrap_or(Value::Null);
+            Err(Failure::new(
+                Cause::DbTlsRequired,
+                format!(
+                    "{} refuses {} without TLS (the same credentials log in over TLS)",
+                    tls.secret.host, tls.secret.username
+                ),
+            )
+            .with("host", tls.secret.host.as_str())
+            .with("user", tls.secret.username.as_str())
+            .with("tls_mode_used", "none")
+            .with("server_message", server_message)
+            .with("probe", json!({"tls": "verified", "outcome": "login_ok"})))
+        }
+        Err(_) => Err(failure),
+    }
+}
+
+/// Quotes an identifier for SQL (PostgreSQL `"`, MySQL/MariaDB backtick).
+pub fn quote_ident(name: &str, quote: char) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push(quote);
+    for c in name.chars() {
+        if c == quote {
+            out.push(quote);
+        }
+        out.push(c);
+    }
+    out.push(quote);
+    out
+}

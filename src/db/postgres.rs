@@ -1,0 +1,418 @@
+//! PostgreSQL: tokio-postgres over postgres-native-tls, SCRAM-SHA-256 login, and password
+//! changes sent as a verifier computed here, so the plaintext never reaches SQL text or the
+//! server's statement log.
+
+use super::{quote_ident, tls, Attempt, DbOptions, TlsMode};
+use crate::config::PgPasswordEncryption;
+use crate::diagnosis::{Cause, Deadline, Failure, Wait};
+use crate::secret::Password;
+use crate::telemetry;
+use std::time::{Duration, Instant};
+use tokio_postgres::config::SslMode;
+use tokio_postgres::error::SqlState;
+
+/// An open connection; the driver task ends when it is dropped.
+pub struct PgSession {
+    client: tokio_postgres::Client,
+    task: tokio::task::JoinHandle<()>,
+    /// TLS mode in use.
+    pub tls: TlsMode,
+}
+
+impl Drop for PgSession {
+    fn drop(&mut self) {
+        // Dropping the client ends the connection; aborting makes sure no socket lingers.
+        self.task.abort();
+    }
+}
+
+/// What a tokio-postgres error is, when it carries no SQLSTATE (its kinds are private; the
+/// Display text of the kind is the only signal, and stays in this one function).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientErrorKind {
+    /// TCP (or DNS) could not connect.
+    Connect,
+    /// The server does not offer TLS.
+    TlsNotOffered,
+    /// The TLS handshake failed.
+    Tls,
+    /// The server asked for an authentication method the client cannot perform.
+    Authentication,
+    /// The connection was closed or broken.
+    Closed,
+    /// Timed out waiting for the server.
+    Timeout,
+    /// Anything else.
+    Other,
+}
+
+/// Classifies by the text of the error and its first source (pinned by a test).
+pub fn client_error_kind(display: &str, source: Option<&str>) -> ClientErrorKind {
+    let source = source.unwrap_or("");
+    if display.starts_with("error connecting to server") {
+        ClientErrorKind::Connect
+    } else if display.starts_with("error performing TLS handshake") {
+        if source.contains("server does not support TLS") {
+            ClientErrorKind::TlsNotOffered
+        } else {
+            ClientErrorKind::Tls
+        }
+    } else if display.starts_with("authentication error") {
+        ClientErrorKind::Authentication
+    } else if display.starts_with("connection closed")
+        || display.starts_with("error communicating with the server")
+    {
+        ClientErrorKind::Closed
+    } else if display.starts_with("timeout waiting for server") {
+        ClientErrorKind::Timeout
+    } else {
+        ClientErrorKind::Other
+    }
+}
+
+fn error_chain_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = Vec::new();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        parts.push(e.to_string());
+        cur = e.source();
+    }
+    parts.join(": ")
+}
+
+/// Maps a server (SQLSTATE) error onto a cause. `during` says what was running.
+pub fn classify_db_error(
+    db: &tokio_postgres::error::DbError,
+    a: &Attempt<'_>,
+    during: &'static str,
+) -> Failure {
+    let code = db.code().code();
+    let server_message = db.message().to_string();
+    let s = a.secret;
+    let f = |cause: Cause, message: String| {
+        Failure::new(cause, message)
+            .with("code", code)
+            .with("server_message", server_message.as_str())
+    };
+    match *db.code() {
+        // 28P01 invalid_password
+        SqlState::INVALID_PASSWORD => f(
+            Cause::DbLoginFailed,
+            format!("PostgreSQL rejected the password of {}", s.username),
+        )
+        .with("user", s.username.as_str()),
+        // 28000: pg_hba refused (or no such role). "no encryption" marks a hostssl-only rule.
+        SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            if a.tls == TlsMode::Plain && server_message.contains("no encryption") =>
+        {
+            f(
+                Cause::DbTlsRequired,
+                format!("PostgreSQL at {} requires TLS for {}", s.host, s.username),
+            )
+            .with("host", s.host.as_str())
+        }
+        SqlState::INVALID_AUTHORIZATION_SPECIFICATION => f(
+            Cause::DbAccessRuleMissing,
+            format!("PostgreSQL at {} has no rule admitting {} from here", s.host, s.username),
+        )
+        .with("user", s.username.as_str())
+        .with("host", s.host.as_str()),
+        // 3D000 invalid_catalog_name
+        SqlState::INVALID_CATALOG_NAME => f(
+            Cause::DbDatabaseMissing,
+            "the secret's database does not exist".to_string(),
+        )
+        .with("dbname", s.database().unwrap_or("")),
+        // 42501 insufficient_privilege
+        SqlState::INSUFFICIENT_PRIVILEGE => f(
+            Cause::DbPermissionDenied,
+            format!("{} may not {during}", s.username),
+        )
+        .with("user", s.username.as_str())
+        .with("statement_kind", during),
+        // 25006 read_only_sql_transaction
+        SqlState::READ_ONLY_SQL_TRANSACTION => f(
+            Cause::DbReadOnly,
+            format!("{} is read-only (a replica or reader)", s.host),
+        )
+        .with("host", s.host.as_str()),
+        // 55P03 lock_not_available, 57014 query_canceled: our lock_timeout / statement_timeout,
+        // set to end before the deadline.
+        SqlState::LOCK_NOT_AVAILABLE | SqlState::QUERY_CANCELED => f(
+            Cause::FunctionTimeoutImminent,
+            format!("{during} waited on a lock until the function deadline was near"),
+        )
+        .with("operation", during),
+        // 53300 too_many_connections, 57P01 admin_shutdown, 57P02 crash_shutdown,
+        // 57P03 cannot_connect_now, 08xxx connection exceptions.
+        SqlState::TOO_MANY_CONNECTIONS
+        | SqlState::ADMIN_SHUTDOWN
+        | SqlState::CRASH_SHUTDOWN
+        | SqlState::CANNOT_CONNECT_NOW => f(
+            Cause::DbUnavailable,
+            format!("PostgreSQL at {} is not accepting work right now", s.host),
+        )
+        .with("host", s.host.as_str()),
+        _ if code.starts_with("08") => f(
+            Cause::DbUnavailable,
+            format!("the connection to {} failed", s.host),
+        )
+        .with("host", s.host.as_str()),
+        // 22023 invalid_parameter_value / 28xxx from password-check hooks on ALTER ROLE.
+        SqlState::INVALID_PARAMETER_VALUE if during == "alter_password" => f(
+            Cause::DbPasswordRejected,
+            "PostgreSQL refused the new password".to_string(),
+        ),
+        _ => f(
+            Cause::InternalError,
+            format!("unexpected PostgreSQL error {code} during {during}"),
+        ),
+    }
+}
+
+/// Maps any tokio-postgres error onto a cause.
+pub fn classify(
+    err: &tokio_postgres::Error,
+    a: &Attempt<'_>,
+    during: &'static str,
+    elapsed: Duration,
+) -> Failure {
+    if let Some(db) = err.as_db_error() {
+        return classify_db_error(db, a, during);
+    }
+    let s = a.secret;
+    let chain = error_chain_text(err);
+    let first_source = std::error::Error::source(err).map(|e| e.to_string());
+    let elapsed_ms = elapsed.as_millis() as u64;
+    let unreachable = |phase: &str| {
+        Failure::new(
+            Cause::DbUnreachable,
+            format!("cannot reach PostgreSQL at {}:{} ({phase})", s.host, s.port),
+        )
+        .with("host", s.host.as_str())
+        .with("port", s.port)
+        .with("phase", phase)
+        .with("elapsed_ms", elapsed_ms)
+    };
+    match client_error_kind(&err.to_string(), first_source.as_deref()) {
+        ClientErrorKind::Connect | ClientErrorKind::Timeout => {
+            let phase = match crate::store::classify::phase_from_text(&chain) {
+                "dns" => "dns",
+                _ => "connect",
+            };
+            unreachable(phase).with("error", chain.as_str())
+        }
+        ClientErrorKind::TlsNotOffered => Failure::new(
+            Cause::DbTlsUnavailable,
+            format!("\"ssl\" asks for TLS but PostgreSQL at {} does not offer it", s.host),
+        )
+        .with("host", s.host.as_str()),
+        ClientErrorKind::Tls => match tls::verification_reason(&chain) {
+            Some(reason) => Failure::new(
+                Cause::DbTlsVerificationFailed,
+                format!("the certificate of {} did not verify ({reason})", s.host),
+            )
+            .with("host", s.host.as_str())
+            .with("reason", reason)
+            .with("tls_error", chain.as_str()),
+            None => unreachable("tls").with("error", chain.as_str()),
+        },
+        ClientErrorKind::Authentication => {
+            let method = if chain.contains("SASL") {
+                "sasl (unsupported mechanism)"
+            } else {
+                "not a password method (e.g. gss, sspi, kerberos)"
+            };
+            Failure::new(
+                Cause::DbAuthMethodUnsupported,
+                format!("PostgreSQL asks {} for an authentication method this client cannot perform", s.username),
+            )
+            .with("method", method)
+            .with("user", s.username.as_str())
+            .with("error", chain.as_str())
+        }
+        ClientErrorKind::Closed if during == "login" => unreachable("handshake").with("error", chain.as_str()),
+        ClientErrorKind::Closed => Failure::new(
+            Cause::DbUnavailable,
+            format!("the connection to {} dropped during {during}", s.host),
+        )
+        .with("host", s.host.as_str())
+        .with("code", "connection_closed"),
+        ClientErrorKind::Other => Failure::internal(during, err),
+    }
+}
+
+/// Connects and logs in once, in the given TLS mode.
+pub async fn connect(a: Attempt<'_>, opts: &DbOptions, deadline: &Deadline) -> Result<PgSession, Failure> {
+    let s = a.secret;
+    let per_attempt = deadline.cap(opts.connect_timeout);
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host(&s.host)
+        .port(s.port)
+        .user(&s.username)
+        .password(s.password.expose())
+        .application_name("db-secret-rotator")
+        .connect_timeout(per_attempt)
+        .ssl_mode(match a.tls {
+            TlsMode::Verified => SslMode::Require,
+            TlsMode::Plain => SslMode::Disable,
+        });
+    if let Some(db) = s.database() {
+        config.dbname(db);
+    }
+    let connector = postgres_native_tls::MakeTlsConnector::new(opts.anchors.connector()?);
+    let started = Instant::now();
+    let wait = Wait::DbConnect {
+        host: s.host.clone(),
+        port: s.port,
+    };
+    deadline
+        .run(wait, async {
+            // connect_timeout bounds TCP; this bounds TLS and authentication too.
+            match tokio::time::timeout(per_attempt + Duration::from_millis(50), config.connect(connector)).await {
+                Ok(Ok((client, connection))) => {
+                    let task = tokio::spawn(async move {
+                        let _ = connection.await;
+                    });
+                    Ok(PgSession {
+                        client,
+                        task,
+                        tls: a.tls,
+                    })
+                }
+                Ok(Err(e)) => Err(classify(&e, &a, "login", started.elapsed())),
+                Err(_) => Err(Failure::new(
+                    Cause::DbUnreachable,
+                    format!("PostgreSQL at {}:{} did not complete the login handshake in time", s.host, s.port),
+                )
+                .with("host", s.host.as_str())
+                .with("port", s.port)
+                .with("phase", "handshake")
+                .with("elapsed_ms", started.elapsed().as_millis() as u64)),
+            }
+        })
+        .await
+        .map_err(|f| f.with("user", s.username.as_str()))
+}
+
+/// Quotes a string literal (standard_conforming_strings on, as since PostgreSQL 9.1; the
+/// E'' form makes backslashes safe either way).
+pub fn quote_literal(value: &str) -> String {
+    let mut out = String::from("E'");
+    for c in value.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+impl PgSession {
+    async fn statement(&self, deadline: &Deadline, operation: &'static str, sql: &str) -> Result<(), Failure> {
+        deadline
+            .run(Wait::DbStatement { operation }, async {
+                self.client
+                    .batch_execute(sql)
+                    .await
+                    .map_err(|e| pg_statement_failure(&e, operation))
+            })
+            .await
+    }
+
+    /// Keeps a lock wait from outliving the deadline: the server cancels the statement itself.
+    async fn bound_statements(&self, deadline: &Deadline) -> Result<(), Failure> {
+        let ms = deadline.budget().as_millis().max(1);
+        self.statement(
+            deadline,
+            "set_timeouts",
+            &format!("SET lock_timeout = {ms}; SET statement_timeout = {ms}"),
+        )
+        .await
+    }
+
+    /// Sets the password of `user` as a verifier computed here.
+    pub async fn set_password(
+        &mut self,
+        user: &str,
+        new: &Password,
+        encryption: PgPasswordEncryption,
+        deadline: &Deadline,
+    ) -> Result<&'static str, Failure> {
+        let (verifier, method) = match encryption {
+            PgPasswordEncryption::ScramSha256 => (
+                postgres_protocol::password::scram_sha_256(new.expose().as_bytes()),
+                "scram-sha-256 verifier",
+            ),
+            PgPasswordEncryption::Md5 => (
+                postgres_protocol::password::md5(new.expose().as_bytes(), user),
+                "md5 hash",
+            ),
+        };
+        self.bound_statements(deadline).await?;
+        let sql = format!(
+            "ALTER ROLE {} WITH PASSWORD {}",
+            quote_ident(user, '"'),
+            quote_literal(&verifier)
+        );
+        self.statement(deadline, "alter_password", &sql).await?;
+        telemetry::password_changed(user, method);
+        Ok(method)
+    }
+
+    /// `SELECT 1`.
+    pub async fn check(&mut self, deadline: &Deadline) -> Result<(), Failure> {
+        self.statement(deadline, "select", "SELECT 1").await
+    }
+}
+
+/// A failed statement on an open session: only the SQLSTATE matters here.
+fn pg_statement_failure(err: &tokio_postgres::Error, operation: &'static str) -> Failure {
+    match err.as_db_error() {
+        Some(db) => {
+            let code = db.code().code();
+            let cause = match *db.code() {
+                SqlState::INSUFFICIENT_PRIVILEGE => Cause::DbPermissionDenied,
+                SqlState::READ_ONLY_SQL_TRANSACTION => Cause::DbReadOnly,
+                SqlState::LOCK_NOT_AVAILABLE | SqlState::QUERY_CANCELED => Cause::FunctionTimeoutImminent,
+                SqlState::INVALID_PARAMETER_VALUE if operation == "alter_password" => Cause::DbPasswordRejected,
+                SqlState::ADMIN_SHUTDOWN | SqlState::CRASH_SHUTDOWN | SqlState::CANNOT_CONNECT_NOW => Cause::DbUnavailable,
+                _ if code.starts_with("08") => Cause::DbUnavailable,
+                _ => Cause::InternalError,
+            };
+            Failure::new(cause, format!("{operation} failed: {}", db.message()))
+                .with("code", code)
+                .with("statement_kind", operation)
+                .with("operation", operation)
+                .with("server_message", db.message())
+        }
+        None => Failure::new(Cause::DbUnavailable, format!("the connection dropped during {operation}"))
+            .with("code", "connection_closed")
+            .with("statement_kind", operation),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_error_texts_are_pinned() {
+        use ClientErrorKind::*;
+        assert_eq!(client_error_kind("error connecting to server: Connection refused (os error 111)", None), Connect);
+        assert_eq!(client_error_kind("error performing TLS handshake: server does not support TLS", Some("server does not support TLS")), TlsNotOffered);
+        assert_eq!(client_error_kind("error performing TLS handshake", Some("certificate verify failed")), Tls);
+        assert_eq!(client_error_kind("authentication error: unsupported authentication method", Some("unsupported authentication method")), Authentication);
+        assert_eq!(client_error_kind("connection closed", None), Closed);
+        assert_eq!(client_error_kind("db error", None), Other);
+    }
+
+    #[test]
+    fn literals_and_identifiers_are_quoted() {
+        assert_eq!(quote_literal("a'b\\c"), "E'a''b\\\\c'");
+        assert_eq!(quote_ident("we\"ird%User", '"'), "\"we\"\"ird%User\"");
+    }
+}

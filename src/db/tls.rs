@@ -1,0 +1,96 @@
+//! TLS for database connections: the system roots plus `DB_CA_BUNDLE`, chain and host name
+//! always verified when TLS is used.
+
+use crate::diagnosis::{Cause, Failure};
+
+/// Extra trust anchors, read once per process.
+#[derive(Clone, Default)]
+pub struct TrustAnchors {
+    certs: Vec<native_tls::Certificate>,
+}
+
+impl std::fmt::Debug for TrustAnchors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TrustAnchors({} extra)", self.certs.len())
+    }
+}
+
+impl TrustAnchors {
+    /// Reads the PEM bundle at `path` (`DB_CA_BUNDLE`), or none.
+    pub fn load(path: Option<&str>) -> Result<Self, Failure> {
+        let Some(path) = path else {
+            return Ok(TrustAnchors::default());
+        };
+        let fail = |why: String| {
+            Failure::new(
+                Cause::DbTlsVerificationFailed,
+                format!("DB_CA_BUNDLE cannot be used: {why}"),
+            )
+            .with("reason", "other")
+            .with("ca_bundle", path)
+            .remedy("Point DB_CA_BUNDLE at a readable PEM file of CA certificates (the RDS global bundle), or unset it.")
+        };
+        let pem = std::fs::read(path).map_err(|e| fail(e.kind().to_string()))?;
+        let certs = native_tls::Certificate::stack_from_pem(&pem).map_err(|e| fail(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(fail("no certificate in the file".into()));
+        }
+        Ok(TrustAnchors { certs })
+    }
+
+    /// A connector that verifies chain and host name against system roots plus these.
+    pub fn connector(&self) -> Result<native_tls::TlsConnector, Failure> {
+        let mut builder = native_tls::TlsConnector::builder();
+        for cert in &self.certs {
+            builder.add_root_certificate(cert.clone());
+        }
+        builder
+            .min_protocol_version(Some(native_tls::Protocol::Tlsv12))
+            .build()
+            .map_err(|e| Failure::internal("building the TLS connector", &e))
+    }
+}
+
+/// Why certificate verification failed, from OpenSSL's verify result text (the only signal
+/// native-tls gives). `None` when the text is not a verification failure.
+pub fn verification_reason(text: &str) -> Option<&'static str> {
+    let t = text.to_ascii_lowercase();
+    if t.contains("hostname mismatch") || t.contains("ip address mismatch") {
+        Some("hostname_mismatch")
+    } else if t.contains("certificate has expired") || t.contains("certificate is not yet valid") {
+        Some("expired")
+    } else if t.contains("unable to get local issuer certificate")
+        || t.contains("self-signed certificate")
+        || t.contains("self signed certificate")
+        || t.contains("unable to get issuer certificate")
+        || t.contains("unable to verify the first certificate")
+    {
+        Some("untrusted_ca")
+    } else if t.contains("certificate verify failed") {
+        Some("other")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openssl_verify_texts_are_pinned() {
+        let base = "error:0A000086:SSL routines:tls_post_process_server_certificate:certificate verify failed:../ssl/statem/statem_clnt.c:1889:";
+        assert_eq!(verification_reason(&format!("{base} (unable to get local issuer certificate)")), Some("untrusted_ca"));
+        assert_eq!(verification_reason(&format!("{base} (self-signed certificate in certificate chain)")), Some("untrusted_ca"));
+        assert_eq!(verification_reason(&format!("{base} (Hostname mismatch)")), Some("hostname_mismatch"));
+        assert_eq!(verification_reason(&format!("{base} (certificate has expired)")), Some("expired"));
+        assert_eq!(verification_reason("unexpected EOF"), None);
+    }
+
+    #[test]
+    fn a_missing_bundle_is_a_clear_cause() {
+        let f = TrustAnchors::load(Some("/nonexistent/ca.pem")).unwrap_err();
+        assert_eq!(f.cause, Cause::DbTlsVerificationFailed);
+        assert!(TrustAnchors::load(None).unwrap().certs.is_empty());
+    }
+}

@@ -1,0 +1,205 @@
+//! The failure-cause taxonomy of `causes.md`: one stable code per cause, its remedy, and the
+//! [`Failure`] value every fallible operation returns.
+//!
+//! Drivers and adapters classify their own errors (`db::postgres`, `db::mysql`,
+//! `store::classify`) and build a [`Failure`] here; nothing above them inspects error text.
+
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// Facts observed while failing: codes, phases, timings, stage labels. Never a secret value.
+pub type Evidence = Map<String, Value>;
+
+macro_rules! causes {
+    ($( $(#[$doc:meta])* $variant:ident => $code:literal, $remedy:literal; )*) => {
+        /// A documented failure cause. The code is the Lambda `errorType` and never changes meaning.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Cause {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Cause {
+            /// Every cause, in the order of causes.md.
+            pub const ALL: &'static [Cause] = &[$(Cause::$variant),*];
+
+            /// The stable snake_case code.
+            pub fn code(self) -> &'static str {
+                match self { $(Cause::$variant => $code,)* }
+            }
+
+            /// The default remedy: one or two sentences an operator can act on.
+            pub fn remedy(self) -> &'static str {
+                match self { $(Cause::$variant => $remedy,)* }
+            }
+
+            /// Looks a cause up by its code.
+            pub fn from_code(code: &str) -> Option<Cause> {
+                match code { $($code => Some(Cause::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+causes! {
+    /// A Secrets Manager call could not complete (DNS, connect, TLS, no response in time).
+    SecretsManagerUnreachable => "secrets_manager_unreachable",
+        "If the function runs in a VPC without internet access, add an interface VPC endpoint for Secrets Manager with private DNS enabled (or a NAT gateway); the endpoint's security group must allow TCP 443 from the function's security group, and the subnets' NACLs must allow 443 out and ephemeral ports back.";
+    /// AccessDeniedException not about KMS.
+    SecretsManagerAccessDenied => "secrets_manager_access_denied",
+        "Grant the function's role secretsmanager:DescribeSecret, GetSecretValue, PutSecretValue, UpdateSecretVersionStage on this secret and secretsmanager:GetRandomPassword; if a VPC endpoint policy is in the way, allow the role there too.";
+    /// The error names KMS.
+    KmsAccessDenied => "kms_access_denied",
+        "Give the function's role kms:Decrypt (and kms:GenerateDataKey for writes) on the secret's KMS key, and check that any kms:EncryptionContext:SecretARN condition names this secret; make sure the key is enabled.";
+    /// The secret (or master secret) does not exist.
+    SecretNotFound => "secret_not_found",
+        "Check the SecretId of the rotation event, or the masterarn key of the secret.";
+    /// The RDS API cannot be reached (RDS-managed master secrets).
+    RdsApiUnreachable => "rds_api_unreachable",
+        "Add an interface VPC endpoint for RDS (com.amazonaws.<region>.rds) with private DNS, or a NAT gateway, so the function can call DescribeDBInstances / DescribeDBClusters.";
+    /// An RDS Describe* call was denied.
+    RdsApiAccessDenied => "rds_api_access_denied",
+        "Allow rds:DescribeDBInstances and rds:DescribeDBClusters to the function's role.";
+    /// Any other AWS error after the SDK's retries.
+    AwsServiceError => "aws_service_error",
+        "If transient (throttling, 5xx), Secrets Manager retries the rotation by itself; if it persists, act on the AWS error code and message in the evidence.";
+    /// The event is not a valid rotation event.
+    InvalidEvent => "invalid_event",
+        "Invoke the function with a Secrets Manager rotation event: {\"Step\", \"SecretId\", \"ClientRequestToken\"}, Step one of createSecret, setSecret, testSecret, finishSecret.";
+    /// DescribeSecret says rotation is disabled.
+    RotationNotEnabled => "rotation_not_enabled",
+        "Enable rotation on the secret (aws secretsmanager rotate-secret --secret-id <id> --rotation-lambda-arn <this function>).";
+    /// The token is not among the secret's versions.
+    VersionNotStaged => "version_not_staged",
+        "Start the rotation again with aws secretsmanager rotate-secret --secret-id <id>.";
+    /// The token's version lacks AWSPENDING.
+    VersionNotPending => "version_not_pending",
+        "Remove the stale AWSPENDING label with aws secretsmanager update-secret-version-stage --secret-id <id> --version-stage AWSPENDING --remove-from-version-id <pending_version_id>, then rotate again.";
+    /// The pending secret names another user or host than allowed.
+    UserMismatch => "user_mismatch",
+        "Fix the secret JSON so the pending version names the expected user and host; the function never rotates a different account.";
+    /// A required key is absent from the secret JSON.
+    SecretJsonMissingKey => "secret_json_missing_key",
+        "Add the missing key to the secret JSON; see 'JSON structure of Secrets Manager database credentials' in the Secrets Manager user guide for the engine's keys.";
+    /// The secret is not a JSON object, is binary, or has a key of the wrong type.
+    SecretJsonInvalid => "secret_json_invalid",
+        "Fix the secret value: it must be a JSON object with string username/password/host/engine, port a number (or numeric string) and ssl a boolean (or \"true\"/\"false\").";
+    /// `engine` is not supported.
+    UnsupportedEngine => "unsupported_engine",
+        "Set engine to one of postgres, aurora-postgresql, mysql, aurora-mysql, mariadb.";
+    /// DNS failure, connect refused, connect or handshake timeout.
+    DbUnreachable => "db_unreachable",
+        "Run the function in the database's VPC; its security group must allow outbound to the database port and the database's security group must allow inbound from the function's; check host and port in the secret.";
+    /// The server rejected the credentials.
+    DbLoginFailed => "db_login_failed",
+        "The password was changed outside rotation: log in by hand with the AWSCURRENT and AWSPREVIOUS values (aws secretsmanager get-secret-value --version-stage AWSCURRENT / AWSPREVIOUS) and reset the database password to the AWSCURRENT value.";
+    /// The server refuses a plaintext connection.
+    DbTlsRequired => "db_tls_required",
+        "The server requires TLS for this account: set \"ssl\": true in the secret (or remove \"ssl\": false).";
+    /// `"ssl": true` but the server does not offer TLS.
+    DbTlsUnavailable => "db_tls_unavailable",
+        "Enable TLS on the database server, or set \"ssl\": false in the secret.";
+    /// Certificate chain untrusted, expired, or host name mismatch.
+    DbTlsVerificationFailed => "db_tls_verification_failed",
+        "Point DB_CA_BUNDLE at the RDS CA bundle (or your CA's PEM), and use the endpoint name the certificate carries in host, not a CNAME or an IP address.";
+    /// The server asks for an authentication method this client cannot perform.
+    DbAuthMethodUnsupported => "db_auth_method_unsupported",
+        "Use password authentication for this account (scram-sha-256 preferred for PostgreSQL; mysql_native_password or caching_sha2_password for MySQL).";
+    /// No rule admits this user from here.
+    DbAccessRuleMissing => "db_access_rule_missing",
+        "Admit this user from the function's address: add a pg_hba.conf rule (PostgreSQL) or a host grant / the account (MySQL), or create the user.";
+    /// The secret's dbname does not exist.
+    DbDatabaseMissing => "db_database_missing",
+        "Fix dbname in the secret, or remove it to use the engine's default.";
+    /// A statement was refused for lack of privilege.
+    DbPermissionDenied => "db_permission_denied",
+        "For alternating users the master needs CREATEROLE (PostgreSQL) or CREATE USER and GRANT OPTION (MySQL); a single user must be allowed to change its own password.";
+    /// The server refused the new password.
+    DbPasswordRejected => "db_password_rejected",
+        "Match EXCLUDE_CHARACTERS, PASSWORD_LENGTH and REQUIRE_EACH_INCLUDED_TYPE to the server's password policy.";
+    /// The host is a replica or reader.
+    DbReadOnly => "db_read_only",
+        "Point the secret's host at the writer (primary) endpoint, or use alternating users with the master on the writer.";
+    /// Too many connections, server starting or stopping, connection dropped.
+    DbUnavailable => "db_unavailable",
+        "Transient: Secrets Manager retries the rotation by itself; if it persists, check the server's connection limit and state.";
+    /// The deadline is near and the operation in flight is not a network wait named otherwise.
+    FunctionTimeoutImminent => "function_timeout_imminent",
+        "Raise the function timeout, and look for locks or long transactions on the database that block the statement.";
+    /// Anything not classified above.
+    InternalError => "internal_error",
+        "This is a bug in db-secret-rotator: report it with this event (it contains no secret values).";
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A classified failure: the cause, a one-line summary, the remedy and the evidence.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{cause}: {message}")]
+pub struct Failure {
+    /// The documented cause.
+    pub cause: Cause,
+    /// One human sentence (no secret values).
+    pub message: String,
+    /// The remedy: the cause's default unless a more specific one applies.
+    pub remedy: String,
+    /// Observed facts.
+    pub evidence: Evidence,
+}
+
+impl Failure {
+    /// A failure with the cause's default remedy and no evidence yet.
+    pub fn new(cause: Cause, message: impl Into<String>) -> Self {
+        Failure {
+            cause,
+            message: message.into(),
+            remedy: cause.remedy().to_string(),
+            evidence: Evidence::new(),
+        }
+    }
+
+    /// Adds one evidence field.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.evidence.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// Replaces the remedy with a more specific one.
+    pub fn remedy(mut self, remedy: impl Into<String>) -> Self {
+        self.remedy = remedy.into();
+        self
+    }
+
+    /// An unclassified error: its chain (already free of secrets) becomes the evidence.
+    pub fn internal(context: &str, err: &(dyn std::error::Error + 'static)) -> Self {
+        let mut chain = Vec::new();
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+        while let Some(e) = cur {
+            chain.push(Value::String(e.to_string()));
+            cur = e.source();
+        }
+        Failure::new(Cause::InternalError, format!("{context}: unexpected error"))
+            .with("error_chain", Value::Array(chain))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_round_trip() {
+        let mut seen = std::collections::HashSet::new();
+        for cause in Cause::ALL {
+            let code = cause.code();
+            assert!(seen.insert(code), "duplicate code {code}");
+            assert!(code.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            assert_eq!(Cause::from_code(code), Some(*cause));
+            assert!(cause.remedy().len() > 20, "{code} needs a real remedy");
+        }
+        assert_eq!(Cause::ALL.len(), 29);
+    }
+}

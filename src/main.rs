@@ -1,0 +1,33 @@
+//! The binary: JSON logging and AWS configuration, then the Lambda runtime (when
+//! `AWS_LAMBDA_RUNTIME_API` is set) or the command-line tool.
+
+#![recursion_limit = "256"]
+
+use db_secret_rotator::{cli, lambda, telemetry};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    // One thread is plenty for one invocation at a time, and starts fastest.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        telemetry::init(telemetry::Sink::Stdout);
+        return runtime.block_on(async {
+            let app = lambda::App::from_env().await;
+            match lambda::serve(app).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(event = "runtime_error", "the Lambda runtime stopped: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        });
+    }
+    let args = cli::parse();
+    runtime.block_on(cli::run(args))
+}

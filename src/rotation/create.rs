@@ -1,0 +1,43 @@
+//! createSecret: build the pending secret from the current one and store it as AWSPENDING.
+
+use super::{Outcome, StepCtx};
+use crate::config::Strategy;
+use crate::diagnosis::{Cause, Failure};
+
+pub(super) async fn run(ctx: &StepCtx<'_>) -> Result<Outcome, Failure> {
+    let rotator = ctx.rotator;
+    // Reading AWSCURRENT first validates its JSON: a broken secret fails here, not later.
+    let current = ctx.current().await?;
+    if ctx.pending().await?.is_some() {
+        return Ok(Outcome::PendingExists);
+    }
+    let password = rotator
+        .sm
+        .random_password(
+            &ctx.deadline,
+            ctx.secret_id(),
+            &rotator.settings.password,
+            current.family,
+        )
+        .await?;
+    let pending = match rotator.settings.strategy {
+        Strategy::SingleUser => current.with_credentials(&current.username, password),
+        Strategy::AlternatingUsers => {
+            return Err(Failure::new(
+                Cause::InternalError,
+                "alternating users are not implemented in this build",
+            ))
+        }
+    };
+    rotator
+        .sm
+        .put_pending(
+            &ctx.deadline,
+            ctx.secret_id(),
+            &ctx.event.token,
+            &pending.to_secret_string(),
+            ctx.event.rotation_token.as_ref(),
+        )
+        .await?;
+    Ok(Outcome::PendingCreated)
+}

@@ -1,0 +1,90 @@
+//! Checks made before any step, from one DescribeSecret (rotation.md, "The protocol").
+
+use super::Outcome;
+use crate::diagnosis::{Cause, Failure};
+use crate::store::Description;
+use crate::telemetry;
+
+pub(super) fn rotation_not_enabled() -> Failure {
+    Failure::new(Cause::RotationNotEnabled, "rotation is not enabled on the secret")
+}
+
+/// `Ok(Some(AlreadyCurrent))` when there is nothing to do, `Ok(None)` to go on.
+pub fn check(
+    d: &Description,
+    token: &str,
+    require_enabled: bool,
+) -> Result<Option<Outcome>, Failure> {
+    if require_enabled && !d.rotation_enabled {
+        return Err(rotation_not_enabled());
+    }
+    if !d.versions.contains_key(token) {
+        return Err(Failure::new(
+            Cause::VersionNotStaged,
+            "the rotation token is not a version of the secret",
+        )
+        .with("version_id", token));
+    }
+    if d.has(token, "AWSCURRENT") {
+        return Ok(Some(Outcome::AlreadyCurrent));
+    }
+    if !d.has(token, "AWSPENDING") {
+        let holder = d.version_with("AWSPENDING");
+        let mut f = Failure::new(
+            Cause::VersionNotPending,
+            "the rotation token's version is not staged as AWSPENDING",
+        )
+        .with("version_id", token)
+        .with("pending_version_id", holder);
+        if let Some(holder) = holder {
+            let mut evidence = serde_json::Map::new();
+            evidence.insert("pending_version_id".into(), holder.into());
+            evidence.insert("version_id".into(), token.into());
+            telemetry::finding(
+                "stale_pending_label",
+                "AWSPENDING sits on a version other than the one being rotated",
+                &evidence,
+            );
+            f = f.remedy(format!(
+                "Remove the stale AWSPENDING label: aws secretsmanager update-secret-version-stage --secret-id {} --version-stage AWSPENDING --remove-from-version-id {holder}; then rotate again.",
+                d.arn
+            ));
+        } else {
+            f = f.remedy("No version holds AWSPENDING: start the rotation again with aws secretsmanager rotate-secret --secret-id <id>.");
+        }
+        return Err(f);
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn desc(enabled: bool, versions: &[(&str, &[&str])]) -> Description {
+        Description {
+            arn: "arn:aws:secretsmanager:us-east-1:1:secret:s".into(),
+            rotation_enabled: enabled,
+            versions: versions
+                .iter()
+                .map(|(v, s)| (v.to_string(), s.iter().map(|x| x.to_string()).collect()))
+                .collect::<HashMap<_, _>>(),
+        }
+    }
+
+    #[test]
+    fn the_protocol_order_holds() {
+        let d = desc(true, &[("a", &["AWSCURRENT"]), ("b", &["AWSPENDING"]), ("c", &["AWSPREVIOUS"])]);
+        assert_eq!(check(&d, "b", true).unwrap(), None);
+        assert_eq!(check(&d, "a", true).unwrap(), Some(Outcome::AlreadyCurrent));
+        assert_eq!(check(&d, "zz", true).unwrap_err().cause, Cause::VersionNotStaged);
+        let f = check(&d, "c", true).unwrap_err();
+        assert_eq!(f.cause, Cause::VersionNotPending);
+        assert_eq!(f.evidence["pending_version_id"], "b");
+        assert!(f.remedy.contains("--remove-from-version-id b"));
+        let off = desc(false, &[("b", &["AWSPENDING"])]);
+        assert_eq!(check(&off, "b", true).unwrap_err().cause, Cause::RotationNotEnabled);
+        assert_eq!(check(&off, "b", false).unwrap(), None);
+    }
+}

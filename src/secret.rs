@@ -1,0 +1,392 @@
+//! The secret JSON as typed values. Passwords live in [`Password`], which never prints, and
+//! every key of the original object is kept (in order) so unknown keys are carried forward.
+
+use crate::diagnosis::{Cause, Failure};
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// Secrets Manager refuses values over 64 KiB; anything larger did not come from it.
+pub const MAX_SECRET_BYTES: usize = 65_536;
+
+/// A password (or any secret string). `Debug` and `Display` print `***`, and every value
+/// ever wrapped is registered with the log scrubber, so it cannot reach a log line even by
+/// mistake.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// Wraps a secret string and registers it with the log scrubber.
+    pub fn new(value: impl Into<String>) -> Self {
+        let value = value.into();
+        crate::telemetry::register_sensitive(&value);
+        Password(value)
+    }
+
+    /// The plaintext, for the one place that needs it (a login or a verifier).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Which version of which secret a value came from (the `secret` evidence field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretRole {
+    /// The rotated secret, AWSCURRENT.
+    Current,
+    /// The rotated secret, AWSPENDING.
+    Pending,
+    /// The rotated secret, AWSPREVIOUS.
+    Previous,
+    /// The master secret named by `masterarn`.
+    Master,
+}
+
+impl SecretRole {
+    /// The evidence value and the label in events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretRole::Current => "current",
+            SecretRole::Pending => "pending",
+            SecretRole::Previous => "previous",
+            SecretRole::Master => "master",
+        }
+    }
+
+    /// The staging label this role is read with.
+    pub fn stage(self) -> &'static str {
+        match self {
+            SecretRole::Current | SecretRole::Master => "AWSCURRENT",
+            SecretRole::Pending => "AWSPENDING",
+            SecretRole::Previous => "AWSPREVIOUS",
+        }
+    }
+}
+
+/// The database family: decides the driver and the reference defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineFamily {
+    /// postgres, aurora-postgresql.
+    Postgres,
+    /// mysql, aurora-mysql, mariadb.
+    MySql,
+}
+
+impl EngineFamily {
+    /// The default port.
+    pub fn default_port(self) -> u16 {
+        match self {
+            EngineFamily::Postgres => 5432,
+            EngineFamily::MySql => 3306,
+        }
+    }
+
+    /// The name in events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineFamily::Postgres => "postgres",
+            EngineFamily::MySql => "mysql",
+        }
+    }
+}
+
+/// Maps an `engine` value onto its family.
+pub fn engine_family(engine: &str) -> Option<EngineFamily> {
+    match engine {
+        "postgres" | "aurora-postgresql" => Some(EngineFamily::Postgres),
+        "mysql" | "aurora-mysql" | "mariadb" => Some(EngineFamily::MySql),
+        _ => None,
+    }
+}
+
+/// The `ssl` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslSetting {
+    /// Absent: TLS first, plaintext only after a TLS failure (reported).
+    Absent,
+    /// `true`: TLS required, chain and host name verified.
+    Required,
+    /// `false`: plaintext.
+    Disabled,
+}
+
+/// A database secret, parsed and validated.
+#[derive(Clone)]
+pub struct DbSecret {
+    /// The `engine` value as written.
+    pub engine: String,
+    /// Its family.
+    pub family: EngineFamily,
+    /// Host name.
+    pub host: String,
+    /// Port (default by engine).
+    pub port: u16,
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: Password,
+    /// Database name, if given.
+    pub dbname: Option<String>,
+    /// The `ssl` key.
+    pub ssl: SslSetting,
+    /// `masterarn`, if given.
+    pub masterarn: Option<String>,
+    /// Every key as read, in order: what is written back, with changes.
+    raw: Map<String, Value>,
+}
+
+impl fmt::Debug for DbSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DbSecret")
+            .field("engine", &self.engine)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("dbname", &self.dbname)
+            .field("ssl", &self.ssl)
+            .finish_non_exhaustive()
+    }
+}
+
+fn invalid(role: SecretRole, key: Option<&str>, expected: &str) -> Failure {
+    let what = match key {
+        Some(k) => format!("key '{k}' of the {} secret is not {expected}", role.as_str()),
+        None => format!("the {} secret is not {expected}", role.as_str()),
+    };
+    let mut f = Failure::new(Cause::SecretJsonInvalid, what)
+        .with("secret", role.as_str())
+        .with("expected", expected);
+    if let Some(k) = key {
+        f = f.with("key", k);
+    }
+    f
+}
+
+fn missing(role: SecretRole, key: &str) -> Failure {
+    Failure::new(
+        Cause::SecretJsonMissingKey,
+        format!("the {} secret has no '{key}' key", role.as_str()),
+    )
+    .with("key", key)
+    .with("secret", role.as_str())
+}
+
+/// Parses the JSON text into an object, refusing oversized and non-object values.
+pub fn parse_object(text: &str, role: SecretRole) -> Result<Map<String, Value>, Failure> {
+    if text.len() > MAX_SECRET_BYTES {
+        return Err(invalid(role, None, "at most 65536 bytes")
+            .with("size_bytes", text.len() as u64));
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(invalid(role, None, "a JSON object")),
+    }
+}
+
+fn string_key(
+    map: &Map<String, Value>,
+    role: SecretRole,
+    key: &str,
+    required: bool,
+) -> Result<Option<String>, Failure> {
+    match map.get(key) {
+        None | Some(Value::Null) if required => Err(missing(role, key)),
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() && required => {
+            Err(invalid(role, Some(key), "a non-empty string"))
+        }
+        Some(Value::String(s)) => {
+            if s.chars().any(char::is_control) && key != "password" {
+                return Err(invalid(role, Some(key), "free of control characters"));
+            }
+            Ok(Some(s.clone()))
+        }
+        Some(_) => Err(invalid(role, Some(key), "a string")),
+    }
+}
+
+fn port_key(map: &Map<String, Value>, role: SecretRole, default: u16) -> Result<u16, Failure> {
+    let bad = || invalid(role, Some("port"), "a port number (1-65535)");
+    match map.get("port") {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p > 0)
+            .ok_or_else(bad),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(bad),
+        Some(_) => Err(bad()),
+    }
+}
+
+fn ssl_key(map: &Map<String, Value>, role: SecretRole) -> Result<SslSetting, Failure> {
+    match map.get("ssl") {
+        None | Some(Value::Null) => Ok(SslSetting::Absent),
+        Some(Value::Bool(true)) => Ok(SslSetting::Required),
+        Some(Value::Bool(false)) => Ok(SslSetting::Disabled),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(SslSetting::Required),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(SslSetting::Disabled),
+        Some(_) => Err(invalid(
+            role,
+            Some("ssl"),
+            "a boolean or \"true\"/\"false\"",
+        )),
+    }
+}
+
+impl DbSecret {
+    /// Parses and validates a secret string read as `role`.
+    pub fn parse(text: &str, role: SecretRole) -> Result<DbSecret, Failure> {
+        let map = parse_object(text, role)?;
+        DbSecret::from_map(map, role)
+    }
+
+    /// Validates an already parsed object.
+    pub fn from_map(map: Map<String, Value>, role: SecretRole) -> Result<DbSecret, Failure> {
+        let engine = string_key(&map, role, "engine", true)?.unwrap_or_default();
+        let family = engine_family(&engine).ok_or_else(|| {
+            Failure::new(
+                Cause::UnsupportedEngine,
+                format!("the {} secret names an unsupported engine", role.as_str()),
+            )
+            .with("engine", engine.as_str())
+            .with("secret", role.as_str())
+        })?;
+        let host = string_key(&map, role, "host", true)?.unwrap_or_default();
+        let username = string_key(&map, role, "username", true)?.unwrap_or_default();
+        let password = match map.get("password") {
+            None | Some(Value::Null) => return Err(missing(role, "password")),
+            Some(Value::String(s)) => Password::new(s.clone()),
+            Some(_) => return Err(invalid(role, Some("password"), "a string")),
+        };
+        let dbname = string_key(&map, role, "dbname", false)?.filter(|d| !d.is_empty());
+        let port = port_key(&map, role, family.default_port())?;
+        let ssl = ssl_key(&map, role)?;
+        let masterarn = string_key(&map, role, "masterarn", false)?;
+        Ok(DbSecret {
+            engine,
+            family,
+            host,
+            port,
+            username,
+            password,
+            dbname,
+            ssl,
+            masterarn,
+            raw: map,
+        })
+    }
+
+    /// The database to connect to: `dbname`, else the engine's default.
+    pub fn database(&self) -> Option<&str> {
+        match (&self.dbname, self.family) {
+            (Some(d), _) => Some(d),
+            (None, EngineFamily::Postgres) => Some("postgres"),
+            (None, EngineFamily::MySql) => None,
+        }
+    }
+
+    /// A copy with a new username and password, every other key kept in place and order.
+    pub fn with_credentials(&self, username: &str, password: Password) -> DbSecret {
+        let mut next = self.clone();
+        next.raw
+            .insert("username".into(), Value::String(username.to_string()));
+        next.raw
+            .insert("password".into(), Value::String(password.expose().to_string()));
+        next.username = username.to_string();
+        next.password = password;
+        next
+    }
+
+    /// A copy with the `ssl` setting of another secret (AWSPREVIOUS logs in with AWSCURRENT's).
+    pub fn with_ssl_of(&self, other: &DbSecret) -> DbSecret {
+        let mut next = self.clone();
+        next.ssl = other.ssl;
+        next
+    }
+
+    /// The JSON text to store. Contains the password: only ever passed to PutSecretValue.
+    pub fn to_secret_string(&self) -> String {
+        Value::Object(self.raw.clone()).to_string()
+    }
+
+    /// The keys, in order (for tests and diagnostics; values are not exposed).
+    pub fn keys(&self) -> Vec<String> {
+        self.raw.keys().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<DbSecret, Failure> {
+        DbSecret::parse(text, SecretRole::Current)
+    }
+
+    #[test]
+    fn a_full_secret_parses_and_keeps_key_order() {
+        let s = parse(r#"{"engine":"postgres","host":"db","username":"app","password":"pw","port":"6543","ssl":"TRUE","extra":{"a":1},"dbname":"appdb"}"#).unwrap();
+        assert_eq!(s.port, 6543);
+        assert_eq!(s.ssl, SslSetting::Required);
+        assert_eq!(s.database(), Some("appdb"));
+        let next = s.with_credentials("app", Password::new("new"));
+        assert_eq!(
+            next.keys(),
+            ["engine", "host", "username", "password", "port", "ssl", "extra", "dbname"]
+        );
+        assert!(next.to_secret_string().contains(r#""extra":{"a":1}"#));
+        assert_eq!(format!("{:?}", next.password), "***");
+        assert!(!format!("{next:?}").contains("new"));
+    }
+
+    #[test]
+    fn defaults_by_engine() {
+        let pg = parse(r#"{"engine":"aurora-postgresql","host":"h","username":"u","password":"p"}"#)
+            .unwrap();
+        assert_eq!((pg.port, pg.database(), pg.ssl), (5432, Some("postgres"), SslSetting::Absent));
+        let my = parse(r#"{"engine":"mariadb","host":"h","username":"u","password":"p","ssl":false}"#)
+            .unwrap();
+        assert_eq!((my.port, my.database(), my.ssl), (3306, None, SslSetting::Disabled));
+    }
+
+    #[test]
+    fn each_bad_input_has_its_cause() {
+        let cases = [
+            (r#"{"engine":"postgres","username":"u","password":"p"}"#, "secret_json_missing_key", Some("host")),
+            (r#"{"host":"h","username":"u","password":"p"}"#, "secret_json_missing_key", Some("engine")),
+            (r#"{"engine":"oracle","host":"h","username":"u","password":"p"}"#, "unsupported_engine", None),
+            (r#"{"engine":"postgres","host":"h","username":"u","password":"p","port":true}"#, "secret_json_invalid", Some("port")),
+            (r#"{"engine":"postgres","host":"h","username":"u","password":"p","port":70000}"#, "secret_json_invalid", Some("port")),
+            (r#"{"engine":"postgres","host":"h","username":"u","password":"p","ssl":"maybe"}"#, "secret_json_invalid", Some("ssl")),
+            (r#"{"engine":"postgres","host":"h","username":7,"password":"p"}"#, "secret_json_invalid", Some("username")),
+            (r#"{"engine":"postgres","host":"h\nx","username":"u","password":"p"}"#, "secret_json_invalid", Some("host")),
+            (r#"["not","an","object"]"#, "secret_json_invalid", None),
+            ("not json", "secret_json_invalid", None),
+        ];
+        for (text, code, key) in cases {
+            let f = parse(text).unwrap_err();
+            assert_eq!(f.cause.code(), code, "{text}");
+            assert_eq!(f.evidence.get("key").and_then(Value::as_str), key, "{text}");
+        }
+        let big = format!(r#"{{"engine":"postgres","host":"h","username":"u","password":"{}"}}"#, "x".repeat(70_000));
+        assert_eq!(parse(&big).unwrap_err().cause, Cause::SecretJsonInvalid);
+    }
+}

@@ -1,0 +1,297 @@
+//! The Secrets Manager adapter: the six calls rotation makes, each within the deadline,
+//! each logged as an `aws_call` event, each failure classified.
+
+use super::classify::{classify, CallContext, Service};
+use crate::config::PasswordPolicy;
+use crate::diagnosis::{Deadline, Failure, Wait};
+use crate::secret::{EngineFamily, Password, SecretRole};
+use crate::telemetry;
+use aws_sdk_secretsmanager::Client;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// What DescribeSecret says about the secret.
+#[derive(Debug, Clone)]
+pub struct Description {
+    /// The secret's ARN.
+    pub arn: String,
+    /// Whether rotation is enabled.
+    pub rotation_enabled: bool,
+    /// Version id to staging labels.
+    pub versions: HashMap<String, Vec<String>>,
+}
+
+impl Description {
+    /// The version holding a staging label.
+    pub fn version_with(&self, stage: &str) -> Option<&str> {
+        self.versions
+            .iter()
+            .find(|(_, stages)| stages.iter().any(|s| s == stage))
+            .map(|(id, _)| id.as_str())
+    }
+
+    /// Whether a version holds a label.
+    pub fn has(&self, version_id: &str, stage: &str) -> bool {
+        self.versions
+            .get(version_id)
+            .is_some_and(|stages| stages.iter().any(|s| s == stage))
+    }
+}
+
+/// The number of calls made, by operation (benchmarks and the call-count guard read it).
+pub type CallCounts = Arc<Mutex<HashMap<&'static str, u64>>>;
+
+/// Secrets Manager, as rotation uses it.
+#[derive(Clone)]
+pub struct SecretsManager {
+    client: Client,
+    endpoint: String,
+    /// A version's value never changes once written, so values are cached by
+    /// (secret ARN, version id) for the life of the process: a warm Lambda then reads each
+    /// version once per rotation instead of once per step.
+    cache: Arc<Mutex<HashMap<(String, String), String>>>,
+    calls: CallCounts,
+}
+
+impl SecretsManager {
+    /// Builds the client from the shared AWS configuration, honouring
+    /// `SECRETS_MANAGER_ENDPOINT` as the reference functions do.
+    pub fn new(sdk: &aws_config::SdkConfig, endpoint_override: Option<&str>) -> Self {
+        let mut builder = aws_sdk_secretsmanager::config::Builder::from(sdk);
+        if let Some(url) = endpoint_override {
+            builder = builder.endpoint_url(url);
+        }
+        let config = builder.build();
+        let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        let endpoint = endpoint_override
+            .map(str::to_string)
+            .or_else(|| sdk.endpoint_url().map(str::to_string))
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").ok())
+            .unwrap_or_else(|| format!("https://secretsmanager.{region}.amazonaws.com"));
+        SecretsManager {
+            client: Client::from_conf(config),
+            endpoint,
+            cache: Arc::default(),
+            calls: Arc::default(),
+        }
+    }
+
+    /// The endpoint URL in use.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Calls made so far, by operation.
+    pub fn call_counts(&self) -> HashMap<&'static str, u64> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    async fn call<T, E, R, F>(
+        &self,
+        deadline: &Deadline,
+        operation: &'static str,
+        secret_id: &str,
+        secret: Option<SecretRole>,
+        fut: F,
+    ) -> Result<Result<T, Failure>, Failure>
+    where
+        F: Future<Output = Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>>,
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        *self
+            .calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(operation)
+            .or_default() += 1;
+        let started = Instant::now();
+        let wait = Wait::SecretsManager {
+            operation,
+            endpoint: self.endpoint.clone(),
+        };
+        let result = deadline
+            .run(wait, async {
+                Ok(fut.await.map_err(|err| {
+                    let ctx = CallContext {
+                        service: Service::SecretsManager,
+                        operation,
+                        endpoint: &self.endpoint,
+                        secret,
+                        secret_id: Some(secret_id),
+                    };
+                    classify(&ctx, &err, started.elapsed())
+                }))
+            })
+            .await;
+        let outcome = match &result {
+            Ok(Ok(_)) => "ok",
+            Ok(Err(f)) | Err(f) => f.cause.code(),
+        };
+        telemetry::aws_call(
+            "secretsmanager",
+            operation,
+            started.elapsed().as_millis() as u64,
+            outcome,
+        );
+        result
+    }
+
+    /// DescribeSecret.
+    pub async fn describe(&self, deadline: &Deadline, secret_id: &str) -> Result<Description, Failure> {
+        let out = self
+            .call(
+                deadline,
+                "DescribeSecret",
+                secret_id,
+                Some(SecretRole::Current),
+                self.client.describe_secret().secret_id(secret_id).send(),
+            )
+            .await??;
+        Ok(Description {
+            arn: out.arn().unwrap_or(secret_id).to_string(),
+            rotation_enabled: out.rotation_enabled().unwrap_or(false),
+            versions: out.version_ids_to_stages().cloned().unwrap_or_default(),
+        })
+    }
+
+    /// GetSecretValue by stage (and version id when known). `Ok(None)` when Secrets Manager
+    /// has no such value (ResourceNotFoundException): the caller decides whether that is the
+    /// expected miss (AWSPENDING in createSecret, no AWSPREVIOUS yet) or a failure.
+    pub async fn get_value(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        role: SecretRole,
+        version_id: Option<&str>,
+    ) -> Result<Option<Password>, Failure> {
+        if let Some(v) = version_id {
+            let cached = self
+                .cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&(secret_id.to_string(), v.to_string()))
+                .cloned();
+            if let Some(text) = cached {
+                return Ok(Some(Password::new(text)));
+            }
+        }
+        let mut req = self
+            .client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .version_stage(role.stage());
+        if let Some(v) = version_id {
+            req = req.version_id(v);
+        }
+        let result = self
+            .call(deadline, "GetSecretValue", secret_id, Some(role), req.send())
+            .await?;
+        match result {
+            Ok(out) => {
+                let Some(text) = out.secret_string() else {
+                    return Err(crate::diagnosis::Failure::new(
+                        crate::diagnosis::Cause::SecretJsonInvalid,
+                        format!("the {} secret is binary, not a JSON string", role.as_str()),
+                    )
+                    .with("secret", role.as_str())
+                    .with("expected", "a SecretString holding a JSON object"));
+                };
+                let text = Password::new(text);
+                if let Some(v) = out.version_id() {
+                    self.remember(secret_id, v, text.expose());
+                }
+                Ok(Some(text))
+            }
+            Err(f) if f.cause == crate::diagnosis::Cause::SecretNotFound => Ok(None),
+            Err(f) => Err(f),
+        }
+    }
+
+    fn remember(&self, secret_id: &str, version_id: &str, text: &str) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded: a long-lived process rotating many secrets keeps only recent versions.
+        if cache.len() > 256 {
+            cache.clear();
+        }
+        cache.insert(
+            (secret_id.to_string(), version_id.to_string()),
+            text.to_string(),
+        );
+    }
+
+    /// GetRandomPassword with the reference's settings.
+    pub async fn random_password(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        policy: &PasswordPolicy,
+        family: EngineFamily,
+    ) -> Result<Password, Failure> {
+        let req = self
+            .client
+            .get_random_password()
+            .password_length(policy.length)
+            .exclude_characters(policy.exclude_for(family))
+            .exclude_numbers(policy.exclude_numbers)
+            .exclude_punctuation(policy.exclude_punctuation)
+            .exclude_uppercase(policy.exclude_uppercase)
+            .exclude_lowercase(policy.exclude_lowercase)
+            .require_each_included_type(policy.require_each_included_type);
+        let out = self
+            .call(deadline, "GetRandomPassword", secret_id, None, req.send())
+            .await??;
+        Ok(Password::new(out.random_password().unwrap_or_default()))
+    }
+
+    /// PutSecretValue of the pending version, with the RotationToken when given.
+    pub async fn put_pending(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        token: &str,
+        value: &str,
+        rotation_token: Option<&Password>,
+    ) -> Result<(), Failure> {
+        let req = self
+            .client
+            .put_secret_value()
+            .secret_id(secret_id)
+            .client_request_token(token)
+            .secret_string(value)
+            .version_stages("AWSPENDING")
+            .set_rotation_token(rotation_token.map(|t| t.expose().to_string()));
+        self.call(
+            deadline,
+            "PutSecretValue",
+            secret_id,
+            Some(SecretRole::Pending),
+            req.send(),
+        )
+        .await??;
+        self.remember(secret_id, token, value);
+        Ok(())
+    }
+
+    /// UpdateSecretVersionStage: AWSCURRENT to `token`, away from `from`.
+    pub async fn promote(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        token: &str,
+        from: Option<&str>,
+    ) -> Result<(), Failure> {
+        let req = self
+            .client
+            .update_secret_version_stage()
+            .secret_id(secret_id)
+            .version_stage("AWSCURRENT")
+            .move_to_version_id(token)
+            .set_remove_from_version_id(from.map(str::to_string));
+        self.call(deadline, "UpdateSecretVersionStage", secret_id, None, req.send())
+            .await??;
+        Ok(())
+    }
+}
