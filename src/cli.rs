@@ -77,7 +77,10 @@ pub fn parse() -> Cli {
 pub async fn run(cli: Cli) -> ExitCode {
     // The text report owns stdout; its log lines go to stderr so neither garbles the other.
     let sink = match &cli.command {
-        Command::Diagnose { format: Format::Text, .. } => Sink::Stderr,
+        Command::Diagnose {
+            format: Format::Text,
+            ..
+        } => Sink::Stderr,
         _ => Sink::Stdout,
     };
     telemetry::init(sink);
@@ -90,7 +93,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             rotation_token,
             timeout_ms,
         } => {
-            let mut event = json!({"Step": step, "SecretId": secret_id, "ClientRequestToken": token});
+            let mut event =
+                json!({"Step": step, "SecretId": secret_id, "ClientRequestToken": token});
             if let Some(rt) = rotation_token {
                 event["RotationToken"] = Value::String(rt);
             }
@@ -101,7 +105,10 @@ pub async fn run(cli: Cli) -> ExitCode {
             secret_id,
             timeout_ms,
         } => match app.rotator() {
-            Ok(r) => r.rotate(&secret_id, Duration::from_millis(timeout_ms)).await.is_ok(),
+            Ok(r) => r
+                .rotate(&secret_id, Duration::from_millis(timeout_ms))
+                .await
+                .is_ok(),
             Err(f) => {
                 telemetry::step_failed("createSecret", 0, &f);
                 false

@@ -235,7 +235,11 @@ mod tests {
         for no in ["false", "0", "n", "no", "", "off"] {
             assert!(!parse_bool(no), "{no}");
         }
-        let s = settings(&[("EXCLUDE_NUMBERS", "Y"), ("REQUIRE_EACH_INCLUDED_TYPE", "no")]).unwrap();
+        let s = settings(&[
+            ("EXCLUDE_NUMBERS", "Y"),
+            ("REQUIRE_EACH_INCLUDED_TYPE", "no"),
+        ])
+        .unwrap();
         assert!(s.password.exclude_numbers);
         assert!(!s.password.require_each_included_type);
     }
@@ -243,7 +247,9 @@ mod tests {
     #[test]
     fn bad_values_are_named() {
         assert_eq!(
-            settings(&[("ROTATION_STRATEGY", "multi")]).unwrap_err().name,
+            settings(&[("ROTATION_STRATEGY", "multi")])
+                .unwrap_err()
+                .name,
             "ROTATION_STRATEGY"
         );
         assert_eq!(

@@ -67,7 +67,10 @@ impl fmt::Debug for RotationEvent {
             .field("step", &self.step)
             .field("secret_id", &self.secret_id)
             .field("token", &self.token)
-            .field("rotation_token", &self.rotation_token.as_ref().map(|_| "***"))
+            .field(
+                "rotation_token",
+                &self.rotation_token.as_ref().map(|_| "***"),
+            )
             .finish()
     }
 }
@@ -152,7 +155,9 @@ mod tests {
         }
         assert_eq!(
             parse(&json!({"Action":"diagnose","SecretId":"s"})).unwrap(),
-            Invocation::Diagnose { secret_id: "s".into() }
+            Invocation::Diagnose {
+                secret_id: "s".into()
+            }
         );
     }
 
@@ -160,13 +165,34 @@ mod tests {
     fn invalid_events_name_the_field() {
         let cases = [
             (json!({"SecretId":"s","ClientRequestToken":"t"}), "Step"),
-            (json!({"Step":"dropTable","SecretId":"s","ClientRequestToken":"t"}), "Step"),
-            (json!({"Step":"setSecret","ClientRequestToken":"t"}), "SecretId"),
-            (json!({"Step":"setSecret","SecretId":"","ClientRequestToken":"t"}), "SecretId"),
-            (json!({"Step":"setSecret","SecretId":"s\u{7}","ClientRequestToken":"t"}), "SecretId"),
-            (json!({"Step":"setSecret","SecretId":"sé","ClientRequestToken":"t"}), "SecretId"),
-            (json!({"Step":"setSecret","SecretId":"s","ClientRequestToken":5}), "ClientRequestToken"),
-            (json!({"Step":"setSecret","SecretId":"s"}), "ClientRequestToken"),
+            (
+                json!({"Step":"dropTable","SecretId":"s","ClientRequestToken":"t"}),
+                "Step",
+            ),
+            (
+                json!({"Step":"setSecret","ClientRequestToken":"t"}),
+                "SecretId",
+            ),
+            (
+                json!({"Step":"setSecret","SecretId":"","ClientRequestToken":"t"}),
+                "SecretId",
+            ),
+            (
+                json!({"Step":"setSecret","SecretId":"s\u{7}","ClientRequestToken":"t"}),
+                "SecretId",
+            ),
+            (
+                json!({"Step":"setSecret","SecretId":"sé","ClientRequestToken":"t"}),
+                "SecretId",
+            ),
+            (
+                json!({"Step":"setSecret","SecretId":"s","ClientRequestToken":5}),
+                "ClientRequestToken",
+            ),
+            (
+                json!({"Step":"setSecret","SecretId":"s"}),
+                "ClientRequestToken",
+            ),
             (json!({"Action":"drop","SecretId":"s"}), "Action"),
             (json!("just a string"), "Step"),
         ];

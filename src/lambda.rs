@@ -12,6 +12,7 @@ use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// What the process builds once: clients and settings, or the reason it could not.
 pub struct App {
@@ -33,7 +34,10 @@ impl App {
             Err(e) => Err(Failure::new(Cause::InternalError, e.to_string())
                 .with("setting", e.name)
                 .with("expected", e.expected)
-                .remedy(format!("Fix the function's environment variable {}: {}.", e.name, e.expected))),
+                .remedy(format!(
+                    "Fix the function's environment variable {}: {}.",
+                    e.name, e.expected
+                ))),
         };
         App { rotator, margin }
     }
@@ -116,7 +120,10 @@ pub async fn serve(app: App) -> Result<(), lambda_runtime::Error> {
         let app = Arc::clone(&app);
         async move {
             let deadline = Deadline::at_epoch_ms(ev.context.deadline, app.margin());
+            let span =
+                tracing::info_span!("invocation", request_id = ev.context.request_id.as_str());
             invoke(&app, ev.payload, deadline)
+                .instrument(span)
                 .await
                 .map_err(LambdaFailure)
         }

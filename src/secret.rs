@@ -162,7 +162,10 @@ impl fmt::Debug for DbSecret {
 
 fn invalid(role: SecretRole, key: Option<&str>, expected: &str) -> Failure {
     let what = match key {
-        Some(k) => format!("key '{k}' of the {} secret is not {expected}", role.as_str()),
+        Some(k) => format!(
+            "key '{k}' of the {} secret is not {expected}",
+            role.as_str()
+        ),
         None => format!("the {} secret is not {expected}", role.as_str()),
     };
     let mut f = Failure::new(Cause::SecretJsonInvalid, what)
@@ -186,8 +189,9 @@ fn missing(role: SecretRole, key: &str) -> Failure {
 /// Parses the JSON text into an object, refusing oversized and non-object values.
 pub fn parse_object(text: &str, role: SecretRole) -> Result<Map<String, Value>, Failure> {
     if text.len() > MAX_SECRET_BYTES {
-        return Err(invalid(role, None, "at most 65536 bytes")
-            .with("size_bytes", text.len() as u64));
+        return Err(
+            invalid(role, None, "at most 65536 bytes").with("size_bytes", text.len() as u64)
+        );
     }
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
@@ -308,8 +312,10 @@ impl DbSecret {
         let mut next = self.clone();
         next.raw
             .insert("username".into(), Value::String(username.to_string()));
-        next.raw
-            .insert("password".into(), Value::String(password.expose().to_string()));
+        next.raw.insert(
+            "password".into(),
+            Value::String(password.expose().to_string()),
+        );
         next.username = username.to_string();
         next.password = password;
         next
@@ -359,25 +365,65 @@ mod tests {
 
     #[test]
     fn defaults_by_engine() {
-        let pg = parse(r#"{"engine":"aurora-postgresql","host":"h","username":"u","password":"p"}"#)
-            .unwrap();
-        assert_eq!((pg.port, pg.database(), pg.ssl), (5432, Some("postgres"), SslSetting::Absent));
-        let my = parse(r#"{"engine":"mariadb","host":"h","username":"u","password":"p","ssl":false}"#)
-            .unwrap();
-        assert_eq!((my.port, my.database(), my.ssl), (3306, None, SslSetting::Disabled));
+        let pg =
+            parse(r#"{"engine":"aurora-postgresql","host":"h","username":"u","password":"p"}"#)
+                .unwrap();
+        assert_eq!(
+            (pg.port, pg.database(), pg.ssl),
+            (5432, Some("postgres"), SslSetting::Absent)
+        );
+        let my =
+            parse(r#"{"engine":"mariadb","host":"h","username":"u","password":"p","ssl":false}"#)
+                .unwrap();
+        assert_eq!(
+            (my.port, my.database(), my.ssl),
+            (3306, None, SslSetting::Disabled)
+        );
     }
 
     #[test]
     fn each_bad_input_has_its_cause() {
         let cases = [
-            (r#"{"engine":"postgres","username":"u","password":"p"}"#, "secret_json_missing_key", Some("host")),
-            (r#"{"host":"h","username":"u","password":"p"}"#, "secret_json_missing_key", Some("engine")),
-            (r#"{"engine":"oracle","host":"h","username":"u","password":"p"}"#, "unsupported_engine", None),
-            (r#"{"engine":"postgres","host":"h","username":"u","password":"p","port":true}"#, "secret_json_invalid", Some("port")),
-            (r#"{"engine":"postgres","host":"h","username":"u","password":"p","port":70000}"#, "secret_json_invalid", Some("port")),
-            (r#"{"engine":"postgres","host":"h","username":"u","password":"p","ssl":"maybe"}"#, "secret_json_invalid", Some("ssl")),
-            (r#"{"engine":"postgres","host":"h","username":7,"password":"p"}"#, "secret_json_invalid", Some("username")),
-            (r#"{"engine":"postgres","host":"h\nx","username":"u","password":"p"}"#, "secret_json_invalid", Some("host")),
+            (
+                r#"{"engine":"postgres","username":"u","password":"p"}"#,
+                "secret_json_missing_key",
+                Some("host"),
+            ),
+            (
+                r#"{"host":"h","username":"u","password":"p"}"#,
+                "secret_json_missing_key",
+                Some("engine"),
+            ),
+            (
+                r#"{"engine":"oracle","host":"h","username":"u","password":"p"}"#,
+                "unsupported_engine",
+                None,
+            ),
+            (
+                r#"{"engine":"postgres","host":"h","username":"u","password":"p","port":true}"#,
+                "secret_json_invalid",
+                Some("port"),
+            ),
+            (
+                r#"{"engine":"postgres","host":"h","username":"u","password":"p","port":70000}"#,
+                "secret_json_invalid",
+                Some("port"),
+            ),
+            (
+                r#"{"engine":"postgres","host":"h","username":"u","password":"p","ssl":"maybe"}"#,
+                "secret_json_invalid",
+                Some("ssl"),
+            ),
+            (
+                r#"{"engine":"postgres","host":"h","username":7,"password":"p"}"#,
+                "secret_json_invalid",
+                Some("username"),
+            ),
+            (
+                r#"{"engine":"postgres","host":"h\nx","username":"u","password":"p"}"#,
+                "secret_json_invalid",
+                Some("host"),
+            ),
             (r#"["not","an","object"]"#, "secret_json_invalid", None),
             ("not json", "secret_json_invalid", None),
         ];
@@ -386,7 +432,10 @@ mod tests {
             assert_eq!(f.cause.code(), code, "{text}");
             assert_eq!(f.evidence.get("key").and_then(Value::as_str), key, "{text}");
         }
-        let big = format!(r#"{{"engine":"postgres","host":"h","username":"u","password":"{}"}}"#, "x".repeat(70_000));
+        let big = format!(
+            r#"{{"engine":"postgres","host":"h","username":"u","password":"{}"}}"#,
+            "x".repeat(70_000)
+        );
         assert_eq!(parse(&big).unwrap_err().cause, Cause::SecretJsonInvalid);
     }
 }

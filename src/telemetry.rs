@@ -216,7 +216,8 @@ fn filter() -> EnvFilter {
         };
         return EnvFilter::new(format!("warn,db_secret_rotator={level}"));
     }
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,db_secret_rotator=info"))
+    EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,db_secret_rotator=info"))
 }
 
 /// Installs the JSON layer as the global subscriber (once per process).
@@ -250,7 +251,13 @@ fn emf() -> String {
 /// `step_started`.
 pub fn step_started(step: &str, strategy: &str, engine: Option<&str>) {
     match engine {
-        Some(engine) => tracing::info!(event = "step_started", step, strategy, engine, "{step} started"),
+        Some(engine) => tracing::info!(
+            event = "step_started",
+            step,
+            strategy,
+            engine,
+            "{step} started"
+        ),
         None => tracing::info!(event = "step_started", step, strategy, "{step} started"),
     }
 }
@@ -274,7 +281,7 @@ pub fn step_succeeded(step: &str, duration_ms: u64, outcome: &str) {
 /// `step_failed`, also an EMF document (StepFailed = 1, Cause = the code).
 pub fn step_failed(step: &str, duration_ms: u64, failure: &Failure) {
     let cause = failure.cause.code();
-    let evidence = Value::Object(failure.evidence.clone()).to_string();
+    let evidence = Value::Object((*failure.evidence).clone()).to_string();
     tracing::error!(
         event = "step_failed",
         step,
@@ -349,10 +356,29 @@ pub fn db_connected(c: &Connected<'_>) {
         duration_ms,
     } = c;
     match auth {
-        Some(auth) => tracing::info!(event = "db_connected", engine, host, port, user, secret, tls, auth, duration_ms,
-            "logged in to {engine} at {host}:{port} as {user} with the {secret} secret"),
-        None => tracing::info!(event = "db_connected", engine, host, port, user, secret, tls, duration_ms,
-            "logged in to {engine} at {host}:{port} as {user} with the {secret} secret"),
+        Some(auth) => tracing::info!(
+            event = "db_connected",
+            engine,
+            host,
+            port,
+            user,
+            secret,
+            tls,
+            auth,
+            duration_ms,
+            "logged in to {engine} at {host}:{port} as {user} with the {secret} secret"
+        ),
+        None => tracing::info!(
+            event = "db_connected",
+            engine,
+            host,
+            port,
+            user,
+            secret,
+            tls,
+            duration_ms,
+            "logged in to {engine} at {host}:{port} as {user} with the {secret} secret"
+        ),
     }
 }
 

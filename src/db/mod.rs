@@ -93,10 +93,16 @@ impl Session {
     }
 }
 
-async fn attempt(a: Attempt<'_>, opts: &DbOptions, deadline: &Deadline) -> Result<Session, Failure> {
+async fn attempt(
+    a: Attempt<'_>,
+    opts: &DbOptions,
+    deadline: &Deadline,
+) -> Result<Session, Failure> {
     let started = std::time::Instant::now();
     let result = match a.secret.family {
-        EngineFamily::Postgres => postgres::connect(a, opts, deadline).await.map(Session::Postgres),
+        EngineFamily::Postgres => postgres::connect(a, opts, deadline)
+            .await
+            .map(Session::Postgres),
         EngineFamily::MySql => Err(Failure::new(
             Cause::UnsupportedEngine,
             "MySQL and MariaDB are not supported by this build yet",

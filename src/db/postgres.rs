@@ -113,7 +113,10 @@ pub fn classify_db_error(
         }
         SqlState::INVALID_AUTHORIZATION_SPECIFICATION => f(
             Cause::DbAccessRuleMissing,
-            format!("PostgreSQL at {} has no rule admitting {} from here", s.host, s.username),
+            format!(
+                "PostgreSQL at {} has no rule admitting {} from here",
+                s.host, s.username
+            ),
         )
         .with("user", s.username.as_str())
         .with("host", s.host.as_str()),
@@ -204,7 +207,10 @@ pub fn classify(
         }
         ClientErrorKind::TlsNotOffered => Failure::new(
             Cause::DbTlsUnavailable,
-            format!("\"ssl\" asks for TLS but PostgreSQL at {} does not offer it", s.host),
+            format!(
+                "\"ssl\" asks for TLS but PostgreSQL at {} does not offer it",
+                s.host
+            ),
         )
         .with("host", s.host.as_str()),
         ClientErrorKind::Tls => match tls::verification_reason(&chain) {
@@ -225,13 +231,18 @@ pub fn classify(
             };
             Failure::new(
                 Cause::DbAuthMethodUnsupported,
-                format!("PostgreSQL asks {} for an authentication method this client cannot perform", s.username),
+                format!(
+                    "PostgreSQL asks {} for an authentication method this client cannot perform",
+                    s.username
+                ),
             )
             .with("method", method)
             .with("user", s.username.as_str())
             .with("error", chain.as_str())
         }
-        ClientErrorKind::Closed if during == "login" => unreachable("handshake").with("error", chain.as_str()),
+        ClientErrorKind::Closed if during == "login" => {
+            unreachable("handshake").with("error", chain.as_str())
+        }
         ClientErrorKind::Closed => Failure::new(
             Cause::DbUnavailable,
             format!("the connection to {} dropped during {during}", s.host),
@@ -243,7 +254,11 @@ pub fn classify(
 }
 
 /// Connects and logs in once, in the given TLS mode.
-pub async fn connect(a: Attempt<'_>, opts: &DbOptions, deadline: &Deadline) -> Result<PgSession, Failure> {
+pub async fn connect(
+    a: Attempt<'_>,
+    opts: &DbOptions,
+    deadline: &Deadline,
+) -> Result<PgSession, Failure> {
     let s = a.secret;
     let per_attempt = deadline.cap(opts.connect_timeout);
     let mut config = tokio_postgres::Config::new();
@@ -270,7 +285,12 @@ pub async fn connect(a: Attempt<'_>, opts: &DbOptions, deadline: &Deadline) -> R
     deadline
         .run(wait, async {
             // connect_timeout bounds TCP; this bounds TLS and authentication too.
-            match tokio::time::timeout(per_attempt + Duration::from_millis(50), config.connect(connector)).await {
+            match tokio::time::timeout(
+                per_attempt + Duration::from_millis(50),
+                config.connect(connector),
+            )
+            .await
+            {
                 Ok(Ok((client, connection))) => {
                     let task = tokio::spawn(async move {
                         let _ = connection.await;
@@ -284,7 +304,10 @@ pub async fn connect(a: Attempt<'_>, opts: &DbOptions, deadline: &Deadline) -> R
                 Ok(Err(e)) => Err(classify(&e, &a, "login", started.elapsed())),
                 Err(_) => Err(Failure::new(
                     Cause::DbUnreachable,
-                    format!("PostgreSQL at {}:{} did not complete the login handshake in time", s.host, s.port),
+                    format!(
+                        "PostgreSQL at {}:{} did not complete the login handshake in time",
+                        s.host, s.port
+                    ),
                 )
                 .with("host", s.host.as_str())
                 .with("port", s.port)
@@ -312,7 +335,12 @@ pub fn quote_literal(value: &str) -> String {
 }
 
 impl PgSession {
-    async fn statement(&self, deadline: &Deadline, operation: &'static str, sql: &str) -> Result<(), Failure> {
+    async fn statement(
+        &self,
+        deadline: &Deadline,
+        operation: &'static str,
+        sql: &str,
+    ) -> Result<(), Failure> {
         deadline
             .run(Wait::DbStatement { operation }, async {
                 self.client
@@ -377,9 +405,15 @@ fn pg_statement_failure(err: &tokio_postgres::Error, operation: &'static str) ->
             let cause = match *db.code() {
                 SqlState::INSUFFICIENT_PRIVILEGE => Cause::DbPermissionDenied,
                 SqlState::READ_ONLY_SQL_TRANSACTION => Cause::DbReadOnly,
-                SqlState::LOCK_NOT_AVAILABLE | SqlState::QUERY_CANCELED => Cause::FunctionTimeoutImminent,
-                SqlState::INVALID_PARAMETER_VALUE if operation == "alter_password" => Cause::DbPasswordRejected,
-                SqlState::ADMIN_SHUTDOWN | SqlState::CRASH_SHUTDOWN | SqlState::CANNOT_CONNECT_NOW => Cause::DbUnavailable,
+                SqlState::LOCK_NOT_AVAILABLE | SqlState::QUERY_CANCELED => {
+                    Cause::FunctionTimeoutImminent
+                }
+                SqlState::INVALID_PARAMETER_VALUE if operation == "alter_password" => {
+                    Cause::DbPasswordRejected
+                }
+                SqlState::ADMIN_SHUTDOWN
+                | SqlState::CRASH_SHUTDOWN
+                | SqlState::CANNOT_CONNECT_NOW => Cause::DbUnavailable,
                 _ if code.starts_with("08") => Cause::DbUnavailable,
                 _ => Cause::InternalError,
             };
@@ -389,9 +423,12 @@ fn pg_statement_failure(err: &tokio_postgres::Error, operation: &'static str) ->
                 .with("operation", operation)
                 .with("server_message", db.message())
         }
-        None => Failure::new(Cause::DbUnavailable, format!("the connection dropped during {operation}"))
-            .with("code", "connection_closed")
-            .with("statement_kind", operation),
+        None => Failure::new(
+            Cause::DbUnavailable,
+            format!("the connection dropped during {operation}"),
+        )
+        .with("code", "connection_closed")
+        .with("statement_kind", operation),
     }
 }
 
@@ -402,10 +439,34 @@ mod tests {
     #[test]
     fn client_error_texts_are_pinned() {
         use ClientErrorKind::*;
-        assert_eq!(client_error_kind("error connecting to server: Connection refused (os error 111)", None), Connect);
-        assert_eq!(client_error_kind("error performing TLS handshake: server does not support TLS", Some("server does not support TLS")), TlsNotOffered);
-        assert_eq!(client_error_kind("error performing TLS handshake", Some("certificate verify failed")), Tls);
-        assert_eq!(client_error_kind("authentication error: unsupported authentication method", Some("unsupported authentication method")), Authentication);
+        assert_eq!(
+            client_error_kind(
+                "error connecting to server: Connection refused (os error 111)",
+                None
+            ),
+            Connect
+        );
+        assert_eq!(
+            client_error_kind(
+                "error performing TLS handshake: server does not support TLS",
+                Some("server does not support TLS")
+            ),
+            TlsNotOffered
+        );
+        assert_eq!(
+            client_error_kind(
+                "error performing TLS handshake",
+                Some("certificate verify failed")
+            ),
+            Tls
+        );
+        assert_eq!(
+            client_error_kind(
+                "authentication error: unsupported authentication method",
+                Some("unsupported authentication method")
+            ),
+            Authentication
+        );
         assert_eq!(client_error_kind("connection closed", None), Closed);
         assert_eq!(client_error_kind("db error", None), Other);
     }

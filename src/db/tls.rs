@@ -31,7 +31,8 @@ impl TrustAnchors {
             .remedy("Point DB_CA_BUNDLE at a readable PEM file of CA certificates (the RDS global bundle), or unset it.")
         };
         let pem = std::fs::read(path).map_err(|e| fail(e.kind().to_string()))?;
-        let certs = native_tls::Certificate::stack_from_pem(&pem).map_err(|e| fail(e.to_string()))?;
+        let certs =
+            native_tls::Certificate::stack_from_pem(&pem).map_err(|e| fail(e.to_string()))?;
         if certs.is_empty() {
             return Err(fail("no certificate in the file".into()));
         }
@@ -80,10 +81,24 @@ mod tests {
     #[test]
     fn openssl_verify_texts_are_pinned() {
         let base = "error:0A000086:SSL routines:tls_post_process_server_certificate:certificate verify failed:../ssl/statem/statem_clnt.c:1889:";
-        assert_eq!(verification_reason(&format!("{base} (unable to get local issuer certificate)")), Some("untrusted_ca"));
-        assert_eq!(verification_reason(&format!("{base} (self-signed certificate in certificate chain)")), Some("untrusted_ca"));
-        assert_eq!(verification_reason(&format!("{base} (Hostname mismatch)")), Some("hostname_mismatch"));
-        assert_eq!(verification_reason(&format!("{base} (certificate has expired)")), Some("expired"));
+        assert_eq!(
+            verification_reason(&format!("{base} (unable to get local issuer certificate)")),
+            Some("untrusted_ca")
+        );
+        assert_eq!(
+            verification_reason(&format!(
+                "{base} (self-signed certificate in certificate chain)"
+            )),
+            Some("untrusted_ca")
+        );
+        assert_eq!(
+            verification_reason(&format!("{base} (Hostname mismatch)")),
+            Some("hostname_mismatch")
+        );
+        assert_eq!(
+            verification_reason(&format!("{base} (certificate has expired)")),
+            Some("expired")
+        );
         assert_eq!(verification_reason("unexpected EOF"), None);
     }
 

@@ -146,8 +146,8 @@ pub struct Failure {
     pub message: String,
     /// The remedy: the cause's default unless a more specific one applies.
     pub remedy: String,
-    /// Observed facts.
-    pub evidence: Evidence,
+    /// Observed facts (boxed: failures travel in every `Result` and should stay small).
+    pub evidence: Box<Evidence>,
 }
 
 impl Failure {
@@ -157,7 +157,7 @@ impl Failure {
             cause,
             message: message.into(),
             remedy: cause.remedy().to_string(),
-            evidence: Evidence::new(),
+            evidence: Box::default(),
         }
     }
 

@@ -55,7 +55,7 @@ impl Report {
                     m.insert("cause".into(), f.cause.code().into());
                     m.insert("message".into(), f.message.as_str().into());
                     m.insert("remedy".into(), f.remedy.as_str().into());
-                    m.insert("evidence".into(), Value::Object(f.evidence.clone()));
+                    m.insert("evidence".into(), Value::Object((*f.evidence).clone()));
                 }
                 Value::Object(m)
             })
@@ -74,7 +74,10 @@ impl Report {
             if self.ok() { "OK" } else { "PROBLEM FOUND" }
         );
         let width = self.checks.iter().map(|c| c.name.len()).max().unwrap_or(10);
-        out.push_str(&format!("{:<6} {:<width$} {:>8}  detail\n", "result", "check", "ms"));
+        out.push_str(&format!(
+            "{:<6} {:<width$} {:>8}  detail\n",
+            "result", "check", "ms"
+        ));
         for c in &self.checks {
             let mark = match c.ok {
                 Some(true) => "ok",
@@ -86,8 +89,17 @@ impl Report {
                 mark, c.name, c.duration_ms, c.detail
             ));
             if let Some(f) = &c.failure {
-                out.push_str(&format!("{:<6} {:<width$} {:>8}  cause: {}\n", "", "", "", f.cause.code()));
-                out.push_str(&format!("{:<6} {:<width$} {:>8}  remedy: {}\n", "", "", "", f.remedy));
+                out.push_str(&format!(
+                    "{:<6} {:<width$} {:>8}  cause: {}\n",
+                    "",
+                    "",
+                    "",
+                    f.cause.code()
+                ));
+                out.push_str(&format!(
+                    "{:<6} {:<width$} {:>8}  remedy: {}\n",
+                    "", "", "", f.remedy
+                ));
             }
         }
         crate::telemetry::scrub(&out)
@@ -118,11 +130,22 @@ impl Runner {
         });
     }
 
-    fn record<T>(&mut self, name: &'static str, started: Instant, r: Result<(T, String), Failure>) -> Option<T> {
+    fn record<T>(
+        &mut self,
+        name: &'static str,
+        started: Instant,
+        r: Result<(T, String), Failure>,
+    ) -> Option<T> {
         let duration_ms = started.elapsed().as_millis() as u64;
         match r {
             Ok((v, detail)) => {
-                self.checks.push(Check { name, ok: Some(true), duration_ms, detail, failure: None });
+                self.checks.push(Check {
+                    name,
+                    ok: Some(true),
+                    duration_ms,
+                    detail,
+                    failure: None,
+                });
                 Some(v)
             }
             Err(f) => {
@@ -155,35 +178,60 @@ async fn probe_endpoint(endpoint: &str, deadline: &Deadline) -> Result<((), Stri
     let (scheme, rest) = endpoint.split_once("://").unwrap_or(("https", endpoint));
     let authority = rest.split('/').next().unwrap_or(rest);
     let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if p.parse::<u16>().is_ok() => (h.to_string(), p.parse::<u16>().unwrap_or(443)),
-        _ => (authority.to_string(), if scheme == "http" { 80 } else { 443 }),
+        Some((h, p)) if p.parse::<u16>().is_ok() => {
+            (h.to_string(), p.parse::<u16>().unwrap_or(443))
+        }
+        _ => (
+            authority.to_string(),
+            if scheme == "http" { 80 } else { 443 },
+        ),
     };
     let budget = deadline.cap(Duration::from_secs(5));
     let t0 = Instant::now();
-    let addrs: Vec<_> = match tokio::time::timeout(budget, tokio::net::lookup_host((host.as_str(), port))).await {
-        Ok(Ok(a)) => a.collect(),
-        Ok(Err(e)) => return Err(fail("dns", e.to_string())),
-        Err(_) => return Err(fail("dns", "timed out".into())),
-    };
+    let addrs: Vec<_> =
+        match tokio::time::timeout(budget, tokio::net::lookup_host((host.as_str(), port))).await {
+            Ok(Ok(a)) => a.collect(),
+            Ok(Err(e)) => return Err(fail("dns", e.to_string())),
+            Err(_) => return Err(fail("dns", "timed out".into())),
+        };
     let dns_ms = t0.elapsed().as_millis();
     let Some(addr) = addrs.first().copied() else {
         return Err(fail("dns", "no address".into()));
     };
     let t1 = Instant::now();
-    let stream = match tokio::time::timeout(deadline.cap(Duration::from_secs(5)), tokio::net::TcpStream::connect(addr)).await {
+    let stream = match tokio::time::timeout(
+        deadline.cap(Duration::from_secs(5)),
+        tokio::net::TcpStream::connect(addr),
+    )
+    .await
+    {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return Err(fail("connect", e.to_string())),
         Err(_) => return Err(fail("connect", "timed out".into())),
     };
     let tcp_ms = t1.elapsed().as_millis();
     if scheme == "http" {
-        return Ok(((), format!("{host}:{port} dns {dns_ms} ms, tcp {tcp_ms} ms (plain http)")));
+        return Ok((
+            (),
+            format!("{host}:{port} dns {dns_ms} ms, tcp {tcp_ms} ms (plain http)"),
+        ));
     }
     let t2 = Instant::now();
     let connector = native_tls::TlsConnector::new().map_err(|e| fail("tls", e.to_string()))?;
     let connector = tokio_native_tls::TlsConnector::from(connector);
-    match tokio::time::timeout(deadline.cap(Duration::from_secs(5)), connector.connect(&host, stream)).await {
-        Ok(Ok(_)) => Ok(((), format!("{host}:{port} dns {dns_ms} ms, tcp {tcp_ms} ms, tls {} ms", t2.elapsed().as_millis()))),
+    match tokio::time::timeout(
+        deadline.cap(Duration::from_secs(5)),
+        connector.connect(&host, stream),
+    )
+    .await
+    {
+        Ok(Ok(_)) => Ok((
+            (),
+            format!(
+                "{host}:{port} dns {dns_ms} ms, tcp {tcp_ms} ms, tls {} ms",
+                t2.elapsed().as_millis()
+            ),
+        )),
         Ok(Err(e)) => Err(fail("tls", e.to_string())),
         Err(_) => Err(fail("tls", "timed out".into())),
     }
@@ -191,12 +239,22 @@ async fn probe_endpoint(endpoint: &str, deadline: &Deadline) -> Result<((), Stri
 
 fn describe_detail(d: &Description) -> Result<((), String), Failure> {
     if !d.rotation_enabled {
-        return Err(Failure::new(Cause::RotationNotEnabled, "rotation is not enabled on the secret"));
+        return Err(Failure::new(
+            Cause::RotationNotEnabled,
+            "rotation is not enabled on the secret",
+        ));
     }
-    let current = d.versions.iter().filter(|(_, s)| s.iter().any(|l| l == "AWSCURRENT")).count();
+    let current = d
+        .versions
+        .iter()
+        .filter(|(_, s)| s.iter().any(|l| l == "AWSCURRENT"))
+        .count();
     if current != 1 {
-        return Err(Failure::new(Cause::AwsServiceError, format!("{current} versions hold AWSCURRENT"))
-            .with("aws_error_code", "staging_labels"));
+        return Err(Failure::new(
+            Cause::AwsServiceError,
+            format!("{current} versions hold AWSCURRENT"),
+        )
+        .with("aws_error_code", "staging_labels"));
     }
     if let Some(p) = d.version_with("AWSPENDING") {
         if !d.has(p, "AWSCURRENT") {
@@ -209,23 +267,47 @@ fn describe_detail(d: &Description) -> Result<((), String), Failure> {
             .remedy(format!("If no rotation is running, remove it: aws secretsmanager update-secret-version-stage --secret-id {} --version-stage AWSPENDING --remove-from-version-id {p}", d.arn)));
         }
     }
-    Ok(((), format!("rotation enabled; {} versions; staging labels sane", d.versions.len())))
+    Ok((
+        (),
+        format!(
+            "rotation enabled; {} versions; staging labels sane",
+            d.versions.len()
+        ),
+    ))
 }
 
-async fn tcp_probe(s: &DbSecret, deadline: &Deadline, connect_timeout: Duration) -> Result<((), String), Failure> {
+async fn tcp_probe(
+    s: &DbSecret,
+    deadline: &Deadline,
+    connect_timeout: Duration,
+) -> Result<((), String), Failure> {
     let started = Instant::now();
     let fail = |phase: &str| {
-        Failure::new(Cause::DbUnreachable, format!("cannot reach {}:{} ({phase})", s.host, s.port))
-            .with("host", s.host.as_str())
-            .with("port", s.port)
-            .with("phase", phase)
-            .with("elapsed_ms", started.elapsed().as_millis() as u64)
+        Failure::new(
+            Cause::DbUnreachable,
+            format!("cannot reach {}:{} ({phase})", s.host, s.port),
+        )
+        .with("host", s.host.as_str())
+        .with("port", s.port)
+        .with("phase", phase)
+        .with("elapsed_ms", started.elapsed().as_millis() as u64)
     };
     let fut = tokio::net::TcpStream::connect((s.host.as_str(), s.port));
     match tokio::time::timeout(deadline.cap(connect_timeout), fut).await {
-        Ok(Ok(_)) => Ok(((), format!("tcp {}:{} in {} ms", s.host, s.port, started.elapsed().as_millis()))),
+        Ok(Ok(_)) => Ok((
+            (),
+            format!(
+                "tcp {}:{} in {} ms",
+                s.host,
+                s.port,
+                started.elapsed().as_millis()
+            ),
+        )),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(fail("connect")),
-        Ok(Err(e)) => Err(fail(crate::store::classify::phase_from_text(&e.to_string())).with("error", e.to_string())),
+        Ok(Err(e)) => Err(
+            fail(crate::store::classify::phase_from_text(&e.to_string()))
+                .with("error", e.to_string()),
+        ),
         Err(_) => Err(fail("connect").with("timeout", true)),
     }
 }
@@ -234,7 +316,13 @@ async fn tcp_probe(s: &DbSecret, deadline: &Deadline, connect_timeout: Duration)
 pub async fn run(r: &Rotator, secret_id: &str, deadline: Deadline) -> Report {
     let mut run = Runner { checks: Vec::new() };
     let t = Instant::now();
-    let endpoint_ok = run.record("secrets_manager_endpoint", t, probe_endpoint(r.sm.endpoint(), &deadline).await).is_some();
+    let endpoint_ok = run
+        .record(
+            "secrets_manager_endpoint",
+            t,
+            probe_endpoint(r.sm.endpoint(), &deadline).await,
+        )
+        .is_some();
 
     let description = if endpoint_ok {
         let t = Instant::now();
@@ -258,12 +346,22 @@ pub async fn run(r: &Rotator, secret_id: &str, deadline: Deadline) -> Report {
     let current_text = match &description {
         Some(d) => {
             let t = Instant::now();
-            let got = r
-                .sm
-                .get_value(&deadline, secret_id, SecretRole::Current, d.version_with("AWSCURRENT"))
+            let got =
+                r.sm.get_value(
+                    &deadline,
+                    secret_id,
+                    SecretRole::Current,
+                    d.version_with("AWSCURRENT"),
+                )
                 .await
-                .and_then(|v| v.ok_or_else(|| crate::rotation::not_found(SecretRole::Current, secret_id)));
-            run.record("current_secret_readable", t, got.map(|v| (v, "AWSCURRENT read and decrypted".to_string())))
+                .and_then(|v| {
+                    v.ok_or_else(|| crate::rotation::not_found(SecretRole::Current, secret_id))
+                });
+            run.record(
+                "current_secret_readable",
+                t,
+                got.map(|v| (v, "AWSCURRENT read and decrypted".to_string())),
+            )
         }
         None => {
             run.skip("current_secret_readable", "DescribeSecret failed");
@@ -279,7 +377,10 @@ pub async fn run(r: &Rotator, secret_id: &str, deadline: Deadline) -> Report {
                 "secret_json_valid",
                 t,
                 parsed.map(|s| {
-                    let detail = format!("engine {}, host {}, port {}, user {}", s.engine, s.host, s.port, s.username);
+                    let detail = format!(
+                        "engine {}, host {}, port {}, user {}",
+                        s.engine, s.host, s.port, s.username
+                    );
                     (s, detail)
                 }),
             )
@@ -294,15 +395,27 @@ pub async fn run(r: &Rotator, secret_id: &str, deadline: Deadline) -> Report {
         for name in ["database_reachable", "tls", "login_current"] {
             run.skip(name, "no valid AWSCURRENT secret");
         }
-        return Report { secret_id: secret_id.to_string(), checks: run.checks };
+        return Report {
+            secret_id: secret_id.to_string(),
+            checks: run.checks,
+        };
     };
 
     let t = Instant::now();
-    let reachable = run.record("database_reachable", t, tcp_probe(&current, &deadline, r.db.connect_timeout).await).is_some();
+    let reachable = run
+        .record(
+            "database_reachable",
+            t,
+            tcp_probe(&current, &deadline, r.db.connect_timeout).await,
+        )
+        .is_some();
     if !reachable {
         run.skip("tls", "the database is not reachable");
         run.skip("login_current", "the database is not reachable");
-        return Report { secret_id: secret_id.to_string(), checks: run.checks };
+        return Report {
+            secret_id: secret_id.to_string(),
+            checks: run.checks,
+        };
     }
 
     // TLS offered and verifiable: a verified-TLS login; a refusal of the credentials still
@@ -312,37 +425,73 @@ pub async fn run(r: &Rotator, secret_id: &str, deadline: Deadline) -> Report {
     tls_probe.ssl = SslSetting::Required;
     let tls_result = match db::connect(&tls_probe, SecretRole::Current, &r.db, &deadline).await {
         Ok(_) => Ok(((), "TLS offered; chain and host name verified".to_string())),
-        Err(f) if matches!(f.cause, Cause::DbTlsUnavailable | Cause::DbTlsVerificationFailed | Cause::DbUnreachable) => {
+        Err(f)
+            if matches!(
+                f.cause,
+                Cause::DbTlsUnavailable | Cause::DbTlsVerificationFailed | Cause::DbUnreachable
+            ) =>
+        {
             if current.ssl == SslSetting::Disabled && f.cause == Cause::DbTlsUnavailable {
-                Ok(((), "TLS not offered (the secret says \"ssl\": false)".to_string()))
+                Ok((
+                    (),
+                    "TLS not offered (the secret says \"ssl\": false)".to_string(),
+                ))
             } else {
                 Err(f)
             }
         }
-        Err(_) => Ok(((), "TLS offered and verified (login itself judged below)".to_string())),
+        Err(_) => Ok((
+            (),
+            "TLS offered and verified (login itself judged below)".to_string(),
+        )),
     };
     run.record("tls", t, tls_result);
 
     let t = Instant::now();
     let login = db::connect(&current, SecretRole::Current, &r.db, &deadline)
         .await
-        .map(|s| ((), format!("logged in as {} (tls: {})", current.username, s.tls().as_str())));
+        .map(|s| {
+            (
+                (),
+                format!(
+                    "logged in as {} (tls: {})",
+                    current.username,
+                    s.tls().as_str()
+                ),
+            )
+        });
     run.record("login_current", t, login);
 
     // AWSPENDING / AWSPREVIOUS, when present: logging in with them spots drift.
     if let Some(d) = &description {
         for role in [SecretRole::Pending, SecretRole::Previous] {
-            let name = if role == SecretRole::Pending { "login_pending" } else { "login_previous" };
-            let Some(version) = d.version_with(role.stage()) else { continue };
+            let name = if role == SecretRole::Pending {
+                "login_pending"
+            } else {
+                "login_previous"
+            };
+            let Some(version) = d.version_with(role.stage()) else {
+                continue;
+            };
             let t = Instant::now();
             let result = async {
-                let text = r.sm.get_value(&deadline, secret_id, role, Some(version)).await?;
-                let Some(text) = text else { return Ok(((), "no value".to_string())) };
+                let text =
+                    r.sm.get_value(&deadline, secret_id, role, Some(version))
+                        .await?;
+                let Some(text) = text else {
+                    return Ok(((), "no value".to_string()));
+                };
                 let s = DbSecret::parse(text.expose(), role)?.with_ssl_of(&current);
                 match db::connect(&s, role, &r.db, &deadline).await {
-                    Ok(_) if role == SecretRole::Previous => Ok(((), "AWSPREVIOUS still logs in: the database accepts an old password (drift)".to_string())),
+                    Ok(_) if role == SecretRole::Previous => Ok((
+                        (),
+                        "AWSPREVIOUS still logs in: the database accepts an old password (drift)"
+                            .to_string(),
+                    )),
                     Ok(_) => Ok(((), "AWSPENDING logs in".to_string())),
-                    Err(f) if f.cause == Cause::DbLoginFailed => Ok(((), format!("{} is refused, as expected", role.stage()))),
+                    Err(f) if f.cause == Cause::DbLoginFailed => {
+                        Ok(((), format!("{} is refused, as expected", role.stage())))
+                    }
                     Err(f) => Err(f),
                 }
             }
@@ -350,5 +499,8 @@ pub async fn run(r: &Rotator, secret_id: &str, deadline: Deadline) -> Report {
             run.record(name, t, result);
         }
     }
-    Report { secret_id: secret_id.to_string(), checks: run.checks }
+    Report {
+        secret_id: secret_id.to_string(),
+        checks: run.checks,
+    }
 }

@@ -187,6 +187,9 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.cause, Cause::DbUnreachable);
         assert_eq!(err.evidence["deadline"], true);
-        assert!(d.remaining() > Duration::ZERO, "reported before the deadline");
+        assert!(
+            d.remaining() > Duration::ZERO,
+            "reported before the deadline"
+        );
     }
 }

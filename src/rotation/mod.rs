@@ -86,7 +86,12 @@ impl StepCtx<'_> {
         let text = self
             .rotator
             .sm
-            .get_value(&self.deadline, self.secret_id(), SecretRole::Current, version)
+            .get_value(
+                &self.deadline,
+                self.secret_id(),
+                SecretRole::Current,
+                version,
+            )
             .await?
             .ok_or_else(|| not_found(SecretRole::Current, self.secret_id()))?;
         DbSecret::parse(text.expose(), SecretRole::Current)
@@ -123,7 +128,10 @@ impl StepCtx<'_> {
 pub fn not_found(role: SecretRole, secret_id: &str) -> Failure {
     Failure::new(
         Cause::SecretNotFound,
-        format!("the {} secret has no value in Secrets Manager", role.as_str()),
+        format!(
+            "the {} secret has no value in Secrets Manager",
+            role.as_str()
+        ),
     )
     .with("secret", role.as_str())
     .with("secret_id", secret_id)
@@ -152,8 +160,11 @@ impl Rotator {
             telemetry::step_started(step, self.settings.strategy.as_str(), None);
             // The watchdog of last resort: every wait inside is already bounded, so this only
             // fires on a bug, and still answers before Lambda's deadline.
-            let guard = deadline.remaining().saturating_sub(Duration::from_millis(100));
-            let result = match tokio::time::timeout(guard, self.step(event, deadline, local)).await {
+            let guard = deadline
+                .remaining()
+                .saturating_sub(Duration::from_millis(100));
+            let result = match tokio::time::timeout(guard, self.step(event, deadline, local)).await
+            {
                 Ok(r) => r,
                 Err(_) => Err(Failure::new(
                     Cause::FunctionTimeoutImminent,

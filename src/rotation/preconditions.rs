@@ -6,7 +6,10 @@ use crate::store::Description;
 use crate::telemetry;
 
 pub(super) fn rotation_not_enabled() -> Failure {
-    Failure::new(Cause::RotationNotEnabled, "rotation is not enabled on the secret")
+    Failure::new(
+        Cause::RotationNotEnabled,
+        "rotation is not enabled on the secret",
+    )
 }
 
 /// `Ok(Some(AlreadyCurrent))` when there is nothing to do, `Ok(None)` to go on.
@@ -75,16 +78,29 @@ mod tests {
 
     #[test]
     fn the_protocol_order_holds() {
-        let d = desc(true, &[("a", &["AWSCURRENT"]), ("b", &["AWSPENDING"]), ("c", &["AWSPREVIOUS"])]);
+        let d = desc(
+            true,
+            &[
+                ("a", &["AWSCURRENT"]),
+                ("b", &["AWSPENDING"]),
+                ("c", &["AWSPREVIOUS"]),
+            ],
+        );
         assert_eq!(check(&d, "b", true).unwrap(), None);
         assert_eq!(check(&d, "a", true).unwrap(), Some(Outcome::AlreadyCurrent));
-        assert_eq!(check(&d, "zz", true).unwrap_err().cause, Cause::VersionNotStaged);
+        assert_eq!(
+            check(&d, "zz", true).unwrap_err().cause,
+            Cause::VersionNotStaged
+        );
         let f = check(&d, "c", true).unwrap_err();
         assert_eq!(f.cause, Cause::VersionNotPending);
         assert_eq!(f.evidence["pending_version_id"], "b");
         assert!(f.remedy.contains("--remove-from-version-id b"));
         let off = desc(false, &[("b", &["AWSPENDING"])]);
-        assert_eq!(check(&off, "b", true).unwrap_err().cause, Cause::RotationNotEnabled);
+        assert_eq!(
+            check(&off, "b", true).unwrap_err().cause,
+            Cause::RotationNotEnabled
+        );
         assert_eq!(check(&off, "b", false).unwrap(), None);
     }
 }

@@ -74,8 +74,8 @@ async fn single_user(
                 None => None,
                 Some(text) => {
                     // AWSPREVIOUS logs in with AWSCURRENT's TLS setting, as in the reference.
-                    let previous = DbSecret::parse(text.expose(), SecretRole::Previous)?
-                        .with_ssl_of(current);
+                    let previous =
+                        DbSecret::parse(text.expose(), SecretRole::Previous)?.with_ssl_of(current);
                     if previous.username != current.username || previous.host != current.host {
                         None
                     } else {

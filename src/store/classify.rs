@@ -149,7 +149,11 @@ where
         || code == "AccessDenied"
         || code == "UnauthorizedOperation";
     match ctx.service {
-        Service::SecretsManager if is_kms_code || (denied && names_kms(&message)) || (code == "InvalidRequestException" && names_kms(&message)) => {
+        Service::SecretsManager
+            if is_kms_code
+                || (denied && names_kms(&message))
+                || (code == "InvalidRequestException" && names_kms(&message)) =>
+        {
             let mut f = Failure::new(
                 Cause::KmsAccessDenied,
                 format!("{} was refused by KMS: {message}", ctx.operation),
@@ -207,18 +211,36 @@ mod tests {
 
     #[test]
     fn phase_text_is_pinned() {
-        assert_eq!(phase_from_text("dns error: failed to lookup address information: Name or service not known"), "dns");
-        assert_eq!(phase_from_text("invalid peer certificate: UnknownIssuer"), "tls");
-        assert_eq!(phase_from_text("tcp connect error: Connection refused (os error 111)"), "connect");
-        assert_eq!(phase_from_text("connection closed before message completed"), "response");
+        assert_eq!(
+            phase_from_text(
+                "dns error: failed to lookup address information: Name or service not known"
+            ),
+            "dns"
+        );
+        assert_eq!(
+            phase_from_text("invalid peer certificate: UnknownIssuer"),
+            "tls"
+        );
+        assert_eq!(
+            phase_from_text("tcp connect error: Connection refused (os error 111)"),
+            "connect"
+        );
+        assert_eq!(
+            phase_from_text("connection closed before message completed"),
+            "response"
+        );
     }
 
     #[test]
     fn kms_and_vpc_endpoint_messages_are_pinned() {
         assert!(names_kms("Access to KMS is not allowed"));
-        assert!(names_kms("Secrets Manager can't decrypt the protected secret text using the provided KMS key."));
+        assert!(names_kms(
+            "Secrets Manager can't decrypt the protected secret text using the provided KMS key."
+        ));
         assert!(!names_kms("User: arn:aws:sts::1:assumed-role/r is not authorized to perform: secretsmanager:GetSecretValue"));
         assert!(names_vpc_endpoint("User: arn:aws:sts::1:assumed-role/r is not authorized to perform: secretsmanager:GetSecretValue on resource: x because no VPC endpoint policy allows the secretsmanager:GetSecretValue action"));
-        assert!(!names_vpc_endpoint("because no identity-based policy allows the action"));
+        assert!(!names_vpc_endpoint(
+            "because no identity-based policy allows the action"
+        ));
     }
 }

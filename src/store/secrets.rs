@@ -140,7 +140,11 @@ impl SecretsManager {
     }
 
     /// DescribeSecret.
-    pub async fn describe(&self, deadline: &Deadline, secret_id: &str) -> Result<Description, Failure> {
+    pub async fn describe(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+    ) -> Result<Description, Failure> {
         let out = self
             .call(
                 deadline,
@@ -187,7 +191,13 @@ impl SecretsManager {
             req = req.version_id(v);
         }
         let result = self
-            .call(deadline, "GetSecretValue", secret_id, Some(role), req.send())
+            .call(
+                deadline,
+                "GetSecretValue",
+                secret_id,
+                Some(role),
+                req.send(),
+            )
             .await?;
         match result {
             Ok(out) => {
@@ -290,8 +300,14 @@ impl SecretsManager {
             .version_stage("AWSCURRENT")
             .move_to_version_id(token)
             .set_remove_from_version_id(from.map(str::to_string));
-        self.call(deadline, "UpdateSecretVersionStage", secret_id, None, req.send())
-            .await??;
+        self.call(
+            deadline,
+            "UpdateSecretVersionStage",
+            secret_id,
+            None,
+            req.send(),
+        )
+        .await??;
         Ok(())
     }
 }

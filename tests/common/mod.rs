@@ -1,0 +1,472 @@
+//! The shared test harness: real services (PostgreSQL, MariaDB, moto) started by
+//! `scripts/services up`, fresh state per test (unique users and secrets), and the real
+//! binary driven through its CLI, with every byte it prints kept for the leak scan.
+
+#![allow(dead_code)]
+
+pub mod http;
+pub mod runtime_api;
+
+use aws_sdk_secretsmanager::Client as SmClient;
+use serde_json::Value;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// Where the services listen (`scripts/services env` prints the same values).
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub pg_host: String,
+    pub pg_port: u16,
+    pub pg_notls_port: u16,
+    pub pg_admin_user: String,
+    pub pg_admin_password: String,
+    pub pg_log: PathBuf,
+    pub mariadb_host: String,
+    pub mariadb_port: u16,
+    pub mariadb_admin_user: String,
+    pub mariadb_admin_password: String,
+    pub mariadb_general_log: PathBuf,
+    pub moto: String,
+    pub ca_file: PathBuf,
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn var(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+/// The services, from `DSR_*` variables or the defaults of `scripts/services`.
+pub fn services() -> &'static Services {
+    static S: OnceLock<Services> = OnceLock::new();
+    S.get_or_init(|| {
+        let state = repo().join(".services");
+        Services {
+            pg_host: var("DSR_PG_HOST", "localhost"),
+            pg_port: var("DSR_PG_PORT", "54329").parse().unwrap(),
+            pg_notls_port: var("DSR_PG_NOTLS_PORT", "54330").parse().unwrap(),
+            pg_admin_user: var("DSR_PG_ADMIN_USER", "postgres"),
+            pg_admin_password: var("DSR_PG_ADMIN_PASSWORD", "dsr-admin-pw"),
+            pg_log: var(
+                "DSR_PG_LOG",
+                state.join("pg/postgres.log").to_str().unwrap(),
+            )
+            .into(),
+            mariadb_host: var("DSR_MARIADB_HOST", "localhost"),
+            mariadb_port: var("DSR_MARIADB_PORT", "33069").parse().unwrap(),
+            mariadb_admin_user: var("DSR_MARIADB_ADMIN_USER", "dsr_admin"),
+            mariadb_admin_password: var("DSR_MARIADB_ADMIN_PASSWORD", "dsr-admin-pw"),
+            mariadb_general_log: var(
+                "DSR_MARIADB_GENERAL_LOG",
+                state.join("mariadb/general.log").to_str().unwrap(),
+            )
+            .into(),
+            moto: var("DSR_MOTO_ENDPOINT", "http://127.0.0.1:45000"),
+            ca_file: var("DSR_CA_FILE", state.join("tls/ca.pem").to_str().unwrap()).into(),
+        }
+    })
+}
+
+/// A name no other test (or earlier run against the same services) uses.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}_{:x}_{}",
+        (nanos as u64) ^ ((std::process::id() as u64) << 40),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Test output kept for the leak scan (tests/leak_scan.rs).
+pub fn output_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dsr-test-output");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn append(file: &str, text: &str) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(output_dir().join(file))
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+/// Records a secret value the suite must never print (scanned by tests/leak_scan.rs).
+pub fn record_secret(value: &str) {
+    assert!(!value.contains('\n'));
+    append("secrets.txt", &format!("{value}\n"));
+}
+
+/// A password for fixtures: long, with quotes and backslashes, unique.
+pub fn password(tag: &str) -> String {
+    let p = format!("Pw'{}\\\"x{}", tag, unique("s").replace('_', "Z"));
+    record_secret(&p);
+    p
+}
+
+// ---------------------------------------------------------------- moto / Secrets Manager
+
+/// An SDK client pointed at moto.
+pub async fn sm() -> SmClient {
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&services().moto)
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .load()
+        .await;
+    SmClient::new(&conf)
+}
+
+fn moto_addr() -> String {
+    services()
+        .moto
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string()
+}
+
+fn fake_auth(service: &str) -> (&'static str, String) {
+    // moto routes unsigned requests by the credential scope of the Authorization header.
+    (
+        "authorization",
+        format!("AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=00"),
+    )
+}
+
+/// A do-nothing function in moto's Lambda: RotateSecret needs one to stage AWSPENDING the
+/// way AWS does before createSecret (moto cannot run our binary).
+pub async fn rotation_function_arn() -> String {
+    static ARN: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    ARN.get_or_init(|| async {
+        let addr = moto_addr();
+        let _ = http::request(&addr, "POST", "/moto-api/config", &[("content-type", "application/json".into())],
+            br#"{"lambda":{"use_docker":false}}"#).await;
+        let _ = http::request(&addr, "POST", "/", &[fake_auth("iam"), ("content-type", "application/x-www-form-urlencoded".into())],
+            b"Action=CreateRole&Version=2010-05-08&RoleName=dsr-rotation-role&AssumeRolePolicyDocument=%7B%7D").await;
+        const ZIP: &str = "UEsDBBQAAAAAAE0qfV2uVry6LQAAAC0AAAAIAAAAaW5kZXgucHlkZWYgaGFuZGxlcihldmVudCwgY29udGV4dCk6CiAgICByZXR1cm4gTm9uZQpQSwECFAMUAAAAAABNKn1drla8ui0AAAAtAAAACAAAAAAAAAAAAAAAgAEAAAAAaW5kZXgucHlQSwUGAAAAAAEAAQA2AAAAUwAAAAAA";
+        let body = serde_json::json!({
+            "FunctionName": "dsr-dummy-rotation", "Runtime": "python3.11",
+            "Role": "arn:aws:iam::123456789012:role/dsr-rotation-role",
+            "Handler": "index.handler", "Code": {"ZipFile": ZIP}
+        });
+        let _ = http::request(&addr, "POST", "/2015-03-31/functions", &[fake_auth("lambda"), ("content-type", "application/json".into())],
+            body.to_string().as_bytes()).await;
+        "arn:aws:lambda:us-east-1:123456789012:function:dsr-dummy-rotation".to_string()
+    })
+    .await
+    .clone()
+}
+
+/// Creates a secret with a unique name; returns its ARN.
+pub async fn create_secret(value: &Value) -> String {
+    let out = sm()
+        .await
+        .create_secret()
+        .name(unique("dsr-test"))
+        .secret_string(value.to_string())
+        .send()
+        .await
+        .expect("CreateSecret");
+    out.arn().unwrap().to_string()
+}
+
+/// Starts a rotation as Secrets Manager does: AWSPENDING staged on a new version with no
+/// value, rotation enabled. Returns the token (ClientRequestToken).
+pub async fn start_rotation(arn: &str) -> String {
+    let function = rotation_function_arn().await;
+    let token = uuid::Uuid::new_v4().to_string();
+    sm().await
+        .rotate_secret()
+        .secret_id(arn)
+        .rotation_lambda_arn(function)
+        .rotation_rules(
+            aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                .automatically_after_days(30)
+                .build(),
+        )
+        .client_request_token(&token)
+        .send()
+        .await
+        .expect("RotateSecret");
+    token
+}
+
+/// The value at a staging label (and version), or None.
+pub async fn value_at(arn: &str, stage: &str, version: Option<&str>) -> Option<Value> {
+    let out = sm()
+        .await
+        .get_secret_value()
+        .secret_id(arn)
+        .version_stage(stage)
+        .set_version_id(version.map(str::to_string))
+        .send()
+        .await
+        .ok()?;
+    let v: Value = serde_json::from_str(out.secret_string()?).unwrap();
+    if let Some(p) = v.get("password").and_then(Value::as_str) {
+        record_secret(p);
+    }
+    Some(v)
+}
+
+/// Version id to staging labels.
+pub async fn stages(arn: &str) -> std::collections::HashMap<String, Vec<String>> {
+    sm().await
+        .describe_secret()
+        .secret_id(arn)
+        .send()
+        .await
+        .unwrap()
+        .version_ids_to_stages()
+        .cloned()
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------- the binary
+
+/// One run of the binary: exit status, and every stdout line parsed as JSON.
+#[derive(Debug)]
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub events: Vec<Value>,
+}
+
+impl Run {
+    /// Events with this `event` name.
+    pub fn named(&self, name: &str) -> Vec<&Value> {
+        self.events.iter().filter(|e| e["event"] == name).collect()
+    }
+    /// The single `step_failed` event.
+    pub fn failure(&self) -> &Value {
+        let f = self.named("step_failed");
+        assert_eq!(f.len(), 1, "expected one step_failed in:\n{}", self.stdout);
+        f[0]
+    }
+    /// The cause of the single failure.
+    pub fn cause(&self) -> String {
+        self.failure()["cause"].as_str().unwrap().to_string()
+    }
+    /// The outcome of the last `step_succeeded`.
+    pub fn outcome(&self) -> String {
+        let s = self.named("step_succeeded");
+        assert_eq!(
+            s.len(),
+            1,
+            "expected one step_succeeded, got:\n{}\n{}",
+            self.stdout,
+            self.stderr
+        );
+        s[0]["outcome"].as_str().unwrap().to_string()
+    }
+}
+
+/// The environment every run gets: moto, the test CA, a region.
+pub fn base_env() -> Vec<(String, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL".into(), services().moto.clone()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+        (
+            "DB_CA_BUNDLE".into(),
+            services().ca_file.to_str().unwrap().into(),
+        ),
+        ("RUST_LOG".into(), "warn,db_secret_rotator=debug".into()),
+    ]
+}
+
+/// Runs the binary with `args` and extra environment (a value of "" removes the variable).
+pub fn run_bin(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_db-secret-rotator"));
+    cmd.args(args);
+    for var in [
+        "AWS_LAMBDA_RUNTIME_API",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        "SECRETS_MANAGER_ENDPOINT",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in base_env() {
+        cmd.env(k, v);
+    }
+    for (k, v) in env {
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
+    }
+    let out = cmd.output().expect("run the binary");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    // The command line is the harness's, not the binary's: keep the RotationToken out of it.
+    let shown: Vec<&str> = args
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if i > 0 && args[i - 1] == "--rotation-token" {
+                "***"
+            } else {
+                *a
+            }
+        })
+        .collect();
+    append(
+        "binary-output.log",
+        &format!("$ {shown:?}\n{stdout}{stderr}"),
+    );
+    let events = stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    Run {
+        status: out.status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+        events,
+    }
+}
+
+/// `step --secret-id --token --step`.
+pub fn step(arn: &str, token: &str, step: &str, env: &[(&str, &str)]) -> Run {
+    run_bin(
+        &["step", "--secret-id", arn, "--token", token, "--step", step],
+        env,
+    )
+}
+
+/// The four steps in order, each asserted to succeed.
+pub fn rotate_all(arn: &str, token: &str, env: &[(&str, &str)]) {
+    for s in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+        let run = step(arn, token, s, env);
+        assert_eq!(run.status, 0, "{s} failed:\n{}\n{}", run.stdout, run.stderr);
+    }
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+/// A superuser connection to the TLS cluster (or another port).
+pub async fn pg_admin_on(port: u16) -> tokio_postgres::Client {
+    let s = services();
+    let (client, conn) = tokio_postgres::Config::new()
+        .host("127.0.0.1")
+        .port(port)
+        .user(&s.pg_admin_user)
+        .password(&s.pg_admin_password)
+        .dbname("postgres")
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("admin connection to PostgreSQL (is `scripts/services up` running?)");
+    tokio::spawn(conn);
+    client
+}
+
+pub async fn pg_admin() -> tokio_postgres::Client {
+    pg_admin_on(services().pg_port).await
+}
+
+fn pg_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn pg_lit(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// Creates a login role with a password (stored as SCRAM) and group memberships.
+pub async fn pg_create_user(port: u16, name: &str, password: &str, groups: &[&str]) {
+    let admin = pg_admin_on(port).await;
+    admin
+        .batch_execute(&format!(
+            // Fixture DDL stays out of the statement log: the log is scanned for leaks.
+            "SET log_statement = 'none'; SET password_encryption = 'scram-sha-256'; CREATE ROLE {} LOGIN PASSWORD {}",
+            pg_ident(name),
+            pg_lit(password)
+        ))
+        .await
+        .unwrap();
+    for g in groups {
+        admin
+            .batch_execute(&format!("GRANT {g} TO {}", pg_ident(name)))
+            .await
+            .unwrap();
+    }
+}
+
+/// Logs in as a user: over verified TLS (to `localhost`) or plaintext.
+pub async fn pg_login(
+    port: u16,
+    user: &str,
+    password: &str,
+    tls: bool,
+) -> Result<(), tokio_postgres::Error> {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host("localhost")
+        .port(port)
+        .user(user)
+        .password(password)
+        .dbname("postgres")
+        .connect_timeout(std::time::Duration::from_secs(5));
+    let client = if tls {
+        let pem = std::fs::read(&services().ca_file).unwrap();
+        let connector = native_tls::TlsConnector::builder()
+            .add_root_certificate(native_tls::Certificate::from_pem(&pem).unwrap())
+            .build()
+            .unwrap();
+        config.ssl_mode(tokio_postgres::config::SslMode::Require);
+        let (c, conn) = config
+            .connect(postgres_native_tls::MakeTlsConnector::new(connector))
+            .await?;
+        tokio::spawn(conn);
+        c
+    } else {
+        let (c, conn) = config.connect(tokio_postgres::NoTls).await?;
+        tokio::spawn(conn);
+        c
+    };
+    client.simple_query("SELECT 1").await.map(|_| ())
+}
+
+/// The stored verifier of a role.
+pub async fn pg_rolpassword(port: u16, user: &str) -> String {
+    pg_admin_on(port)
+        .await
+        .query_one(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = $1",
+            &[&user],
+        )
+        .await
+        .unwrap()
+        .get::<_, Option<String>>(0)
+        .unwrap_or_default()
+}
+
+/// A secret for a PostgreSQL user on the TLS cluster.
+pub fn pg_secret(user: &str, password: &str) -> Value {
+    serde_json::json!({
+        "engine": "postgres",
+        "host": services().pg_host,
+        "username": user,
+        "password": password,
+        "dbname": "postgres",
+        "port": services().pg_port,
+    })
+}

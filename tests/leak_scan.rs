@@ -1,0 +1,60 @@
+//! Nothing secret leaks: every password and RotationToken the suite used (recorded by the
+//! harness) is searched for in everything the binary printed during the suite, and in the
+//! database servers' statement logs. `scripts/test` runs this after the rest of the suite.
+
+mod common;
+
+use common::*;
+
+fn read(path: &std::path::Path) -> String {
+    std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+#[ignore = "run by scripts/test after the whole suite, over its output"]
+fn no_secret_value_appears_in_anything_the_suite_printed() {
+    let dir = output_dir();
+    let secrets: Vec<String> = read(&dir.join("secrets.txt"))
+        .lines()
+        .filter(|l| l.len() >= 8)
+        .map(str::to_string)
+        .collect();
+    let printed = read(&dir.join("binary-output.log"));
+    assert!(
+        secrets.len() >= 10,
+        "the suite recorded too few secrets to mean anything: {}",
+        secrets.len()
+    );
+    assert!(
+        printed.lines().count() >= 100,
+        "the suite printed too little to mean anything"
+    );
+    let s = services();
+    let sources = [
+        ("binary output", printed),
+        ("PostgreSQL log", read(&s.pg_log)),
+        ("MariaDB general log", read(&s.mariadb_general_log)),
+    ];
+    let mut leaks = Vec::new();
+    for (name, text) in &sources {
+        for secret in &secrets {
+            // JSON output escapes quotes and backslashes: look for both spellings.
+            let escaped = serde_json::to_string(secret).unwrap();
+            let escaped = &escaped[1..escaped.len() - 1];
+            if text.contains(secret.as_str()) || text.contains(escaped) {
+                leaks.push(format!(
+                    "{name} contains a recorded secret of {} characters",
+                    secret.len()
+                ));
+            }
+        }
+    }
+    println!(
+        "scanned {} secrets over {} sources",
+        secrets.len(),
+        sources.len()
+    );
+    assert!(leaks.is_empty(), "{leaks:#?}");
+}
