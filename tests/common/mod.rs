@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod fault;
 pub mod http;
 pub mod runtime_api;
 
@@ -260,6 +261,28 @@ impl Run {
     /// The cause of the single failure.
     pub fn cause(&self) -> String {
         self.failure()["cause"].as_str().unwrap().to_string()
+    }
+    /// Asserts exit status 1, one `step_failed` with `cause`, a non-empty remedy and every
+    /// listed evidence field present (not null); gives the evidence object.
+    pub fn expect_failure(&self, cause: &str, evidence: &[&str]) -> &Value {
+        assert_eq!(
+            self.status, 1,
+            "exit status\n{}\n{}",
+            self.stdout, self.stderr
+        );
+        let f = self.failure();
+        assert_eq!(f["cause"], cause, "{}\n{}", self.stdout, self.stderr);
+        assert!(
+            f["remedy"].as_str().is_some_and(|r| r.trim().len() > 10),
+            "remedy: {f}"
+        );
+        for key in evidence {
+            assert!(
+                f["evidence"].get(key).is_some_and(|v| !v.is_null()),
+                "evidence.{key} missing: {f}"
+            );
+        }
+        &f["evidence"]
     }
     /// The outcome of the last `step_succeeded`.
     pub fn outcome(&self) -> String {
