@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod driver;
 pub mod fault;
 pub mod http;
 pub mod runtime_api;
@@ -103,6 +104,11 @@ fn append(file: &str, text: &str) {
     f.write_all(text.as_bytes()).unwrap();
 }
 
+/// Adds text the function printed to the output the leak scan reads.
+pub fn append_output(text: &str) {
+    append("binary-output.log", text);
+}
+
 /// Records a secret value the suite must never print (scanned by tests/leak_scan.rs).
 pub fn record_secret(value: &str) {
     assert!(!value.contains('\n'));
@@ -189,6 +195,21 @@ pub async fn create_secret(value: &Value) -> String {
 pub async fn start_rotation(arn: &str) -> String {
     let function = rotation_function_arn().await;
     let token = uuid::Uuid::new_v4().to_string();
+    // AWS accepts a new rotation when AWSPENDING sits on the AWSCURRENT version (the state
+    // finishSecret leaves, as the reference does); moto 5 inverts that check and refuses.
+    // Clear the label first, as AWS would treat it as finished anyway.
+    for (version, labels) in stages(arn).await {
+        if labels.iter().any(|l| l == "AWSPENDING") && labels.iter().any(|l| l == "AWSCURRENT") {
+            sm().await
+                .update_secret_version_stage()
+                .secret_id(arn)
+                .version_stage("AWSPENDING")
+                .remove_from_version_id(version)
+                .send()
+                .await
+                .expect("clear AWSPENDING for moto");
+        }
+    }
     sm().await
         .rotate_secret()
         .secret_id(arn)

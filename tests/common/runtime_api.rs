@@ -21,6 +21,8 @@ pub enum Answer {
 struct State {
     queue: VecDeque<(String, Value, u64)>,
     answers: HashMap<String, Answer>,
+    /// When the function first asked for work: the end of its init phase.
+    first_poll: Option<std::time::Instant>,
 }
 
 #[derive(Clone)]
@@ -68,6 +70,11 @@ impl RuntimeApi {
                 .unwrap_or("")
                 .to_string();
             if path.ends_with("/invocation/next") {
+                self.state
+                    .lock()
+                    .unwrap()
+                    .first_poll
+                    .get_or_insert_with(std::time::Instant::now);
                 let (id, payload, deadline) = loop {
                     let next = self.state.lock().unwrap().queue.pop_front();
                     match next {
@@ -117,6 +124,11 @@ impl RuntimeApi {
                 let _ = write_response(&mut w, 404, "Not Found", &[], b"{}").await;
             }
         }
+    }
+
+    /// When the function first polled for an event (None before it did).
+    pub fn first_poll(&self) -> Option<std::time::Instant> {
+        self.state.lock().unwrap().first_poll
     }
 
     /// Queues an event with a deadline `timeout` from now; returns its request id.
