@@ -6,7 +6,7 @@ use crate::db::{DbOptions, TrustAnchors};
 use crate::diagnosis::{Cause, Deadline, Failure};
 use crate::event::{self, Invocation};
 use crate::rotation::Rotator;
-use crate::store::SecretsManager;
+use crate::store::{Rds, SecretsManager};
 use crate::telemetry;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
@@ -62,7 +62,13 @@ fn build(settings: Settings, sdk: &aws_config::SdkConfig) -> Result<Rotator, Fai
         pg_password_encryption: settings.pg_password_encryption,
     };
     let sm = SecretsManager::new(sdk, settings.secrets_manager_endpoint.as_deref());
-    Ok(Rotator { sm, settings, db })
+    let rds = Rds::new(sdk);
+    Ok(Rotator {
+        sm,
+        settings,
+        db,
+        rds,
+    })
 }
 
 /// Handles one invocation payload within `deadline`. Rotation events return `null` on

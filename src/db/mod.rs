@@ -237,3 +237,97 @@ pub fn quote_ident(name: &str, quote: char) -> String {
     out.push(quote);
     out
 }
+
+// ---------------------------------------------------------------- alternating users
+
+/// The pending user of an alternating pair, as the master makes it ready in setSecret.
+#[derive(Debug, Clone, Copy)]
+pub struct AlternateUser<'a> {
+    /// The user of AWSCURRENT: the one whose privileges the pending user must have.
+    pub current: &'a str,
+    /// The user of AWSPENDING: `current` with `_clone` appended, or with it stripped.
+    pub pending: &'a str,
+    /// The pending password.
+    pub password: &'a Password,
+    /// The pending password already logs in: keep it, bring only the privileges in step.
+    pub password_in_place: bool,
+}
+
+impl AlternateUser<'_> {
+    /// The user of the pair without the `_clone` suffix: it owns the objects.
+    pub fn original(&self) -> &str {
+        if self.pending_is_clone() {
+            self.current
+        } else {
+            self.pending
+        }
+    }
+
+    /// Whether the pending user is the clone (`current` + `_clone`).
+    pub fn pending_is_clone(&self) -> bool {
+        self.pending.len() > self.current.len()
+    }
+}
+
+/// What [`Session::ensure_alternate_user`] changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlternateChange {
+    /// The pending user did not exist and was created.
+    pub created: bool,
+    /// The pending user's password was set.
+    pub password_changed: bool,
+}
+
+/// The answer of a driver that does not implement alternating users yet.
+fn alternating_not_implemented(session: &Session, what: &str) -> Failure {
+    let engine = match session {
+        Session::Postgres(_) => "postgres",
+        #[allow(unreachable_patterns)]
+        _ => "mysql",
+    };
+    Failure::new(
+        Cause::InternalError,
+        format!(
+            "{what} is not implemented for {engine} in this build (the driver hook is missing)"
+        ),
+    )
+    .with("engine", engine)
+    .with("operation", what.to_string())
+}
+
+/// Alternating users: the per-engine work the master does (rotation::alternating decides
+/// what, each driver knows how).
+impl Session {
+    /// As the master: creates the pending user of the pair if missing, brings its
+    /// privileges (and TLS requirement) in step with the current user's, and sets its
+    /// password unless `user.password_in_place`.
+    ///
+    /// PostgreSQL: see `postgres::PgSession::ensure_alternate_user` (membership and role
+    /// setting, so ownership never drifts). MySQL/MariaDB must copy the current account's
+    /// grants faithfully for each of its real host parts (WITH GRANT OPTION kept, grants
+    /// revoked from the current user removed from the pending one) and its REQUIRE SSL/X509.
+    #[allow(unreachable_patterns)]
+    pub async fn ensure_alternate_user(
+        &mut self,
+        user: &AlternateUser<'_>,
+        opts: &DbOptions,
+        deadline: &Deadline,
+    ) -> Result<AlternateChange, Failure> {
+        match self {
+            Session::Postgres(s) => {
+                s.ensure_alternate_user(user, opts.pg_password_encryption, deadline)
+                    .await
+            }
+            _ => Err(alternating_not_implemented(self, "ensure_alternate_user")),
+        }
+    }
+
+    /// Whether the logged-in user may manage users (PostgreSQL: CREATEROLE or superuser).
+    #[allow(unreachable_patterns)]
+    pub async fn can_manage_users(&mut self, deadline: &Deadline) -> Result<bool, Failure> {
+        match self {
+            Session::Postgres(s) => s.can_manage_users(deadline).await,
+            _ => Err(alternating_not_implemented(self, "can_manage_users")),
+        }
+    }
+}

@@ -432,6 +432,142 @@ fn pg_statement_failure(err: &tokio_postgres::Error, operation: &'static str) ->
     }
 }
 
+// ---------------------------------------------------------------- alternating users
+
+/// Alternating users on PostgreSQL, run as the master.
+///
+/// The clone is a member of the original role (`GRANT original TO clone`) and its sessions
+/// act as the original (`ALTER ROLE clone SET role = 'original'`). So privileges never need
+/// copying (membership carries them, including those granted later), pg_hba group rules
+/// (`+group`, which match indirect members) apply to the clone as they do to the original,
+/// and every object the clone creates is owned by the original: ownership never drifts
+/// between the two users. The original is never made a member of the clone; when the
+/// pending user is the original, only its password changes.
+impl PgSession {
+    async fn role_exists(&self, deadline: &Deadline, role: &str) -> Result<bool, Failure> {
+        deadline
+            .run(
+                Wait::DbStatement {
+                    operation: "lookup_role",
+                },
+                async {
+                    self.client
+                        .query_opt(
+                            "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
+                            &[&role],
+                        )
+                        .await
+                        .map(|row| row.is_some())
+                        .map_err(|e| pg_statement_failure(&e, "lookup_role"))
+                },
+            )
+            .await
+    }
+
+    /// `CREATE ROLE clone LOGIN` (no password yet: a role without one cannot log in with a
+    /// password). Another setSecret creating it at the same moment is not an error.
+    async fn create_login_role(&self, deadline: &Deadline, role: &str) -> Result<bool, Failure> {
+        let sql = format!("CREATE ROLE {} LOGIN", quote_ident(role, '"'));
+        deadline
+            .run(
+                Wait::DbStatement {
+                    operation: "create_user",
+                },
+                async {
+                    match self.client.batch_execute(&sql).await {
+                        Ok(()) => Ok(true),
+                        // 42710 duplicate_object: created concurrently.
+                        Err(e) if e.code() == Some(&SqlState::DUPLICATE_OBJECT) => Ok(false),
+                        Err(e) => Err(pg_statement_failure(&e, "create_user")),
+                    }
+                },
+            )
+            .await
+    }
+
+    /// Makes the pending user of an alternating pair ready: creates the clone if missing,
+    /// keeps its membership and role setting in place, and sets the pending password unless
+    /// it already logs in.
+    pub async fn ensure_alternate_user(
+        &mut self,
+        user: &super::AlternateUser<'_>,
+        encryption: PgPasswordEncryption,
+        deadline: &Deadline,
+    ) -> Result<super::AlternateChange, Failure> {
+        self.bound_statements(deadline).await?;
+        let original = user.original();
+        if !self.role_exists(deadline, original).await? {
+            return Err(Failure::new(
+                Cause::DbAccessRuleMissing,
+                format!("the role {original} does not exist: there is nothing to alternate with"),
+            )
+            .with("user", original)
+            .with("server_message", "role does not exist")
+            .remedy(format!(
+                "Create the role {original} again (with its privileges), or point the secret at an existing user."
+            )));
+        }
+        let mut created = false;
+        if user.pending_is_clone() {
+            let clone = user.pending;
+            if !self.role_exists(deadline, clone).await? {
+                created = self.create_login_role(deadline, clone).await?;
+            }
+            self.statement(
+                deadline,
+                "grant",
+                &format!(
+                    "GRANT {} TO {}",
+                    quote_ident(original, '"'),
+                    quote_ident(clone, '"')
+                ),
+            )
+            .await?;
+            self.statement(
+                deadline,
+                "alter_role",
+                &format!(
+                    "ALTER ROLE {} SET role = {}",
+                    quote_ident(clone, '"'),
+                    quote_literal(original)
+                ),
+            )
+            .await?;
+        }
+        let password_changed = created || !user.password_in_place;
+        if password_changed {
+            self.set_password(user.pending, user.password, encryption, deadline)
+                .await?;
+        }
+        Ok(super::AlternateChange {
+            created,
+            password_changed,
+        })
+    }
+
+    /// Whether the logged-in user may create roles and manage memberships (CREATEROLE or
+    /// superuser).
+    pub async fn can_manage_users(&mut self, deadline: &Deadline) -> Result<bool, Failure> {
+        deadline
+            .run(
+                Wait::DbStatement {
+                    operation: "lookup_role",
+                },
+                async {
+                    self.client
+                        .query_one(
+                            "SELECT rolcreaterole OR rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user",
+                            &[],
+                        )
+                        .await
+                        .map(|row| row.get::<_, bool>(0))
+                        .map_err(|e| pg_statement_failure(&e, "lookup_role"))
+                },
+            )
+            .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 
 use super::{Outcome, StepCtx};
 use crate::config::Strategy;
-use crate::diagnosis::{Cause, Failure};
+use crate::diagnosis::Failure;
 
 pub(super) async fn run(ctx: &StepCtx<'_>) -> Result<Outcome, Failure> {
     let rotator = ctx.rotator;
@@ -10,6 +10,12 @@ pub(super) async fn run(ctx: &StepCtx<'_>) -> Result<Outcome, Failure> {
     let current = ctx.current().await?;
     if ctx.pending().await?.is_some() {
         return Ok(Outcome::PendingExists);
+    }
+    if rotator.settings.strategy == Strategy::AlternatingUsers {
+        // Fail before GetRandomPassword and PutSecretValue: a name the engine cannot hold, or
+        // no master to create it with, would leave a pending version no setSecret can set.
+        super::alternating::masterarn(&current)?;
+        super::alternating::checked_alternate(&current, &rotator.settings)?;
     }
     let password = rotator
         .sm
@@ -23,10 +29,7 @@ pub(super) async fn run(ctx: &StepCtx<'_>) -> Result<Outcome, Failure> {
     let pending = match rotator.settings.strategy {
         Strategy::SingleUser => current.with_credentials(&current.username, password),
         Strategy::AlternatingUsers => {
-            return Err(Failure::new(
-                Cause::InternalError,
-                "alternating users are not implemented in this build",
-            ))
+            super::alternating::pending_secret(&current, password, &rotator.settings)?
         }
     };
     rotator

@@ -3,6 +3,7 @@
 //! Every step is idempotent: Secrets Manager retries whole rotations, and any step may run
 //! twice, or twice at once.
 
+pub(crate) mod alternating;
 mod create;
 mod finish;
 mod login;
@@ -15,7 +16,7 @@ use crate::db::DbOptions;
 use crate::diagnosis::{Cause, Deadline, Failure};
 use crate::event::{RotationEvent, Step};
 use crate::secret::{DbSecret, SecretRole};
-use crate::store::{Description, SecretsManager};
+use crate::store::{Description, Rds, SecretsManager};
 use crate::telemetry;
 use std::time::Duration;
 use tracing::Instrument;
@@ -65,6 +66,8 @@ pub struct Rotator {
     pub settings: Settings,
     /// Database connection options.
     pub db: DbOptions,
+    /// RDS, for RDS-managed master secrets (alternating users).
+    pub rds: Rds,
 }
 
 /// One step's view of the world.

@@ -29,10 +29,7 @@ pub(super) async fn run(ctx: &StepCtx<'_>) -> Result<Outcome, Failure> {
     let pending = ctx.required_pending().await?;
     match ctx.rotator.settings.strategy {
         Strategy::SingleUser => single_user(ctx, &current, &pending).await,
-        Strategy::AlternatingUsers => Err(Failure::new(
-            Cause::InternalError,
-            "alternating users are not implemented in this build",
-        )),
+        Strategy::AlternatingUsers => super::alternating::set_secret(ctx, &current, &pending).await,
     }
 }
 

@@ -3,8 +3,10 @@
 //! [`classify`].
 
 pub mod classify;
+pub mod rds;
 pub mod secrets;
 
+pub use rds::Rds;
 pub use secrets::{Description, SecretsManager};
 
 /// Loads the shared AWS configuration once per process: region, credentials and the

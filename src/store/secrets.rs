@@ -161,6 +161,30 @@ impl SecretsManager {
         })
     }
 
+    /// The tags of a secret (DescribeSecret), as (key, value) pairs: RDS-managed master
+    /// secrets name their database in a system tag.
+    pub async fn tags(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        role: SecretRole,
+    ) -> Result<Vec<(String, String)>, Failure> {
+        let out = self
+            .call(
+                deadline,
+                "DescribeSecret",
+                secret_id,
+                Some(role),
+                self.client.describe_secret().secret_id(secret_id).send(),
+            )
+            .await??;
+        Ok(out
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect())
+    }
+
     /// GetSecretValue by stage (and version id when known). `Ok(None)` when Secrets Manager
     /// has no such value (ResourceNotFoundException): the caller decides whether that is the
     /// expected miss (AWSPENDING in createSecret, no AWSPREVIOUS yet) or a failure.
