@@ -8,6 +8,7 @@ pub mod driver;
 pub mod fault;
 pub mod http;
 pub mod runtime_api;
+pub mod tcp_proxy;
 
 use aws_sdk_secretsmanager::Client as SmClient;
 use serde_json::Value;
@@ -386,6 +387,55 @@ pub fn run_bin(args: &[&str], env: &[(&str, &str)]) -> Run {
         stderr,
         events,
     }
+}
+
+/// Runs the binary and kills it (SIGKILL) as soon as it prints an event for which `when`
+/// is true: a crash at that exact point. Returns whether it was killed there (false: it
+/// finished first), and everything it printed.
+pub fn run_bin_killed_after(
+    args: &[&str],
+    env: &[(&str, &str)],
+    when: impl Fn(&Value) -> bool,
+) -> (bool, String) {
+    use std::io::BufRead;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_db-secret-rotator"));
+    cmd.args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    for var in [
+        "AWS_LAMBDA_RUNTIME_API",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        "SECRETS_MANAGER_ENDPOINT",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in base_env() {
+        cmd.env(k, v);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("run the binary");
+    let stdout = child.stdout.take().unwrap();
+    let mut printed = String::new();
+    let mut killed = false;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        printed.push_str(&line);
+        printed.push('\n');
+        if serde_json::from_str::<Value>(&line)
+            .map(|e| when(&e))
+            .unwrap_or(false)
+        {
+            let _ = child.kill();
+            killed = true;
+            break;
+        }
+    }
+    let _ = child.wait();
+    append("binary-output.log", &printed);
+    (killed, printed)
 }
 
 /// `step --secret-id --token --step`.
