@@ -1,6 +1,7 @@
 //! Database drivers behind one small interface: connect (with the `ssl` key's semantics),
 //! change a password, run a trivial query. Each driver classifies its own errors.
 
+pub mod mysql;
 pub mod postgres;
 pub mod tls;
 
@@ -59,6 +60,8 @@ pub struct Attempt<'a> {
 pub enum Session {
     /// PostgreSQL.
     Postgres(postgres::PgSession),
+    /// MySQL or MariaDB.
+    MySql(mysql::MySession),
 }
 
 impl Session {
@@ -75,6 +78,7 @@ impl Session {
                 s.set_password(user, new, opts.pg_password_encryption, deadline)
                     .await
             }
+            Session::MySql(s) => s.set_password(user, new, deadline).await,
         }
     }
 
@@ -82,6 +86,7 @@ impl Session {
     pub async fn check(&mut self, deadline: &Deadline) -> Result<(), Failure> {
         match self {
             Session::Postgres(s) => s.check(deadline).await,
+            Session::MySql(s) => s.check(deadline).await,
         }
     }
 
@@ -89,6 +94,15 @@ impl Session {
     pub fn tls(&self) -> TlsMode {
         match self {
             Session::Postgres(s) => s.tls,
+            Session::MySql(s) => s.tls,
+        }
+    }
+
+    /// The authentication method of the logged-in account, when known (`db_connected`).
+    pub fn auth(&self) -> Option<&str> {
+        match self {
+            Session::Postgres(_) => None,
+            Session::MySql(s) => s.auth(),
         }
     }
 }
@@ -103,11 +117,7 @@ async fn attempt(
         EngineFamily::Postgres => postgres::connect(a, opts, deadline)
             .await
             .map(Session::Postgres),
-        EngineFamily::MySql => Err(Failure::new(
-            Cause::UnsupportedEngine,
-            "MySQL and MariaDB are not supported by this build yet",
-        )
-        .with("engine", a.secret.engine.as_str())),
+        EngineFamily::MySql => mysql::connect(a, opts, deadline).await.map(Session::MySql),
     };
     match result {
         Ok(session) => {
@@ -118,7 +128,7 @@ async fn attempt(
                 user: &a.secret.username,
                 secret: a.role.as_str(),
                 tls: a.tls.as_str(),
-                auth: None,
+                auth: session.auth(),
                 duration_ms: started.elapsed().as_millis() as u64,
             });
             Ok(session)

@@ -39,6 +39,18 @@ impl TrustAnchors {
         Ok(TrustAnchors { certs })
     }
 
+    /// The extra anchors as DER, for drivers that build their own connector (mysql_async
+    /// takes root certificates as bytes, not as `native_tls::Certificate`).
+    pub fn der_certs(&self) -> Result<Vec<Vec<u8>>, Failure> {
+        self.certs
+            .iter()
+            .map(|c| {
+                c.to_der()
+                    .map_err(|e| Failure::internal("encoding a DB_CA_BUNDLE certificate", &e))
+            })
+            .collect()
+    }
+
     /// A connector that verifies chain and host name against system roots plus these.
     pub fn connector(&self) -> Result<native_tls::TlsConnector, Failure> {
         let mut builder = native_tls::TlsConnector::builder();
