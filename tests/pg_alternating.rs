@@ -634,3 +634,27 @@ async fn diagnose_checks_the_master_and_its_privilege() {
             .all(|c| c["name"] != "rds_api_reachable"));
     }
 }
+
+#[tokio::test]
+async fn two_set_secrets_at_once_both_succeed() {
+    let s = services();
+    let user = unique("dsr_alt_race");
+    let clone = format!("{user}_clone");
+    let (_, arn) = alternating_user(&user, &[], None).await;
+    let token = start_rotation(&arn).await;
+    assert_eq!(step(&arn, &token, "createSecret", ALT).status, 0);
+    let runs: Vec<Run> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| step(&arn, &token, "setSecret", ALT)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for run in &runs {
+        assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    }
+    assert!(is_member(&clone, &user).await);
+    let pending = value_at(&arn, "AWSPENDING", Some(&token)).await.unwrap();
+    pg_login(s.pg_port, &clone, &password_of(&pending), true)
+        .await
+        .unwrap();
+}

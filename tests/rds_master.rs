@@ -242,6 +242,44 @@ async fn a_user_on_a_read_replica_of_the_rds_master_passes_the_host_check() {
     assert_eq!(run.status, 1, "{}", run.stdout);
     assert_eq!(run.cause(), "db_unreachable", "{}", run.stdout);
     assert_eq!(run.failure()["evidence"]["host"], replica_host.as_str());
+
+    // A complete (not RDS-managed) master secret on the source's endpoint name: RDS is
+    // asked about the instance behind the name, and the replica is accepted the same way.
+    let source_host = rds()
+        .await
+        .describe_db_instances()
+        .db_instance_identifier(&source)
+        .send()
+        .await
+        .unwrap()
+        .db_instances()[0]
+        .endpoint()
+        .and_then(|e| e.address())
+        .unwrap()
+        .to_string();
+    let complete = create_secret(&json!({
+        "engine": "postgres", "host": source_host, "port": services().pg_port,
+        "username": master, "password": master_pw,
+    }))
+    .await;
+    let (_, _, arn) = user_secret("dsr_rds_replica_user2", &replica_host, &complete).await;
+    let token = start_rotation(&arn).await;
+    assert_eq!(step(&arn, &token, "createSecret", &[ALT]).status, 0);
+    let run = step(&arn, &token, "setSecret", &[ALT]);
+    assert_eq!(run.cause(), "db_unreachable", "{}", run.stdout);
+    assert_eq!(run.failure()["evidence"]["host"], replica_host.as_str());
+    assert!(run
+        .named("aws_call")
+        .iter()
+        .any(|e| e["operation"] == "DescribeDBInstances"));
+
+    // The same master for a user on an unrelated host: user_mismatch, before any connection.
+    let (_, _, arn) = user_secret("dsr_rds_unrelated", "localhost", &complete).await;
+    let token = start_rotation(&arn).await;
+    assert_eq!(step(&arn, &token, "createSecret", &[ALT]).status, 0);
+    let run = step(&arn, &token, "setSecret", &[ALT]);
+    assert_eq!(run.cause(), "user_mismatch", "{}", run.stdout);
+    assert!(run.named("db_connected").is_empty());
 }
 
 #[tokio::test]

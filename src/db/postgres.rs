@@ -496,6 +496,17 @@ impl PgSession {
     ) -> Result<super::AlternateChange, Failure> {
         self.bound_statements(deadline).await?;
         let original = user.original();
+        // Two setSecrets at once (Secrets Manager retries) would otherwise race on the same
+        // catalog rows ("tuple concurrently updated"); the lock ends with the session.
+        self.statement(
+            deadline,
+            "lock",
+            &format!(
+                "SELECT pg_advisory_lock(hashtext({}))",
+                quote_literal(&format!("db-secret-rotator alternating {original}"))
+            ),
+        )
+        .await?;
         if !self.role_exists(deadline, original).await? {
             return Err(Failure::new(
                 Cause::DbAccessRuleMissing,
