@@ -17,6 +17,8 @@ pub struct PgSession {
     task: tokio::task::JoinHandle<()>,
     /// TLS mode in use.
     pub tls: TlsMode,
+    /// The host logged in to (evidence of statement failures).
+    host: String,
 }
 
 impl Drop for PgSession {
@@ -80,7 +82,55 @@ fn error_chain_text(err: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-/// Maps a server (SQLSTATE) error onto a cause. `during` says what was running.
+/// Whether a 28000 refusal is pg_hba's answer to a plaintext connection on a TLS-only rule
+/// ("... no encryption"). SQLSTATE 28000 is shared with every other refusal, so the message
+/// is the only signal; pinned by a test.
+pub fn hba_rejects_plaintext(server_message: &str) -> bool {
+    server_message.contains("no encryption")
+}
+
+/// The one table from SQLSTATE to cause, for logins (`during` = `login`) and statements
+/// (`during` = the statement kind, e.g. `alter_password`).
+pub fn cause_of_sqlstate(state: &SqlState, during: &str) -> Cause {
+    match *state {
+        // 28P01 invalid_password (also an unknown role under a password rule: PostgreSQL
+        // does not tell the two apart).
+        SqlState::INVALID_PASSWORD => Cause::DbLoginFailed,
+        // 28000 invalid_authorization_specification: no pg_hba rule admits this user from
+        // here (a TLS-only rule is told apart by `hba_rejects_plaintext`).
+        SqlState::INVALID_AUTHORIZATION_SPECIFICATION => Cause::DbAccessRuleMissing,
+        // 3D000 invalid_catalog_name: the database does not exist.
+        SqlState::INVALID_CATALOG_NAME => Cause::DbDatabaseMissing,
+        // 42501 insufficient_privilege.
+        SqlState::INSUFFICIENT_PRIVILEGE => Cause::DbPermissionDenied,
+        // 25006 read_only_sql_transaction: a standby, or a read-only default.
+        SqlState::READ_ONLY_SQL_TRANSACTION => Cause::DbReadOnly,
+        // 55P03 lock_not_available, 57014 query_canceled: our lock_timeout /
+        // statement_timeout, set to end before the deadline.
+        SqlState::LOCK_NOT_AVAILABLE | SqlState::QUERY_CANCELED => Cause::FunctionTimeoutImminent,
+        // 22023 invalid_parameter_value on ALTER ROLE: a password-check hook (passwordcheck).
+        SqlState::INVALID_PARAMETER_VALUE if during == "alter_password" => {
+            Cause::DbPasswordRejected
+        }
+        // 55000 object_not_in_prerequisite_state at login: the database does not accept
+        // connections right now (ALLOW_CONNECTIONS false).
+        SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE if during == "login" => Cause::DbUnavailable,
+        // 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now (starting up,
+        // in recovery).
+        SqlState::ADMIN_SHUTDOWN | SqlState::CRASH_SHUTDOWN | SqlState::CANNOT_CONNECT_NOW => {
+            Cause::DbUnavailable
+        }
+        // Class 53 insufficient_resources (53300 too_many_connections, 53100 disk_full, ...)
+        // and class 08 connection_exception.
+        _ if state.code().starts_with("53") || state.code().starts_with("08") => {
+            Cause::DbUnavailable
+        }
+        _ => Cause::InternalError,
+    }
+}
+
+/// Maps a server (SQLSTATE) error during login onto a cause, with the evidence causes.md
+/// lists for it. `during` says what was running.
 pub fn classify_db_error(
     db: &tokio_postgres::error::DbError,
     a: &Attempt<'_>,
@@ -89,87 +139,51 @@ pub fn classify_db_error(
     let code = db.code().code();
     let server_message = db.message().to_string();
     let s = a.secret;
-    let f = |cause: Cause, message: String| {
-        Failure::new(cause, message)
-            .with("code", code)
-            .with("server_message", server_message.as_str())
-    };
-    match *db.code() {
-        // 28P01 invalid_password
-        SqlState::INVALID_PASSWORD => f(
-            Cause::DbLoginFailed,
-            format!("PostgreSQL rejected the password of {}", s.username),
-        )
-        .with("user", s.username.as_str()),
-        // 28000: pg_hba refused (or no such role). "no encryption" marks a hostssl-only rule.
-        SqlState::INVALID_AUTHORIZATION_SPECIFICATION
-            if a.tls == TlsMode::Plain && server_message.contains("no encryption") =>
-        {
-            f(
-                Cause::DbTlsRequired,
-                format!("PostgreSQL at {} requires TLS for {}", s.host, s.username),
-            )
-            .with("host", s.host.as_str())
+    let mut cause = cause_of_sqlstate(db.code(), during);
+    if cause == Cause::DbAccessRuleMissing
+        && a.tls == TlsMode::Plain
+        && hba_rejects_plaintext(&server_message)
+    {
+        cause = Cause::DbTlsRequired;
+    }
+    let message = match cause {
+        Cause::DbLoginFailed => format!("PostgreSQL rejected the password of {}", s.username),
+        Cause::DbTlsRequired => {
+            format!("PostgreSQL at {} requires TLS for {}", s.host, s.username)
         }
-        SqlState::INVALID_AUTHORIZATION_SPECIFICATION => f(
-            Cause::DbAccessRuleMissing,
-            format!(
-                "PostgreSQL at {} has no rule admitting {} from here",
-                s.host, s.username
-            ),
-        )
-        .with("user", s.username.as_str())
-        .with("host", s.host.as_str()),
-        // 3D000 invalid_catalog_name
-        SqlState::INVALID_CATALOG_NAME => f(
-            Cause::DbDatabaseMissing,
-            "the secret's database does not exist".to_string(),
-        )
-        .with("dbname", s.database().unwrap_or("")),
-        // 42501 insufficient_privilege
-        SqlState::INSUFFICIENT_PRIVILEGE => f(
-            Cause::DbPermissionDenied,
-            format!("{} may not {during}", s.username),
-        )
-        .with("user", s.username.as_str())
-        .with("statement_kind", during),
-        // 25006 read_only_sql_transaction
-        SqlState::READ_ONLY_SQL_TRANSACTION => f(
-            Cause::DbReadOnly,
-            format!("{} is read-only (a replica or reader)", s.host),
-        )
-        .with("host", s.host.as_str()),
-        // 55P03 lock_not_available, 57014 query_canceled: our lock_timeout / statement_timeout,
-        // set to end before the deadline.
-        SqlState::LOCK_NOT_AVAILABLE | SqlState::QUERY_CANCELED => f(
-            Cause::FunctionTimeoutImminent,
-            format!("{during} waited on a lock until the function deadline was near"),
-        )
-        .with("operation", during),
-        // 53300 too_many_connections, 57P01 admin_shutdown, 57P02 crash_shutdown,
-        // 57P03 cannot_connect_now, 08xxx connection exceptions.
-        SqlState::TOO_MANY_CONNECTIONS
-        | SqlState::ADMIN_SHUTDOWN
-        | SqlState::CRASH_SHUTDOWN
-        | SqlState::CANNOT_CONNECT_NOW => f(
-            Cause::DbUnavailable,
-            format!("PostgreSQL at {} is not accepting work right now", s.host),
-        )
-        .with("host", s.host.as_str()),
-        _ if code.starts_with("08") => f(
-            Cause::DbUnavailable,
-            format!("the connection to {} failed", s.host),
-        )
-        .with("host", s.host.as_str()),
-        // 22023 invalid_parameter_value / 28xxx from password-check hooks on ALTER ROLE.
-        SqlState::INVALID_PARAMETER_VALUE if during == "alter_password" => f(
-            Cause::DbPasswordRejected,
-            "PostgreSQL refused the new password".to_string(),
+        Cause::DbAccessRuleMissing => format!(
+            "PostgreSQL at {} has no rule admitting {} from here",
+            s.host, s.username
         ),
-        _ => f(
-            Cause::InternalError,
-            format!("unexpected PostgreSQL error {code} during {during}"),
-        ),
+        Cause::DbDatabaseMissing => "the secret's database does not exist".to_string(),
+        Cause::DbPermissionDenied => format!("{} may not {during}", s.username),
+        Cause::DbReadOnly => format!("{} is read-only (a replica or reader)", s.host),
+        Cause::FunctionTimeoutImminent => {
+            format!("{during} waited on a lock until the function deadline was near")
+        }
+        Cause::DbUnavailable => {
+            format!("PostgreSQL at {} is not accepting work right now", s.host)
+        }
+        Cause::DbPasswordRejected => "PostgreSQL refused the new password".to_string(),
+        _ => format!("unexpected PostgreSQL error {code} during {during}"),
+    };
+    let f = Failure::new(cause, message)
+        .with("code", code)
+        .with("server_message", server_message.as_str());
+    match cause {
+        Cause::DbLoginFailed => f.with("user", s.username.as_str()),
+        Cause::DbTlsRequired | Cause::DbReadOnly | Cause::DbUnavailable => {
+            f.with("host", s.host.as_str())
+        }
+        Cause::DbAccessRuleMissing => f
+            .with("user", s.username.as_str())
+            .with("host", s.host.as_str()),
+        Cause::DbDatabaseMissing => f.with("dbname", s.database().unwrap_or("")),
+        Cause::DbPermissionDenied => f
+            .with("user", s.username.as_str())
+            .with("statement_kind", during),
+        Cause::FunctionTimeoutImminent => f.with("operation", during),
+        _ => f,
     }
 }
 
@@ -299,6 +313,7 @@ pub async fn connect(
                         client,
                         task,
                         tls: a.tls,
+                        host: s.host.clone(),
                     })
                 }
                 Ok(Err(e)) => Err(classify(&e, &a, "login", started.elapsed())),
@@ -341,19 +356,39 @@ impl PgSession {
         operation: &'static str,
         sql: &str,
     ) -> Result<(), Failure> {
+        let started = Instant::now();
         deadline
             .run(Wait::DbStatement { operation }, async {
-                self.client
-                    .batch_execute(sql)
-                    .await
-                    .map_err(|e| pg_statement_failure(&e, operation))
+                self.client.batch_execute(sql).await.map_err(|e| {
+                    self.in_context(pg_statement_failure(&e, operation), started, deadline)
+                })
             })
             .await
     }
 
-    /// Keeps a lock wait from outliving the deadline: the server cancels the statement itself.
+    /// Adds what the session knows to a statement failure: the host, and for a wait cut
+    /// short, how long it waited and how much time was left.
+    fn in_context(&self, f: Failure, started: Instant, deadline: &Deadline) -> Failure {
+        let f = f.with("host", self.host.as_str());
+        if f.cause == Cause::FunctionTimeoutImminent {
+            f.with("elapsed_ms", started.elapsed().as_millis() as u64)
+                .with("remaining_ms", deadline.remaining().as_millis() as u64)
+        } else {
+            f
+        }
+    }
+
+    /// Keeps a lock wait from outliving the deadline: the server cancels the statement itself,
+    /// a little before the watchdog would. A wait the watchdog cut short would only drop the
+    /// connection, and a backend waiting on a lock does not notice that: its ALTER ROLE would
+    /// still run once the lock is released, after the step has reported failure.
     async fn bound_statements(&self, deadline: &Deadline) -> Result<(), Failure> {
-        let ms = deadline.budget().as_millis().max(1);
+        const SERVER_FIRST: Duration = Duration::from_millis(200);
+        let ms = deadline
+            .budget()
+            .saturating_sub(SERVER_FIRST)
+            .as_millis()
+            .max(1);
         self.statement(
             deadline,
             "set_timeouts",
@@ -397,27 +432,21 @@ impl PgSession {
     }
 }
 
-/// A failed statement on an open session: only the SQLSTATE matters here.
+/// A failed statement on an open session: only the SQLSTATE matters here (the same table as
+/// for logins, [`cause_of_sqlstate`]).
 fn pg_statement_failure(err: &tokio_postgres::Error, operation: &'static str) -> Failure {
     match err.as_db_error() {
         Some(db) => {
             let code = db.code().code();
-            let cause = match *db.code() {
-                SqlState::INSUFFICIENT_PRIVILEGE => Cause::DbPermissionDenied,
-                SqlState::READ_ONLY_SQL_TRANSACTION => Cause::DbReadOnly,
-                SqlState::LOCK_NOT_AVAILABLE | SqlState::QUERY_CANCELED => {
-                    Cause::FunctionTimeoutImminent
-                }
-                SqlState::INVALID_PARAMETER_VALUE if operation == "alter_password" => {
-                    Cause::DbPasswordRejected
-                }
-                SqlState::ADMIN_SHUTDOWN
-                | SqlState::CRASH_SHUTDOWN
-                | SqlState::CANNOT_CONNECT_NOW => Cause::DbUnavailable,
-                _ if code.starts_with("08") => Cause::DbUnavailable,
-                _ => Cause::InternalError,
+            let cause = cause_of_sqlstate(db.code(), operation);
+            let message = match cause {
+                Cause::FunctionTimeoutImminent => format!(
+                    "{operation} waited (on a lock) until the function deadline was near: {}",
+                    db.message()
+                ),
+                _ => format!("{operation} failed: {}", db.message()),
             };
-            Failure::new(cause, format!("{operation} failed: {}", db.message()))
+            Failure::new(cause, message)
                 .with("code", code)
                 .with("statement_kind", operation)
                 .with("operation", operation)
@@ -616,6 +645,49 @@ mod tests {
         );
         assert_eq!(client_error_kind("connection closed", None), Closed);
         assert_eq!(client_error_kind("db error", None), Other);
+    }
+
+    #[test]
+    fn hba_plaintext_refusal_text_is_pinned() {
+        // PostgreSQL 12+ wording (auth.c), for a `hostnossl ... reject` rule and for no rule.
+        assert!(hba_rejects_plaintext(
+            "pg_hba.conf rejects connection for host \"127.0.0.1\", user \"u\", database \"postgres\", no encryption"
+        ));
+        assert!(hba_rejects_plaintext(
+            "no pg_hba.conf entry for host \"10.0.0.5\", user \"u\", database \"app\", no encryption"
+        ));
+        assert!(!hba_rejects_plaintext(
+            "pg_hba.conf rejects connection for host \"127.0.0.1\", user \"u\", database \"postgres\", SSL encryption"
+        ));
+    }
+
+    #[test]
+    fn sqlstates_map_onto_causes() {
+        let cases = [
+            ("28P01", "login", Cause::DbLoginFailed),
+            ("28000", "login", Cause::DbAccessRuleMissing),
+            ("3D000", "login", Cause::DbDatabaseMissing),
+            ("42501", "alter_password", Cause::DbPermissionDenied),
+            ("25006", "alter_password", Cause::DbReadOnly),
+            ("55P03", "alter_password", Cause::FunctionTimeoutImminent),
+            ("57014", "alter_password", Cause::FunctionTimeoutImminent),
+            ("22023", "alter_password", Cause::DbPasswordRejected),
+            ("22023", "login", Cause::InternalError),
+            ("55000", "login", Cause::DbUnavailable),
+            ("53300", "login", Cause::DbUnavailable),
+            ("53100", "alter_password", Cause::DbUnavailable),
+            ("57P01", "select", Cause::DbUnavailable),
+            ("57P03", "login", Cause::DbUnavailable),
+            ("08006", "select", Cause::DbUnavailable),
+            ("XX000", "select", Cause::InternalError),
+        ];
+        for (code, during, cause) in cases {
+            assert_eq!(
+                cause_of_sqlstate(&SqlState::from_code(code), during),
+                cause,
+                "{code} during {during}"
+            );
+        }
     }
 
     #[test]

@@ -91,7 +91,7 @@ causes! {
         "Run the function in the database's VPC; its security group must allow outbound to the database port and the database's security group must allow inbound from the function's; check host and port in the secret.";
     /// The server rejected the credentials.
     DbLoginFailed => "db_login_failed",
-        "The password was changed outside rotation: log in by hand with the AWSCURRENT and AWSPREVIOUS values (aws secretsmanager get-secret-value --version-stage AWSCURRENT / AWSPREVIOUS) and reset the database password to the AWSCURRENT value.";
+        "The password was changed outside rotation, or the user no longer exists (PostgreSQL answers both alike): log in by hand with the AWSCURRENT and AWSPREVIOUS values (aws secretsmanager get-secret-value --version-stage AWSCURRENT / AWSPREVIOUS), check the user exists, and reset the database password to the AWSCURRENT value.";
     /// The server refuses a plaintext connection.
     DbTlsRequired => "db_tls_required",
         "The server requires TLS for this account: set \"ssl\": true in the secret (or remove \"ssl\": false).";
