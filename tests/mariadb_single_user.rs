@@ -347,6 +347,40 @@ async fn ip_address_host_with_ssl_true_is_hostname_mismatch() {
 }
 
 #[tokio::test]
+async fn tls_failure_without_ssl_key_downgrades_visibly_and_deny_refuses() {
+    let _shared = sql_mode_lock().read().await;
+    let user = unique("dsr_my_down");
+    let old = password("old");
+    maria_create_user(&user, "%", &old, false).await;
+    // An IP address: TLS is offered but the certificate names `localhost` only.
+    let mut secret = maria_secret(&user, &old);
+    secret["host"] = json!("127.0.0.1");
+    let arn = create_secret(&secret).await;
+    let token = start_rotation(&arn).await;
+    step(&arn, &token, "createSecret", &[]);
+
+    let run = step(&arn, &token, "setSecret", &[("TLS_FALLBACK", "deny")]);
+    let evidence = run.expect_failure("db_tls_verification_failed", &["reason"]);
+    assert_eq!(evidence["tls_fallback"], "deny");
+    maria_login(&user, &old, true)
+        .await
+        .expect("nothing changed");
+
+    let run = step(&arn, &token, "setSecret", &[]);
+    assert_eq!(run.outcome(), "password_set", "{}", run.stdout);
+    let findings = run.named("finding");
+    assert_eq!(findings.len(), 1, "{}", run.stdout);
+    assert_eq!(findings[0]["code"], "tls_downgraded");
+    assert_eq!(findings[0]["evidence"]["reason"], "hostname_mismatch");
+    assert_eq!(run.named("db_connected")[0]["tls"], "none");
+    for st in ["testSecret", "finishSecret"] {
+        assert_eq!(step(&arn, &token, st, &[]).status, 0, "{st}");
+    }
+    let new = new_password(&value_at(&arn, "AWSCURRENT", None).await.unwrap());
+    maria_login(&user, &new, true).await.unwrap();
+}
+
+#[tokio::test]
 async fn closed_port_is_db_unreachable() {
     let _shared = sql_mode_lock().read().await;
     let user = unique("dsr_my_closed");
@@ -446,6 +480,11 @@ async fn a_blocked_password_change_ends_before_the_deadline() {
     assert_eq!(evidence["operation"], "alter_password", "{}", run.stdout);
     // The server cancelled the statement itself (max_statement_time, set from the budget).
     assert_eq!(evidence["code"], 1969, "{}", run.stdout);
+    assert!(
+        evidence["remaining_ms"].as_u64().unwrap() > 0,
+        "{}",
+        run.stdout
+    );
     maria_login(&user, &old, true)
         .await
         .expect("the password did not change");

@@ -738,13 +738,16 @@ pub async fn connect(
                     return Err(Failure::new(
                         Cause::DbUnreachable,
                         format!(
-                            "MySQL at {}:{} did not complete the login handshake in time",
+                            "MySQL at {}:{} did not connect and log in within the connect timeout",
                             s.host, s.port
                         ),
                     )
                     .with("host", s.host.as_str())
                     .with("port", s.port)
-                    .with("phase", "handshake")
+                    // mysql_async does not say how far it got; a silent TCP connect (a
+                    // security group or NACL dropping packets) is by far the usual cause.
+                    .with("phase", "connect")
+                    .with("detail", "no greeting or login within the connect timeout")
                     .with("elapsed_ms", started.elapsed().as_millis() as u64))
                 }
             };
@@ -818,6 +821,13 @@ impl MySession {
                     .map_err(|e| classify(&e, target, operation, Duration::ZERO))
             })
             .await
+            .map_err(|f| match f.cause {
+                // The server cancelled it (our lock_wait_timeout / max_statement_time).
+                Cause::FunctionTimeoutImminent if !f.evidence.contains_key("remaining_ms") => f
+                    .with("elapsed_ms", deadline.elapsed().as_millis() as u64)
+                    .with("remaining_ms", deadline.remaining().as_millis() as u64),
+                _ => f,
+            })
     }
 
     /// The account named `user`: the logged-in one, or (as a master) the one account of that
