@@ -123,6 +123,31 @@ async fn wrong_current_password_is_db_login_failed() {
 }
 
 #[tokio::test]
+async fn pending_password_changed_before_test_secret_is_db_login_failed() {
+    let s = services();
+    let (user, pw) = pg_user("dsr_testfail", &[]).await;
+    let (arn, token) = rotating(&pg_secret(&user, &pw)).await;
+    assert_eq!(create_then_set(&arn, &token, &[]).outcome(), "password_set");
+    // Someone resets the password between setSecret and testSecret.
+    let reset = password("reset");
+    pg_admin()
+        .await
+        .batch_execute(&format!(
+            "SET log_statement = 'none'; ALTER ROLE \"{user}\" PASSWORD '{}'",
+            reset.replace('\'', "''")
+        ))
+        .await
+        .unwrap();
+    let run = step(&arn, &token, "testSecret", &[]);
+    let ev = run.expect_failure("db_login_failed", &["user", "attempts"]);
+    let attempts = ev["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{ev}");
+    assert_eq!(attempts[0]["secret"], "pending");
+    assert_eq!(attempts[0]["code"], "28P01");
+    pg_login(s.pg_port, &user, &reset, true).await.unwrap();
+}
+
+#[tokio::test]
 async fn role_that_does_not_exist_is_refused_like_a_wrong_password() {
     // PostgreSQL hides whether a role exists behind a password rule: the client gets 28P01,
     // exactly as for a wrong password (the server log alone says "Role ... does not exist").

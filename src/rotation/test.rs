@@ -1,14 +1,27 @@
 //! testSecret: log in with the pending secret and run a trivial query.
 
+use super::login::Attempts;
 use super::{Outcome, StepCtx};
-use crate::db;
 use crate::diagnosis::Failure;
 use crate::secret::SecretRole;
 
 pub(super) async fn run(ctx: &StepCtx<'_>) -> Result<Outcome, Failure> {
     let pending = ctx.required_pending().await?;
     let opts = &ctx.rotator.db;
-    let mut session = db::connect(&pending, SecretRole::Pending, opts, &ctx.deadline).await?;
+    // Recorded like setSecret's logins, so a refusal carries the same `attempts` evidence.
+    let mut attempts = Attempts::default();
+    let Some(mut session) = attempts
+        .try_login(&pending, SecretRole::Pending, opts, &ctx.deadline)
+        .await?
+    else {
+        return Err(attempts.login_failed(
+            &pending.username,
+            &format!(
+                "the database refused {} with the AWSPENDING password (setSecret did not set it, or it was changed since)",
+                pending.username
+            ),
+        ));
+    };
     session.check(&ctx.deadline).await?;
     Ok(Outcome::LoginOk)
 }
