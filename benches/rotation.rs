@@ -7,7 +7,6 @@
 //! `scripts/bench [--rotations N]` builds what it needs and runs it. Figures, not assertions.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use common::driver::{Function, RotationStats, STEPS};
