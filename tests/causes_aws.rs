@@ -412,6 +412,112 @@ async fn one_throttled_call_is_retried_and_the_step_succeeds() {
     assert!(value_at(&arn, "AWSPENDING", Some(&token)).await.is_some());
 }
 
+// ------------------------------------------------------------------ the RDS API
+
+/// An alternating-users secret whose master is RDS-managed (a moto DB instance with
+/// `ManageMasterUserPassword`), createSecret done: setSecret must call DescribeDBInstances.
+async fn rotation_with_an_rds_managed_master() -> (String, String) {
+    let s = services();
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&s.moto)
+        .credentials_provider(aws_sdk_rds::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .load()
+        .await;
+    let db = aws_sdk_rds::Client::new(&conf)
+        .create_db_instance()
+        .db_instance_identifier(unique("dsr-pg").replace('_', "-"))
+        .engine("postgres")
+        .db_instance_class("db.t3.micro")
+        .allocated_storage(20)
+        .master_username("rdsadmin")
+        .port(i32::from(s.pg_port))
+        .manage_master_user_password(true)
+        .send()
+        .await
+        .expect("CreateDBInstance in moto");
+    let managed = db
+        .db_instance()
+        .and_then(|d| d.master_user_secret())
+        .and_then(|m| m.secret_arn())
+        .expect("moto creates the RDS-managed secret")
+        .to_string();
+    let master = unique("dsr_rds_master");
+    let master_pw = password("rdsmaster");
+    pg_create_user(s.pg_port, &master, &master_pw, &[]).await;
+    sm().await
+        .put_secret_value()
+        .secret_id(&managed)
+        .secret_string(json!({"username": master, "password": master_pw}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let user = unique("dsr_rds_user");
+    let pw = password("rdsuser");
+    pg_create_user(s.pg_port, &user, &pw, &[]).await;
+    let mut secret = pg_secret(&user, &pw);
+    secret["masterarn"] = json!(managed);
+    let arn = create_secret(&secret).await;
+    let token = start_rotation(&arn).await;
+    let run = step(&arn, &token, "createSecret", &[ALTERNATING]);
+    assert_eq!(run.outcome(), "pending_created");
+    (arn, token)
+}
+
+const ALTERNATING: (&str, &str) = ("ROTATION_STRATEGY", "alternating_users");
+
+#[tokio::test]
+async fn rds_describe_denied_is_rds_api_access_denied() {
+    let (arn, token) = rotation_with_an_rds_managed_master().await;
+    let fault = FaultServer::start();
+    fault.error_always(
+        "DescribeDBInstances",
+        403,
+        "AccessDenied",
+        "User: arn:aws:sts::123456789012:assumed-role/dsr-rotation/db-secret-rotator is not authorized to perform: rds:DescribeDBInstances",
+    );
+    let run = step(
+        &arn,
+        &token,
+        "setSecret",
+        &[ALTERNATING, ("AWS_ENDPOINT_URL", fault.url())],
+    );
+    let ev = run.expect_failure("rds_api_access_denied", &["operation"]);
+    assert_eq!(ev["operation"], "DescribeDBInstances");
+    assert!(fault.faulted("DescribeDBInstances") >= 1);
+    assert!(run.named("password_changed").is_empty());
+}
+
+#[tokio::test]
+async fn rds_api_that_never_answers_is_rds_api_unreachable_before_the_deadline() {
+    let (arn, token) = rotation_with_an_rds_managed_master().await;
+    let fault = FaultServer::start();
+    fault.hang("DescribeDBInstances");
+    let run = step_with_timeout(
+        &arn,
+        &token,
+        "setSecret",
+        "8000",
+        &[ALTERNATING, ("AWS_ENDPOINT_URL", fault.url())],
+    );
+    let ev = run.expect_failure(
+        "rds_api_unreachable",
+        &[
+            "endpoint",
+            "operation",
+            "phase",
+            "elapsed_ms",
+            "remaining_ms",
+        ],
+    );
+    assert_eq!(ev["deadline"], true);
+    assert_eq!(ev["operation"], "DescribeDBInstances");
+    assert!(ev["remaining_ms"].as_u64().unwrap() > 0);
+    assert!(run.named("password_changed").is_empty());
+}
+
 // ------------------------------------------------------------------ the request and its state
 
 #[tokio::test]
