@@ -46,3 +46,53 @@ async fn postgres_single_user_call_budget() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mariadb_single_user_call_budget() {
+    let user = unique("bud");
+    let old = password("old");
+    common::mysql::maria_create_user(&user, "%", &old, true).await;
+    let mut secret = common::mysql::maria_secret(&user, &old);
+    secret["ssl"] = serde_json::json!(true);
+    let arn = create_secret(&secret).await;
+
+    let f = Function::start(env!("CARGO_BIN_EXE_db-secret-rotator"), None, &[]).await;
+    let mut rotations = vec![f.rotate(&arn).await];
+    f.finish(&mut rotations).await;
+    assert_eq!(rotations[0].calls_to("secretsmanager"), 9, "{:?}", rotations[0].aws_calls);
+    assert_eq!(rotations[0].db_connections, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_alternating_users_call_budget() {
+    let s = services();
+    let master = unique("dsr_budget_master");
+    let master_pw = password("master");
+    pg_create_user(s.pg_port, &master, &master_pw, &[]).await;
+    pg_admin()
+        .await
+        .batch_execute(&format!("ALTER ROLE \"{master}\" CREATEROLE"))
+        .await
+        .unwrap();
+    let master_arn = create_secret(&pg_secret(&master, &master_pw)).await;
+    let user = unique("dsr_budget_alt");
+    let old = password("old");
+    pg_create_user(s.pg_port, &user, &old, &[]).await;
+    let mut secret = pg_secret(&user, &old);
+    secret["masterarn"] = serde_json::json!(master_arn);
+    let arn = create_secret(&secret).await;
+
+    let env = [("ROTATION_STRATEGY", "alternating_users")];
+    let f = Function::start(env!("CARGO_BIN_EXE_db-secret-rotator"), None, &env).await;
+    let mut rotations = vec![f.rotate(&arn).await];
+    f.finish(&mut rotations).await;
+    let r = &rotations[0];
+    println!("{:?} connections {}", r.aws_calls, r.db_connections);
+    // The single-user nine, plus GetSecretValue of the master secret (an RDS-managed master
+    // adds its DescribeSecret for the tags, and the RDS calls).
+    assert_eq!(r.calls_to("secretsmanager"), 10, "{:?}", r.aws_calls);
+    assert_eq!(r.calls_to("rds"), 0);
+    // setSecret: AWSCURRENT (proves the secret live), AWSPENDING (a probe, refused on the
+    // first rotation since the clone does not exist yet), master; testSecret: AWSPENDING.
+    assert_eq!(r.db_connections, 4);
+}

@@ -133,9 +133,29 @@ async fn attempt(
             });
             Ok(session)
         }
-        Err(f) => Err(f
-            .with("secret", a.role.as_str())
-            .with("tls_mode_used", a.tls.as_str())),
+        Err(f) => {
+            // A refused attempt is still a connection (TCP, maybe TLS): counted by the
+            // benchmark and the call budget, visible at DEBUG.
+            tracing::debug!(
+                event = "db_connect_failed",
+                engine = a.secret.family.as_str(),
+                host = a.secret.host.as_str(),
+                port = a.secret.port,
+                user = a.secret.username.as_str(),
+                secret = a.role.as_str(),
+                tls = a.tls.as_str(),
+                cause = f.cause.code(),
+                duration_ms = started.elapsed().as_millis() as u64,
+                "login to {} as {} with the {} secret failed: {}",
+                a.secret.host,
+                a.secret.username,
+                a.role.as_str(),
+                f.cause
+            );
+            Err(f
+                .with("secret", a.role.as_str())
+                .with("tls_mode_used", a.tls.as_str()))
+        }
     }
 }
 

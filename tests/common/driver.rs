@@ -23,7 +23,7 @@ pub struct RotationStats {
     pub cpu: Duration,
     /// Operation → calls, from the function's `aws_call` events.
     pub aws_calls: BTreeMap<String, u64>,
-    /// Database logins made (`db_connected` events) plus failed attempts.
+    /// Database connections: logins (`db_connected`) plus refused attempts (`db_connect_failed`).
     pub db_connections: u64,
 }
 
@@ -190,7 +190,7 @@ impl Function {
                     );
                     *r.aws_calls.entry(key).or_default() += 1;
                 }
-                Some("db_connected") => r.db_connections += 1,
+                Some("db_connected") | Some("db_connect_failed") => r.db_connections += 1,
                 _ => {}
             }
         }
