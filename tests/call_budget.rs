@@ -59,7 +59,12 @@ async fn mariadb_single_user_call_budget() {
     let f = Function::start(env!("CARGO_BIN_EXE_db-secret-rotator"), None, &[]).await;
     let mut rotations = vec![f.rotate(&arn).await];
     f.finish(&mut rotations).await;
-    assert_eq!(rotations[0].calls_to("secretsmanager"), 9, "{:?}", rotations[0].aws_calls);
+    assert_eq!(
+        rotations[0].calls_to("secretsmanager"),
+        9,
+        "{:?}",
+        rotations[0].aws_calls
+    );
     assert_eq!(rotations[0].db_connections, 2);
 }
 
