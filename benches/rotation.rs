@@ -69,27 +69,73 @@ struct Config {
     env: Vec<(&'static str, &'static str)>,
 }
 
+/// A master for alternating users: PostgreSQL with CREATEROLE, MariaDB the local admin.
+async fn master_arn(engine: &str) -> String {
+    let s = services();
+    if engine == "postgres" {
+        let name = unique("dsr_bench_master");
+        let pw = password("master");
+        pg_create_user(s.pg_port, &name, &pw, &[]).await;
+        pg_admin()
+            .await
+            .batch_execute(&format!("ALTER ROLE \"{name}\" CREATEROLE"))
+            .await
+            .unwrap();
+        create_secret(&pg_secret(&name, &pw)).await
+    } else {
+        let mut m = common::mysql::maria_secret(&s.mariadb_admin_user, &s.mariadb_admin_password);
+        m["ssl"] = json!(true);
+        create_secret(&m).await
+    }
+}
+
 async fn make_secret(config: &Config) -> Option<String> {
-    match config.name {
-        "postgres/single_user" => {
+    let (engine, strategy) = config.name.split_once('/').unwrap();
+    let mut secret = match engine {
+        "postgres" => {
             let user = unique("dsr_bench_pg");
             let pw = password("bench");
             pg_create_user(services().pg_port, &user, &pw, &["dsr_tls_only"]).await;
-            let mut s = pg_secret(&user, &pw);
-            s["ssl"] = json!(true);
-            Some(create_secret(&s).await)
+            pg_secret(&user, &pw)
         }
-        _ => None,
+        "mariadb" => {
+            // MariaDB user names are limited to 80 characters: keep it short.
+            let user = unique("bm");
+            let pw = password("bench");
+            common::mysql::maria_create_user(&user, "%", &pw, true).await;
+            common::mysql::maria_secret(&user, &pw)
+        }
+        _ => return None,
+    };
+    secret["ssl"] = json!(true);
+    if strategy == "alternating_users" {
+        secret["masterarn"] = json!(master_arn(engine).await);
     }
+    Some(create_secret(&secret).await)
 }
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let a = args();
-    let configs = [Config {
-        name: "postgres/single_user",
-        env: vec![],
-    }];
+    let alternating = vec![("ROTATION_STRATEGY", "alternating_users")];
+    let configs = [
+        Config {
+            name: "postgres/single_user",
+            env: vec![],
+        },
+        Config {
+            name: "postgres/alternating_users",
+            env: alternating.clone(),
+        },
+        Config {
+            name: "mariadb/single_user",
+            env: vec![],
+        },
+        Config {
+            name: "mariadb/alternating_users",
+            env: alternating,
+        },
+    ];
     let mut results = Vec::new();
     for config in &configs {
         let Some(arn) = make_secret(config).await else {
