@@ -175,7 +175,35 @@ fn is_tls_failure(f: &Failure) -> bool {
 /// A plaintext login refused like a wrong password is retried once over TLS purely as a
 /// diagnostic: servers that require TLS for an account (MariaDB REQUIRE SSL) say 1045, exactly
 /// as for a wrong password; if TLS logs in, the cause is `db_tls_required`.
+///
+/// A transient refusal (`db_unavailable`: too many connections, server starting or stopping)
+/// is retried with backoff while the budget allows another attempt.
 pub async fn connect(
+    secret: &DbSecret,
+    role: SecretRole,
+    opts: &DbOptions,
+    deadline: &Deadline,
+) -> Result<Session, Failure> {
+    let mut backoff = Duration::from_millis(200);
+    let mut tries = 1u64;
+    loop {
+        match connect_once(secret, role, opts, deadline).await {
+            Err(f) if f.cause == Cause::DbUnavailable && tries < 5 => {
+                // Only when a whole attempt still fits after the pause.
+                if deadline.budget() <= backoff + opts.connect_timeout.min(Duration::from_secs(2)) {
+                    return Err(f.with("tries", tries));
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+                tries += 1;
+            }
+            Err(f) if tries > 1 => return Err(f.with("tries", tries)),
+            other => return other,
+        }
+    }
+}
+
+async fn connect_once(
     secret: &DbSecret,
     role: SecretRole,
     opts: &DbOptions,
