@@ -210,30 +210,84 @@ async fn probe_endpoint(endpoint: &str, deadline: &Deadline) -> Result<((), Stri
         Err(_) => return Err(fail("connect", "timed out".into())),
     };
     let tcp_ms = t1.elapsed().as_millis();
+    let budget = deadline.cap(Duration::from_secs(5));
     if scheme == "http" {
+        let t3 = Instant::now();
+        let status = http_probe(stream, &host, budget)
+            .await
+            .map_err(|why| fail("response", why))?;
         return Ok((
             (),
-            format!("{host}:{port} dns {dns_ms} ms, tcp {tcp_ms} ms (plain http)"),
+            format!(
+                "{host}:{port} dns {dns_ms} ms, tcp {tcp_ms} ms, http {} ms ({status}; plain http)",
+                t3.elapsed().as_millis()
+            ),
         ));
     }
     let t2 = Instant::now();
     let connector = native_tls::TlsConnector::new().map_err(|e| fail("tls", e.to_string()))?;
     let connector = tokio_native_tls::TlsConnector::from(connector);
-    match tokio::time::timeout(
-        deadline.cap(Duration::from_secs(5)),
-        connector.connect(&host, stream),
-    )
-    .await
-    {
-        Ok(Ok(_)) => Ok((
-            (),
-            format!(
-                "{host}:{port} dns {dns_ms} ms, tcp {tcp_ms} ms, tls {} ms",
-                t2.elapsed().as_millis()
-            ),
-        )),
-        Ok(Err(e)) => Err(fail("tls", e.to_string())),
-        Err(_) => Err(fail("tls", "timed out".into())),
+    let tls = match tokio::time::timeout(budget, connector.connect(&host, stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => return Err(fail("tls", e.to_string())),
+        Err(_) => return Err(fail("tls", "timed out".into())),
+    };
+    let tls_ms = t2.elapsed().as_millis();
+    let t3 = Instant::now();
+    let status = http_probe(tls, &host, deadline.cap(Duration::from_secs(5)))
+        .await
+        .map_err(|why| fail("response", why))?;
+    Ok((
+        (),
+        format!(
+            "{host}:{port} dns {dns_ms} ms, tcp {tcp_ms} ms, tls {tls_ms} ms, http {} ms ({status})",
+            t3.elapsed().as_millis()
+        ),
+    ))
+}
+
+/// One plain `GET /` on an open connection: any HTTP status line proves the endpoint
+/// answers (a proxy or firewall that accepts TCP and then says nothing fails here, not in
+/// the first API call). Gives the status line.
+async fn http_probe<S>(mut stream: S, host: &str, budget: Duration) -> Result<String, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let request = format!(
+            "GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: db-secret-rotator-diagnose\r\nConnection: close\r\n\r\n"
+        );
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut buf = vec![0u8; 512];
+        let mut got = 0;
+        while got < buf.len() {
+            let n = stream
+                .read(&mut buf[got..])
+                .await
+                .map_err(|e| e.to_string())?;
+            if n == 0 || buf[..got + n].contains(&b'\n') {
+                got += n;
+                break;
+            }
+            got += n;
+        }
+        let text = String::from_utf8_lossy(&buf[..got]);
+        let line = text.lines().next().unwrap_or("").trim().to_string();
+        if line.starts_with("HTTP/") {
+            Ok(line)
+        } else if got == 0 {
+            Err("the connection closed without an HTTP answer".to_string())
+        } else {
+            Err("the answer is not HTTP".to_string())
+        }
+    };
+    match tokio::time::timeout(budget, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("no HTTP answer in {} ms", budget.as_millis())),
     }
 }
 
@@ -431,13 +485,27 @@ pub async fn run(r: &Rotator, secret_id: &str, deadline: Deadline) -> Report {
                 Cause::DbTlsUnavailable | Cause::DbTlsVerificationFailed | Cause::DbUnreachable
             ) =>
         {
-            if current.ssl == SslSetting::Disabled && f.cause == Cause::DbTlsUnavailable {
-                Ok((
+            let what = match f.evidence.get("reason").and_then(Value::as_str) {
+                Some(reason) => format!("{} ({reason})", f.cause),
+                None => f.cause.code().to_string(),
+            };
+            match current.ssl {
+                // Not used anyway: worth knowing, not a failure.
+                SslSetting::Disabled => Ok((
                     (),
-                    "TLS not offered (the secret says \"ssl\": false)".to_string(),
-                ))
-            } else {
-                Err(f)
+                    format!("TLS not usable: {what}; not used (the secret says \"ssl\": false)"),
+                )),
+                // What rotation does with it: plaintext, reported as a finding.
+                SslSetting::Absent
+                    if r.db.tls_fallback == crate::config::TlsFallback::Allow
+                        && f.cause != Cause::DbUnreachable =>
+                {
+                    Ok((
+                        (),
+                        format!("TLS not usable: {what}; with no \"ssl\" key rotation falls back to plaintext and reports tls_downgraded (set \"ssl\": true once TLS works, or TLS_FALLBACK=deny)"),
+                    ))
+                }
+                _ => Err(f),
             }
         }
         Err(_) => Ok((
@@ -483,6 +551,16 @@ pub async fn run(r: &Rotator, secret_id: &str, deadline: Deadline) -> Report {
                 };
                 let s = DbSecret::parse(text.expose(), role)?.with_ssl_of(&current);
                 match db::connect(&s, role, &r.db, &deadline).await {
+                    Ok(_)
+                        if role == SecretRole::Previous
+                            && r.settings.strategy == crate::config::Strategy::AlternatingUsers =>
+                    {
+                        Ok((
+                            (),
+                            "AWSPREVIOUS (the other user of the pair) logs in, as expected"
+                                .to_string(),
+                        ))
+                    }
                     Ok(_) if role == SecretRole::Previous => Ok((
                         (),
                         "AWSPREVIOUS still logs in: the database accepts an old password (drift)"
