@@ -32,7 +32,7 @@ pub(super) async fn run(ctx: &StepCtx<'_>) -> Result<Outcome, Failure> {
             super::alternating::pending_secret(&current, password, &rotator.settings)?
         }
     };
-    rotator
+    let put = rotator
         .sm
         .put_pending(
             &ctx.deadline,
@@ -41,6 +41,21 @@ pub(super) async fn run(ctx: &StepCtx<'_>) -> Result<Outcome, Failure> {
             &pending.to_secret_string(),
             ctx.event.rotation_token.as_ref(),
         )
-        .await?;
-    Ok(Outcome::PendingCreated)
+        .await;
+    match put {
+        Ok(()) => Ok(Outcome::PendingCreated),
+        // Two createSecret invocations at once: Secrets Manager keeps the first value for the
+        // token and refuses the second with ResourceExistsException. The pending secret
+        // exists, which is all this step promises.
+        Err(f)
+            if f.evidence.get("aws_error_code").and_then(|c| c.as_str())
+                == Some("ResourceExistsException") =>
+        {
+            match ctx.pending().await? {
+                Some(_) => Ok(Outcome::PendingExists),
+                None => Err(f),
+            }
+        }
+        Err(f) => Err(f),
+    }
 }
