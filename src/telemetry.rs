@@ -220,11 +220,26 @@ fn filter() -> EnvFilter {
         .unwrap_or_else(|_| EnvFilter::new("warn,db_secret_rotator=info"))
 }
 
-/// Installs the JSON layer as the global subscriber (once per process).
+/// Installs the JSON layer as the global subscriber (once per process), and a panic hook
+/// that reports a panic as one JSON line (scrubbed like every other) instead of free text.
+/// The panic itself still unwinds: lambda_runtime turns it into a failed invocation.
 pub fn init(sink: Sink) {
     let _ = tracing_subscriber::registry()
         .with(JsonLayer::new(sink).with_filter(filter()))
         .try_init();
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(event = "panic", location = location.as_str(), "panic: {payload}");
+    }));
 }
 
 /// The `_aws` block: the metric values are the line's own `StepDuration` / `StepFailed`
