@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::fault::{closed_port, FaultServer, SilentListener};
+use common::fault::{closed_port, BlackHole, FaultServer, SilentListener};
 use common::*;
 use serde_json::{json, Value};
 
@@ -85,6 +85,35 @@ async fn never_answering_endpoint_is_secrets_manager_unreachable_before_the_dead
         "reported with no time left ({waited:?}): {ev}"
     );
     assert_eq!(run.named("step_started").len(), 1);
+}
+
+#[tokio::test]
+async fn dropped_syns_with_a_short_function_timeout_are_unreachable_at_connect() {
+    // Lambda's default timeout is 3 s: the watchdog fires while the SDK is still connecting
+    // to an endpoint whose packets are dropped (security group, NACL, no VPC endpoint). The
+    // phase says where it was stuck: connect, not response.
+    let (arn, token) = rotating_secret().await;
+    let hole = BlackHole::start();
+    let run = step_with_timeout(
+        &arn,
+        &token,
+        "createSecret",
+        "3000",
+        &[("AWS_ENDPOINT_URL", hole.url())],
+    );
+    let ev = run.expect_failure(
+        "secrets_manager_unreachable",
+        &[
+            "endpoint",
+            "operation",
+            "phase",
+            "elapsed_ms",
+            "remaining_ms",
+        ],
+    );
+    assert_eq!(ev["deadline"], true, "{ev}");
+    assert_eq!(ev["phase"], "connect", "{ev}");
+    assert!(ev["remaining_ms"].as_u64().unwrap() > 0, "{ev}");
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 //! (`ProvideErrorMetadata::code`) and, where the code is shared by two causes, by the message
 //! in [`names_kms`] / [`names_vpc_endpoint`], each pinned by a test.
 
-use crate::diagnosis::{Cause, Failure};
+use crate::diagnosis::{Cause, Deadline, Failure};
 use crate::secret::SecretRole;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -74,6 +74,68 @@ pub fn phase_from_text(text: &str) -> &'static str {
     } else {
         "response"
     }
+}
+
+/// The host and port of an endpoint URL (`https://host[:port][/...]`).
+pub fn endpoint_address(endpoint: &str) -> (String, u16) {
+    let (scheme, rest) = endpoint.split_once("://").unwrap_or(("https", endpoint));
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let default = if scheme.eq_ignore_ascii_case("http") {
+        80
+    } else {
+        443
+    };
+    let (host, port) = match authority.strip_prefix('[') {
+        // [IPv6]:port
+        Some(v6) => match v6.split_once(']') {
+            Some((host, rest)) => (host, rest.strip_prefix(':')),
+            None => (v6, None),
+        },
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    let port = port.and_then(|p| p.parse::<u16>().ok()).unwrap_or(default);
+    (host.to_string(), port)
+}
+
+/// A call the watchdog cut short says `"phase": "response"`, but the SDK may have been stuck
+/// connecting (retrying a connect that a security group or NACL silently drops: the classic
+/// "no activity" of a function in a VPC without an endpoint, cut short by a short function
+/// timeout). A fresh TCP connect to the endpoint, bounded to a slice of the time kept back for
+/// reporting, tells the two apart: no address is `dns`, no connection is `connect`, a
+/// connection is `response`. Failures without `"deadline": true` are returned as they are.
+pub async fn name_deadline_phase(f: Failure, endpoint: &str, deadline: &Deadline) -> Failure {
+    if f.evidence.get("deadline") != Some(&serde_json::Value::Bool(true)) {
+        return f;
+    }
+    // Keep most of the margin for reporting; skip the probe when there is too little left.
+    let budget = deadline
+        .remaining()
+        .saturating_sub(Duration::from_millis(500))
+        .min(Duration::from_millis(500));
+    if budget < Duration::from_millis(50) {
+        return f;
+    }
+    let (host, port) = endpoint_address(endpoint);
+    let probe = async {
+        let addrs = match tokio::net::lookup_host((host.as_str(), port)).await {
+            Ok(addrs) => addrs.collect::<Vec<_>>(),
+            Err(_) => return "dns",
+        };
+        let Some(addr) = addrs.first() else {
+            return "dns";
+        };
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(_) => "response",
+            Err(_) => "connect",
+        }
+    };
+    let phase = tokio::time::timeout(budget, probe)
+        .await
+        .unwrap_or("connect");
+    f.with("phase", phase)
 }
 
 /// Whether an error message is about KMS (Secrets Manager decrypts with KMS).
@@ -228,6 +290,26 @@ mod tests {
         assert_eq!(
             phase_from_text("connection closed before message completed"),
             "response"
+        );
+    }
+
+    #[test]
+    fn endpoint_addresses_parse() {
+        assert_eq!(
+            endpoint_address("https://secretsmanager.us-east-1.amazonaws.com"),
+            ("secretsmanager.us-east-1.amazonaws.com".to_string(), 443)
+        );
+        assert_eq!(
+            endpoint_address("http://127.0.0.1:45000/"),
+            ("127.0.0.1".to_string(), 45000)
+        );
+        assert_eq!(
+            endpoint_address("https://[::1]:8443"),
+            ("::1".to_string(), 8443)
+        );
+        assert_eq!(
+            endpoint_address("http://localhost"),
+            ("localhost".to_string(), 80)
         );
     }
 

@@ -188,6 +188,10 @@ impl Rds {
                 })
             })
             .await;
+        let result = match result {
+            Err(f) => Err(super::classify::name_deadline_phase(f, &self.endpoint, deadline).await),
+            ok => ok,
+        };
         let outcome = match &result {
             Ok(_) => "ok",
             Err(f) => f.cause.code(),

@@ -126,6 +126,10 @@ impl SecretsManager {
                 }))
             })
             .await;
+        let result = match result {
+            Err(f) => Err(super::classify::name_deadline_phase(f, &self.endpoint, deadline).await),
+            ok => ok,
+        };
         let outcome = match &result {
             Ok(Ok(_)) => "ok",
             Ok(Err(f)) | Err(f) => f.cause.code(),

@@ -370,6 +370,58 @@ impl SilentListener {
     }
 }
 
+/// A port whose SYNs go unanswered, like a security group or NACL that drops packets: a
+/// listener with an accept queue of one that never accepts, already full, so the kernel drops
+/// every further connection attempt and the caller's connect hangs until it times out.
+pub struct BlackHole {
+    url: String,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl BlackHole {
+    /// Starts it on 127.0.0.1:0.
+    pub fn start() -> BlackHole {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let socket = tokio::net::TcpSocket::new_v4().unwrap();
+                socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+                let addr = socket.local_addr().unwrap();
+                let _listener = socket.listen(0).unwrap();
+                // Fill the accept queue; these connections are held and never accepted.
+                let mut fillers = Vec::new();
+                for _ in 0..4 {
+                    match tokio::time::timeout(
+                        std::time::Duration::from_millis(200),
+                        TcpStream::connect(addr),
+                    )
+                    .await
+                    {
+                        Ok(Ok(c)) => fillers.push(c),
+                        _ => break,
+                    }
+                }
+                tx.send(addr).unwrap();
+                std::future::pending::<()>().await;
+            });
+        });
+        let addr = rx.recv().unwrap();
+        BlackHole {
+            url: format!("http://{addr}"),
+            _thread: thread,
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
 /// A port on 127.0.0.1 nothing listens on (bound, then released).
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
