@@ -781,3 +781,25 @@ async fn step_lines_are_cloudwatch_embedded_metric_format() {
         }
     }
 }
+
+// ------------------------------------------------------------------ the operators' guide
+
+#[test]
+fn operators_guide_names_every_cause_and_finding() {
+    let guide =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operators.md")).unwrap();
+    let missing: Vec<&str> = db_secret_rotator::diagnosis::Cause::ALL
+        .iter()
+        .map(|c| c.code())
+        .chain([
+            "tls_downgraded",
+            "stale_pending_label",
+            "previous_credentials_used",
+        ])
+        .filter(|code| !guide.contains(&format!("`{code}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/operators.md does not name {missing:?}"
+    );
+}

@@ -95,7 +95,6 @@ async fn unresolvable_database_host_is_db_unreachable_at_dns() {
 async fn wrong_current_password_is_db_login_failed() {
     let s = services();
     let (user, real) = pg_user("dsr_wrongpw", &[]).await;
-    let _ = real;
     let wrong = password("wrong");
     let (arn, token) = rotating(&pg_secret(&user, &wrong)).await;
     let before = pg_rolpassword(s.pg_port, &user).await;
@@ -120,6 +119,8 @@ async fn wrong_current_password_is_db_login_failed() {
     assert!(run.named("finding").is_empty(), "{}", run.stdout);
     assert!(run.named("password_changed").is_empty());
     assert_eq!(pg_rolpassword(s.pg_port, &user).await, before);
+    // The database's real password still works: nothing was lost.
+    pg_login(s.pg_port, &user, &real, true).await.unwrap();
 }
 
 #[tokio::test]
