@@ -336,23 +336,6 @@ pub struct AlternateChange {
     pub password_changed: bool,
 }
 
-/// The answer of a driver that does not implement alternating users yet.
-fn alternating_not_implemented(session: &Session, what: &str) -> Failure {
-    let engine = match session {
-        Session::Postgres(_) => "postgres",
-        #[allow(unreachable_patterns)]
-        _ => "mysql",
-    };
-    Failure::new(
-        Cause::InternalError,
-        format!(
-            "{what} is not implemented for {engine} in this build (the driver hook is missing)"
-        ),
-    )
-    .with("engine", engine)
-    .with("operation", what.to_string())
-}
-
 /// Alternating users: the per-engine work the master does (rotation::alternating decides
 /// what, each driver knows how).
 impl Session {
@@ -361,10 +344,10 @@ impl Session {
     /// password unless `user.password_in_place`.
     ///
     /// PostgreSQL: see `postgres::PgSession::ensure_alternate_user` (membership and role
-    /// setting, so ownership never drifts). MySQL/MariaDB must copy the current account's
-    /// grants faithfully for each of its real host parts (WITH GRANT OPTION kept, grants
-    /// revoked from the current user removed from the pending one) and its REQUIRE SSL/X509.
-    #[allow(unreachable_patterns)]
+    /// setting, so ownership never drifts). MySQL/MariaDB: see `mysql::MySession::
+    /// ensure_alternate_user` (the clone gets the original's accounts for each of its real
+    /// host parts, REQUIRE and limits, and its grants synced faithfully: WITH GRANT OPTION
+    /// kept, revoked grants removed, roles included).
     pub async fn ensure_alternate_user(
         &mut self,
         user: &AlternateUser<'_>,
@@ -376,16 +359,16 @@ impl Session {
                 s.ensure_alternate_user(user, opts.pg_password_encryption, deadline)
                     .await
             }
-            _ => Err(alternating_not_implemented(self, "ensure_alternate_user")),
+            Session::MySql(s) => s.ensure_alternate_user(user, deadline).await,
         }
     }
 
-    /// Whether the logged-in user may manage users (PostgreSQL: CREATEROLE or superuser).
-    #[allow(unreachable_patterns)]
+    /// Whether the logged-in user may manage users (PostgreSQL: CREATEROLE or superuser;
+    /// MySQL/MariaDB: CREATE USER and the global GRANT OPTION).
     pub async fn can_manage_users(&mut self, deadline: &Deadline) -> Result<bool, Failure> {
         match self {
             Session::Postgres(s) => s.can_manage_users(deadline).await,
-            _ => Err(alternating_not_implemented(self, "can_manage_users")),
+            Session::MySql(s) => s.can_manage_users(deadline).await,
         }
     }
 }

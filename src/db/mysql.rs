@@ -25,6 +25,9 @@
 //!   `sql_mode`. Identifiers and account names are backtick-quoted (backticks never treat a
 //!   backslash as an escape).
 
+mod alternate;
+pub mod grants;
+
 use super::{quote_ident, Attempt, DbOptions, TlsMode};
 use crate::diagnosis::{Cause, Deadline, Failure, Wait};
 use crate::secret::Password;
@@ -378,11 +381,18 @@ pub fn password_plan(
 /// same under any global `sql_mode`), and a lock wait / statement time that ends within the
 /// budget, so a blocked ALTER USER is cancelled by the server itself before the deadline.
 pub fn session_settings(version: Option<&ServerVersion>, budget: Duration) -> String {
+    format!(
+        "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'NO_BACKSLASH_ESCAPES'){}",
+        session_timeouts(version, budget)
+    )
+}
+
+/// The timeouts part of [`session_settings`]: `, SESSION lock_wait_timeout = …` and the
+/// server's statement time limit, all ending within `budget`.
+fn session_timeouts(version: Option<&ServerVersion>, budget: Duration) -> String {
     let ms = budget.as_millis().max(1);
     let secs = budget.as_secs().max(1);
-    let mut sql = format!(
-        "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'NO_BACKSLASH_ESCAPES'), SESSION lock_wait_timeout = {secs}"
-    );
+    let mut sql = format!(", SESSION lock_wait_timeout = {secs}");
     match version {
         Some(v) if v.flavor == Flavor::MariaDb && v.at_least(10, 1, 1) => {
             sql.push_str(&format!(
@@ -521,10 +531,11 @@ fn classify(
 /// statement kind such as `alter_password`).
 fn classify_server(code: u16, message: &str, t: &Target, during: &'static str) -> Failure {
     // A refused password statement may quote the statement (a syntax error does): only the
-    // messages of classified errors, which never quote it, are kept for alter_password.
+    // messages of classified errors, which never quote it, are kept for alter_password and
+    // create_user (MySQL 8's CREATE USER … IDENTIFIED BY carries the plaintext).
     let f = |cause: Cause, summary: String| {
         let mut f = Failure::new(cause, summary).with("code", code);
-        if cause != Cause::InternalError || during != "alter_password" {
+        if cause != Cause::InternalError || !matches!(during, "alter_password" | "create_user") {
             f = f.with("server_message", message);
         }
         f
@@ -532,6 +543,14 @@ fn classify_server(code: u16, message: &str, t: &Target, during: &'static str) -
     let user = t.user.as_str();
     let host = t.host.as_str();
     match code {
+        // ER_ACCESS_DENIED_ERROR / ER_ACCESS_DENIED_NO_PASSWORD_ERROR after login: MariaDB's
+        // answer to a GRANT of a global privilege or of a role the user may not grant.
+        1045 | 1698 if during != "login" => f(
+            Cause::DbPermissionDenied,
+            format!("{user} may not {during}"),
+        )
+        .with("user", user)
+        .with("statement_kind", during),
         // ER_ACCESS_DENIED_ERROR: wrong password, no such user, or (MariaDB) a REQUIRE SSL
         // account over plaintext; db::connect's TLS probe tells the last one apart.
         1045 => f(
@@ -571,8 +590,8 @@ fn classify_server(code: u16, message: &str, t: &Target, during: &'static str) -
         )
         .with("dbname", t.dbname.as_deref().unwrap_or("")),
         // ER_DBACCESS_DENIED_ERROR, ER_TABLEACCESS_DENIED_ERROR, ER_SPECIFIC_ACCESS_DENIED_ERROR,
-        // ER_CANNOT_USER (the operation failed for the account).
-        1044 | 1142 | 1227 | 1396 => f(
+        // ER_CANNOT_USER (the operation failed for the account), ER_CANT_CREATE_USER_WITH_GRANT.
+        1044 | 1142 | 1227 | 1396 | 1410 => f(
             Cause::DbPermissionDenied,
             format!("{user} may not {during}"),
         )
@@ -914,21 +933,32 @@ impl MySession {
         )?;
         let settings = session_settings(self.version.as_ref(), deadline.budget());
         self.statement(deadline, "set_timeouts", &settings).await?;
-        let last = plan.len() - 1;
+        self.apply_password(&account, plan, deadline).await
+    }
+
+    /// Runs the password statements of `plan` for `account`, the next only when the server
+    /// refuses the previous for lack of privilege, and reports the change. Returns the method.
+    async fn apply_password(
+        &mut self,
+        account: &Account,
+        plan: Vec<PasswordChange>,
+        deadline: &Deadline,
+    ) -> Result<&'static str, Failure> {
+        let last = plan.len().saturating_sub(1);
         for (i, change) in plan.into_iter().enumerate() {
             match self
                 .statement(deadline, "alter_password", &change.sql)
                 .await
             {
                 Ok(()) => {
-                    telemetry::password_changed(user, change.method);
+                    telemetry::password_changed(&account.user, change.method);
                     return Ok(change.method);
                 }
                 Err(f) if i < last && f.cause == Cause::DbPermissionDenied => continue,
                 Err(f) => return Err(f.with("account_host", account.host.as_str())),
             }
         }
-        unreachable!("password_plan never returns an empty plan")
+        unreachable!("password plans are never empty")
     }
 
     /// `SELECT 1`.
@@ -1175,6 +1205,7 @@ mod tests {
             (1142, "db_permission_denied"),
             (1227, "db_permission_denied"),
             (1396, "db_permission_denied"),
+            (1410, "db_permission_denied"),
             (1819, "db_password_rejected"),
             (1290, "db_read_only"),
             (1836, "db_read_only"),
@@ -1188,12 +1219,27 @@ mod tests {
             (1064, "internal_error"),
         ];
         for (code, cause) in cases {
-            let f = classify_server(code, "msg", &target(), "alter_password");
+            // 1045 names a refused password only at login (below: after login).
+            let during = if code == 1045 {
+                "login"
+            } else {
+                "alter_password"
+            };
+            let f = classify_server(code, "msg", &target(), during);
             assert_eq!(f.cause.code(), cause, "{code}");
             assert_eq!(f.evidence["code"], code, "{code}");
         }
         let f = classify_server(1227, "denied", &target(), "alter_password");
         assert_eq!(f.evidence["statement_kind"], "alter_password");
+        // After login, "access denied" is a refused statement, not a refused password.
+        for code in [1045, 1698] {
+            let f = classify_server(code, "Access denied", &target(), "grant");
+            assert_eq!(f.cause, Cause::DbPermissionDenied, "{code}");
+            assert_eq!(f.evidence["statement_kind"], "grant");
+        }
+        // A CREATE USER … IDENTIFIED BY that fails unclassified may quote its password.
+        let f = classify_server(1064, "near 'secret'", &target(), "create_user");
+        assert!(f.evidence.get("server_message").is_none());
         // A syntax error may quote the statement, which may hold the password.
         let f = classify_server(1064, "near 'secret'", &target(), "alter_password");
         assert!(f.evidence.get("server_message").is_none());

@@ -155,3 +155,113 @@ pub fn maria_secret(user: &str, password: &str) -> Value {
         "port": services().mariadb_port,
     })
 }
+
+// ---------------------------------------------------------------- alternating users
+
+/// Runs fixture statements in an admin session (out of the general log, NO_BACKSLASH_ESCAPES),
+/// each asserted to succeed.
+pub async fn maria_do(statements: &[String]) {
+    let mut admin = maria_admin().await;
+    for sql in statements {
+        admin
+            .query_drop(sql)
+            .await
+            .unwrap_or_else(|e| panic!("fixture statement failed: {e}"));
+    }
+}
+
+/// `SHOW GRANTS FOR user@host` as the server prints it (backtick quoting), sorted; the global
+/// line without its `IDENTIFIED BY PASSWORD` / `REQUIRE` / limits tail, so lines of two
+/// accounts compare after replacing the grantee.
+pub async fn maria_grants(user: &str, host: &str) -> Vec<String> {
+    let mut admin = maria_admin().await;
+    let mut lines: Vec<String> = admin
+        .query(format!("SHOW GRANTS FOR {}", account(user, host)))
+        .await
+        .unwrap();
+    let grantee = account(user, host);
+    for line in &mut lines {
+        if let Some(at) = line.find(&format!("{grantee} IDENTIFIED")) {
+            line.truncate(at + grantee.len());
+        }
+    }
+    lines.sort();
+    lines
+}
+
+/// The grants of `user@host` written for `other@host`, for comparison with [`maria_grants`].
+pub async fn maria_grants_as(user: &str, other: &str, host: &str) -> Vec<String> {
+    let (from, to) = (account(user, host), account(other, host));
+    let mut lines: Vec<String> = maria_grants(user, host)
+        .await
+        .into_iter()
+        .map(|l| l.replace(&from, &to))
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// The host parts of every account of `user`, sorted.
+pub async fn maria_hosts(user: &str) -> Vec<String> {
+    let mut admin = maria_admin().await;
+    let mut hosts: Vec<String> = admin
+        .exec(
+            "SELECT Host FROM mysql.user WHERE User = ? AND is_role = 'N'",
+            (user,),
+        )
+        .await
+        .unwrap();
+    hosts.sort();
+    hosts
+}
+
+/// `mysql.user.ssl_type` of an account: '' (none), 'ANY' (REQUIRE SSL), 'X509', 'SPECIFIED'.
+pub async fn maria_ssl_type(user: &str, host: &str) -> String {
+    let mut admin = maria_admin().await;
+    admin
+        .exec_first::<String, _, _>(
+            "SELECT ssl_type FROM mysql.user WHERE User = ? AND Host = ?",
+            (user, host),
+        )
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no account {user}@{host}"))
+}
+
+/// Logs in as a user over verified TLS to `localhost` and runs one query; gives the first
+/// column of each row.
+pub async fn maria_query_as(
+    user: &str,
+    password: &str,
+    sql: &str,
+) -> Result<Vec<String>, mysql_async::Error> {
+    let s = services();
+    let pem = std::fs::read(&s.ca_file).unwrap();
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname("localhost")
+        .tcp_port(s.mariadb_port)
+        .user(Some(user))
+        .pass(Some(password))
+        .prefer_socket(false)
+        .ssl_opts(mysql_async::SslOpts::default().with_root_certs(vec![pem.into()]));
+    let mut conn = mysql_async::Conn::new(opts).await?;
+    let rows: Result<Vec<String>, _> = conn.query(sql).await;
+    let _ = conn.disconnect().await;
+    rows
+}
+
+/// A master for alternating users: an account for `%` with these global privileges (e.g.
+/// `ALL PRIVILEGES ON *.* … WITH GRANT OPTION`, given as the text after GRANT up to TO and
+/// after TO's grantee), and its secret. Returns (user, secret ARN).
+pub async fn maria_master(privileges: &str, with: &str) -> (String, String) {
+    let name = super::unique("dsr_my_master");
+    let pw = super::password("master");
+    maria_create_user(&name, "%", &pw, false).await;
+    maria_do(&[format!(
+        "GRANT {privileges} TO {} {with}",
+        account(&name, "%")
+    )])
+    .await;
+    let arn = super::create_secret(&maria_secret(&name, &pw)).await;
+    (name, arn)
+}
