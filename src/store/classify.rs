@@ -293,6 +293,35 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_deadline_cut_names_the_phase_a_fresh_connect_reaches() {
+        let deadline = Deadline::after(Duration::from_secs(10), Duration::from_secs(3));
+        let cut = || {
+            Failure::new(Cause::SecretsManagerUnreachable, "cut")
+                .with("phase", "response")
+                .with("deadline", true)
+        };
+        let listening = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let open = format!("http://{}", listening.local_addr().unwrap());
+        let f = name_deadline_phase(cut(), &open, &deadline).await;
+        assert_eq!(f.evidence["phase"], "response");
+
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}", l.local_addr().unwrap())
+        };
+        let f = name_deadline_phase(cut(), &closed, &deadline).await;
+        assert_eq!(f.evidence["phase"], "connect");
+
+        let f = name_deadline_phase(cut(), "https://no-such-host.invalid", &deadline).await;
+        assert_eq!(f.evidence["phase"], "dns");
+
+        // Only deadline cuts are probed.
+        let own = Failure::new(Cause::SecretsManagerUnreachable, "sdk").with("phase", "tls");
+        let f = name_deadline_phase(own, &closed, &deadline).await;
+        assert_eq!(f.evidence["phase"], "tls");
+    }
+
     #[test]
     fn endpoint_addresses_parse() {
         assert_eq!(
