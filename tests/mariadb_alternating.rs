@@ -320,6 +320,31 @@ async fn every_host_part_of_the_original_gets_its_own_clone_account_and_grants()
 }
 
 #[tokio::test]
+async fn a_require_subject_with_quotes_and_backslashes_and_limits_are_copied_exactly() {
+    let _shared = sql_mode_lock().read().await;
+    let user = unique("dsr_myalt_x509");
+    let clone = format!("{user}_clone");
+    // The secret logs in through the 127.0.0.1 account; the '%' account wants a certificate.
+    let (_, arn) = alternating_user(&user, "127.0.0.1", false, None).await;
+    maria_create_user(&user, "%", &password("cert"), false).await;
+    maria_do(&[format!(
+        "ALTER USER {} REQUIRE SUBJECT '/CN=o''b\\r\\\"x' AND ISSUER '/CN=Test CA' AND CIPHER 'ECDHE-RSA-AES256-GCM-SHA384' WITH MAX_USER_CONNECTIONS 7",
+        account(&user, "%")
+    )])
+    .await;
+    let wanted = maria_requirement(&user, "%").await;
+    assert_eq!(wanted.0, "SPECIFIED");
+    assert_eq!(
+        wanted.3, "/CN=o'b\\r\\\"x",
+        "the fixture means what it says"
+    );
+    assert_eq!(wanted.4, 7);
+    rotation(&arn).await;
+    assert_eq!(maria_requirement(&clone, "%").await, wanted);
+    assert_eq!(maria_ssl_type(&clone, "127.0.0.1").await, "");
+}
+
+#[tokio::test]
 async fn grants_given_to_or_taken_from_the_original_reach_the_clone_at_the_next_rotation() {
     let _shared = sql_mode_lock().read().await;
     let user = unique("dsr_myalt_sync");

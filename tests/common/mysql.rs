@@ -265,3 +265,25 @@ pub async fn maria_master(privileges: &str, with: &str) -> (String, String) {
     let arn = super::create_secret(&maria_secret(&name, &pw)).await;
     (name, arn)
 }
+
+/// An account's TLS requirement and limits as `mysql.user` holds them: ssl_type, ssl_cipher,
+/// x509_issuer, x509_subject, max_user_connections.
+pub async fn maria_requirement(user: &str, host: &str) -> (String, String, String, String, u64) {
+    let mut admin = maria_admin().await;
+    let row: Option<mysql_async::Row> = admin
+        .exec_first(
+            "SELECT ssl_type, ssl_cipher, x509_issuer, x509_subject, max_user_connections \
+             FROM mysql.user WHERE User = ? AND Host = ?",
+            (user, host),
+        )
+        .await
+        .unwrap();
+    let mut row = row.unwrap_or_else(|| panic!("no account {user}@{host}"));
+    let mut text = |i: usize| -> String {
+        let v: Option<Vec<u8>> = row.take(i);
+        String::from_utf8_lossy(&v.unwrap_or_default()).into_owned()
+    };
+    let (t, c, i, s) = (text(0), text(1), text(2), text(3));
+    let n: u64 = row.take(4).unwrap_or(0);
+    (t, c, i, s, n)
+}
