@@ -238,7 +238,11 @@ pub fn init(sink: Sink) {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        tracing::error!(event = "panic", location = location.as_str(), "panic: {payload}");
+        tracing::error!(
+            event = "panic",
+            location = location.as_str(),
+            "panic: {payload}"
+        );
     }));
 }
 
