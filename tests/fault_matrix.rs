@@ -35,6 +35,87 @@ enum Inject {
     DbReadOnly,
 }
 
+/// Engine and strategy of a matrix run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Setup {
+    PgSingle,
+    PgAlternating,
+    MariaSingle,
+    MariaAlternating,
+}
+
+impl Setup {
+    fn pg(self) -> bool {
+        matches!(self, Setup::PgSingle | Setup::PgAlternating)
+    }
+    fn alternating(self) -> bool {
+        matches!(self, Setup::PgAlternating | Setup::MariaAlternating)
+    }
+    fn env(self) -> Vec<(&'static str, &'static str)> {
+        if self.alternating() {
+            vec![("ROTATION_STRATEGY", "alternating_users")]
+        } else {
+            vec![]
+        }
+    }
+    fn db_port(self) -> u16 {
+        if self.pg() {
+            services().pg_port
+        } else {
+            services().mariadb_port
+        }
+    }
+}
+
+/// Whether `user` logs in with the password of a stored secret value, over verified TLS.
+async fn setup_logs_in(setup: Setup, secret: Option<Value>) -> bool {
+    let Some(v) = secret else { return false };
+    let (user, pw) = (
+        v["username"].as_str().unwrap(),
+        v["password"].as_str().unwrap(),
+    );
+    if setup.pg() {
+        pg_login(services().pg_port, user, pw, true).await.is_ok()
+    } else {
+        common::mysql::maria_login(user, pw, true).await.is_ok()
+    }
+}
+
+/// A user (and, for alternating users, a master) whose secrets reach the database through
+/// `proxy_port`; returns (user, old password, secret ARN).
+async fn fixture(setup: Setup, proxy_port: u16) -> (String, String, String) {
+    let s = services();
+    let old = password("old");
+    let (user, mut secret) = if setup.pg() {
+        let user = unique("dsr_fm");
+        pg_create_user(s.pg_port, &user, &old, &[]).await;
+        (user.clone(), pg_secret(&user, &old))
+    } else {
+        let user = unique("fm");
+        common::mysql::maria_create_user(&user, "%", &old, false).await;
+        (user.clone(), common::mysql::maria_secret(&user, &old))
+    };
+    secret["port"] = proxy_port.into();
+    if setup.alternating() {
+        let mut master = if setup.pg() {
+            let name = unique("dsr_fm_master");
+            let pw = password("master");
+            pg_create_user(s.pg_port, &name, &pw, &[]).await;
+            pg_admin()
+                .await
+                .batch_execute(&format!("ALTER ROLE \"{name}\" CREATEROLE"))
+                .await
+                .unwrap();
+            pg_secret(&name, &pw)
+        } else {
+            common::mysql::maria_secret(&s.mariadb_admin_user, &s.mariadb_admin_password)
+        };
+        master["port"] = proxy_port.into();
+        secret["masterarn"] = create_secret(&master).await.into();
+    }
+    (user, old, create_secret(&secret).await)
+}
+
 fn cases() -> Vec<(&'static str, Inject)> {
     use Inject::*;
     let mut v = Vec::new();
@@ -81,6 +162,7 @@ fn cases() -> Vec<(&'static str, Inject)> {
 /// What one case found.
 #[derive(Debug)]
 struct Found {
+    setup: Setup,
     step: &'static str,
     inject: Inject,
     /// The cause the failed step named, or "killed".
@@ -89,33 +171,15 @@ struct Found {
     survivor: &'static str,
 }
 
-async fn logs_in(user: &str, secret: Option<Value>) -> bool {
-    match secret {
-        Some(s) => pg_login(
-            services().pg_port,
-            user,
-            s["password"].as_str().unwrap(),
-            true,
-        )
-        .await
-        .is_ok(),
-        None => false,
-    }
-}
-
-async fn run_case(step_name: &'static str, inject: Inject) -> Found {
+async fn run_case(setup: Setup, step_name: &'static str, inject: Inject) -> Found {
     let s = services();
-    let user = unique("dsr_fm");
-    let old = password("old");
-    pg_create_user(s.pg_port, &user, &old, &[]).await;
-    let proxy = TcpProxy::start(format!("127.0.0.1:{}", s.pg_port));
-    let mut secret = pg_secret(&user, &old);
-    secret["port"] = proxy.port.into();
-    let arn = create_secret(&secret).await;
+    let proxy = TcpProxy::start(format!("127.0.0.1:{}", setup.db_port()));
+    let (user, old, arn) = fixture(setup, proxy.port).await;
     let token = start_rotation(&arn).await;
     let fault = FaultServer::start();
     let url = fault.url().to_string();
-    let env = [("AWS_ENDPOINT_URL", url.as_str())];
+    let mut env = setup.env();
+    env.push(("AWS_ENDPOINT_URL", url.as_str()));
 
     for st in STEPS.iter().take_while(|st| **st != step_name) {
         let run = step(&arn, &token, st, &env);
@@ -123,6 +187,22 @@ async fn run_case(step_name: &'static str, inject: Inject) -> Found {
     }
 
     // Inject, run the step, record what it said.
+    // Alternating users change the password as the master: the master session is the one
+    // made read-only or blocked.
+    let target_role = if setup.alternating() {
+        value_at(&arn, "AWSCURRENT", None).await.unwrap()["masterarn"]
+            .as_str()
+            .map(str::to_string)
+    } else {
+        None
+    };
+    let sql_role = match &target_role {
+        Some(master_arn) => value_at(master_arn, "AWSCURRENT", None).await.unwrap()["username"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        None => user.clone(),
+    };
     let admin = pg_admin().await;
     let mut lock_tx = None;
     match inject {
@@ -137,7 +217,7 @@ async fn run_case(step_name: &'static str, inject: Inject) -> Found {
         Inject::DbHang => proxy.set(Mode::Hang),
         Inject::DbReadOnly => admin
             .batch_execute(&format!(
-                "ALTER ROLE \"{user}\" SET default_transaction_read_only = on"
+                "ALTER ROLE \"{sql_role}\" SET default_transaction_read_only = on"
             ))
             .await
             .unwrap(),
@@ -169,7 +249,13 @@ async fn run_case(step_name: &'static str, inject: Inject) -> Found {
         "--step",
         step_name,
         "--timeout-ms",
-        "4000",
+        // A short deadline where the fault is a wait (so the test does not wait 30 s);
+        // Lambda's usual 30 s otherwise.
+        if matches!(inject, Inject::AwsHang(_) | Inject::DbHang | Inject::DbLock) {
+            "4000"
+        } else {
+            "30000"
+        },
     ];
     let outcome = match inject {
         Inject::KillAfterAws(op) => {
@@ -190,7 +276,9 @@ async fn run_case(step_name: &'static str, inject: Inject) -> Found {
                 let url = url.clone();
                 move || {
                     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                    run_bin(&args, &[("AWS_ENDPOINT_URL", url.as_str())])
+                    let mut env = setup.env();
+                    env.push(("AWS_ENDPOINT_URL", url.as_str()));
+                    run_bin(&args, &env)
                 }
             })
             .await
@@ -216,23 +304,23 @@ async fn run_case(step_name: &'static str, inject: Inject) -> Found {
     if matches!(inject, Inject::DbReadOnly) {
         admin
             .batch_execute(&format!(
-                "ALTER ROLE \"{user}\" RESET default_transaction_read_only"
+                "ALTER ROLE \"{sql_role}\" RESET default_transaction_read_only"
             ))
             .await
             .unwrap();
     }
 
-    // Nothing lost: the current credentials log in, or — once setSecret changed the
-    // password, before finishSecret — the pending ones (single user has that window, as
-    // the reference does). One of them always works.
+    // Nothing lost. Alternating users: AWSCURRENT always logs in (the other user is the one
+    // changed). Single user: AWSCURRENT logs in, or — once setSecret changed the password,
+    // before finishSecret — AWSPENDING (single user has that window, as the reference does).
     let current = value_at(&arn, "AWSCURRENT", None).await;
     let pending = value_at(&arn, "AWSPENDING", Some(&token)).await;
-    let survivor = if logs_in(&user, current).await {
+    let survivor = if setup_logs_in(setup, current).await {
         "AWSCURRENT"
-    } else if logs_in(&user, pending).await {
+    } else if !setup.alternating() && setup_logs_in(setup, pending).await {
         "AWSPENDING"
     } else {
-        panic!("{step_name} / {inject:?}: neither AWSCURRENT nor AWSPENDING logs in");
+        panic!("{setup:?} {step_name} / {inject:?}: no stored credentials log in");
     };
 
     // Secrets Manager retries the whole rotation, from createSecret, with the same token.
@@ -240,21 +328,32 @@ async fn run_case(step_name: &'static str, inject: Inject) -> Found {
         let run = step(&arn, &token, st, &env);
         assert_eq!(
             run.status, 0,
-            "retry {st} after {step_name} / {inject:?}:\n{}",
+            "{setup:?}: retry {st} after {step_name} / {inject:?}:\n{}",
             run.stdout
         );
     }
     assert!(stages(&arn).await[&token].contains(&"AWSCURRENT".to_string()));
     let now = value_at(&arn, "AWSCURRENT", None).await.unwrap();
     assert!(
-        logs_in(&user, Some(now)).await,
-        "{step_name} / {inject:?}: the new AWSCURRENT logs in"
+        setup_logs_in(setup, Some(now.clone())).await,
+        "{setup:?} {step_name} / {inject:?}: the new AWSCURRENT logs in"
     );
-    assert!(
-        pg_login(s.pg_port, &user, &old, true).await.is_err(),
-        "the old password is gone"
-    );
+    if setup.alternating() {
+        assert_ne!(
+            now["username"],
+            user.as_str(),
+            "the other user of the pair is current"
+        );
+    } else {
+        let mut old_secret = now.clone();
+        old_secret["password"] = old.clone().into();
+        assert!(
+            !setup_logs_in(setup, Some(old_secret)).await,
+            "the old password is gone"
+        );
+    }
     Found {
+        setup,
         step: step_name,
         inject,
         outcome,
@@ -262,28 +361,47 @@ async fn run_case(step_name: &'static str, inject: Inject) -> Found {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_single_user_survives_every_fault() {
-    let all = cases();
+/// The cases that apply: the lock and read-only injections are PostgreSQL's (MariaDB's lock
+/// wait is covered by tests/mariadb_single_user.rs, and its read-only switch is server-wide);
+/// for alternating users the lock is left out too (the clone does not exist to be locked
+/// before the first rotation creates it).
+fn cases_for(setup: Setup) -> Vec<(&'static str, Inject)> {
+    cases()
+        .into_iter()
+        .filter(|(_, inj)| match inj {
+            Inject::DbLock => setup == Setup::PgSingle,
+            Inject::DbReadOnly => setup.pg(),
+            _ => true,
+        })
+        .collect()
+}
+
+async fn survives_every_fault(setup: Setup) {
+    // One setup at a time: hang cases run against their deadline, and four setups at once
+    // on two cores would make the deadlines, not the faults, decide the outcomes.
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let all = cases_for(setup);
     let total = all.len();
     let mut found = Vec::new();
     // Four cases at a time: hangs wait for their deadline.
     for chunk in all.chunks(4) {
         let handles: Vec<_> = chunk
             .iter()
-            .map(|(st, inj)| tokio::spawn(run_case(st, *inj)))
+            .map(|(st, inj)| tokio::spawn(run_case(setup, st, *inj)))
             .collect();
         for h in handles {
             found.push(h.await.expect("a fault case failed"));
         }
     }
     println!(
-        "{:<13} {:<40} {:<32} survivor",
-        "step", "injection", "outcome"
+        "{:<18} {:<13} {:<40} {:<32} survivor",
+        "setup", "step", "injection", "outcome"
     );
     for f in &found {
         println!(
-            "{:<13} {:<40} {:<32} {}",
+            "{:<18} {:<13} {:<40} {:<32} {}",
+            format!("{:?}", f.setup),
             f.step,
             format!("{:?}", f.inject),
             f.outcome,
@@ -291,8 +409,28 @@ async fn postgres_single_user_survives_every_fault() {
         );
     }
     println!(
-        "fault matrix (postgres, single user): {} cases run of {total}, all recovered",
+        "fault matrix ({setup:?}): {} cases run of {total}, all recovered",
         found.len()
     );
     assert_eq!(found.len(), total);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_single_user_survives_every_fault() {
+    survives_every_fault(Setup::PgSingle).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_alternating_users_survive_every_fault() {
+    survives_every_fault(Setup::PgAlternating).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mariadb_single_user_survives_every_fault() {
+    survives_every_fault(Setup::MariaSingle).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mariadb_alternating_users_survive_every_fault() {
+    survives_every_fault(Setup::MariaAlternating).await;
 }
