@@ -75,12 +75,10 @@ pub fn parse() -> Cli {
 
 /// Runs the command and gives the exit status: 0 success, 1 failure or problem found.
 pub async fn run(cli: Cli) -> ExitCode {
-    // The text report owns stdout; its log lines go to stderr so neither garbles the other.
+    // The diagnose report (text or JSON) owns stdout, so a script can parse it whole; its
+    // log lines go to stderr.
     let sink = match &cli.command {
-        Command::Diagnose {
-            format: Format::Text,
-            ..
-        } => Sink::Stderr,
+        Command::Diagnose { .. } => Sink::Stderr,
         _ => Sink::Stdout,
     };
     telemetry::init(sink);

@@ -10,16 +10,17 @@ use common::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-/// Runs `diagnose --format json`; gives the run and the report (the report is stdout; log
-/// lines are JSON objects too, but only the report has `checks`).
+/// Runs `diagnose --format json`; gives the run and the report: stdout is the report and
+/// nothing else (log lines go to stderr).
 fn diagnose_json(arn: &str, env: &[(&str, &str)]) -> (Run, Value) {
     let run = run_bin(&["diagnose", "--secret-id", arn, "--format", "json"], env);
-    let report = run
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|v| v.get("checks").is_some())
-        .unwrap_or_else(|| panic!("no report:\n{}\n{}", run.stdout, run.stderr));
+    let report: Value = serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON report ({e}):\n{}\n{}",
+            run.stdout, run.stderr
+        )
+    });
+    assert!(report.get("checks").is_some(), "{report}");
     (run, report)
 }
 

@@ -336,6 +336,51 @@ pub fn base_env() -> Vec<(String, String)> {
     ]
 }
 
+/// Runs a command to completion, killing it if it outlives `limit`: a broken watchdog makes a
+/// test fail, never hang.
+fn output_within(
+    mut cmd: Command,
+    limit: std::time::Duration,
+) -> (std::process::ExitStatus, Vec<u8>, Vec<u8>) {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the binary");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        b
+    });
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the binary ran longer than {limit:?} and was killed: its deadline did not hold"
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    (
+        status,
+        out_reader.join().unwrap(),
+        err_reader.join().unwrap(),
+    )
+}
+
 /// Runs the binary with `args` and extra environment (a value of "" removes the variable).
 pub fn run_bin(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_db-secret-rotator"));
@@ -358,9 +403,9 @@ pub fn run_bin(args: &[&str], env: &[(&str, &str)]) -> Run {
             cmd.env(k, v);
         }
     }
-    let out = cmd.output().expect("run the binary");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let (status, stdout, stderr) = output_within(cmd, std::time::Duration::from_secs(180));
+    let stdout = String::from_utf8_lossy(&stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&stderr).into_owned();
     // The command line is the harness's, not the binary's: keep the RotationToken out of it.
     let shown: Vec<&str> = args
         .iter()
@@ -383,7 +428,7 @@ pub fn run_bin(args: &[&str], env: &[(&str, &str)]) -> Run {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
     Run {
-        status: out.status.code().unwrap_or(-1),
+        status: status.code().unwrap_or(-1),
         stdout,
         stderr,
         events,
