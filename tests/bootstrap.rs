@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::mysql::{maria_create_user, maria_login, maria_secret};
 use common::runtime_api::{Answer, RuntimeApi};
 use common::*;
 use serde_json::{json, Value};
@@ -118,7 +119,8 @@ impl Function {
             .env("AWS_LAMBDA_FUNCTION_NAME", "db-secret-rotator")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
+            // DEBUG adds an aws_call line per SDK call: more output for the leak scan.
+            .env("AWS_LAMBDA_LOG_LEVEL", "DEBUG")
             .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -274,10 +276,21 @@ async fn packaged_bootstrap_rotates_a_postgres_secret_event_by_event() {
     let drifted_arn = create_secret(&pg_secret(&drifted, &password("pkg-stale"))).await;
     let drifted_token = start_rotation(&drifted_arn).await;
 
+    // Cross-account rotation passes a RotationToken: it goes to PutSecretValue, never to a log.
+    let rotation_token = format!("RotTok-{}", unique("pkg"));
+    record_secret(&rotation_token);
+
     let f = Function::start(&pkg, Roots::DbCaBundle, &s.moto).await;
     for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
-        assert_ok(f.rotation_step(step, &arn, &token).await, step);
+        let event = json!({"Step": step, "SecretId": arn, "ClientRequestToken": token,
+                           "RotationToken": rotation_token});
+        assert_ok(f.call(event).await, step);
     }
+    // The diagnose event runs its checks from inside the packaged function.
+    let report = match f.call(json!({"Action": "diagnose", "SecretId": arn})).await {
+        Answer::Response(report) => report,
+        other => panic!("diagnose: {other:?}"),
+    };
     assert_ok(
         f.rotation_step("createSecret", &drifted_arn, &drifted_token)
             .await,
@@ -290,6 +303,14 @@ async fn packaged_bootstrap_rotates_a_postgres_secret_event_by_event() {
     value_at(&drifted_arn, "AWSPENDING", Some(&drifted_token)).await;
 
     assert_eq!(error_type(failed), "db_login_failed");
+    assert_eq!(report["secret_id"], arn.as_str(), "{report}");
+    let login = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "login_current")
+        .unwrap_or_else(|| panic!("no login_current check: {report}"));
+    assert_eq!(login["ok"], true, "{report}");
     let new = value_at(&arn, "AWSCURRENT", None).await.unwrap();
     assert_ne!(new["password"], old.as_str());
     pg_login(s.pg_port, &user, new["password"].as_str().unwrap(), true)
@@ -306,6 +327,43 @@ async fn packaged_bootstrap_rotates_a_postgres_secret_event_by_event() {
     assert!(!connected.is_empty(), "{events:#?}");
     assert!(
         connected.iter().all(|e| e["tls"] == "verified"),
+        "{events:#?}"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs a packaged bootstrap: run by scripts/check-deploy"]
+async fn packaged_bootstrap_rotates_a_mariadb_account_that_requires_tls() {
+    // The MySQL driver's TLS (native-tls over the OpenSSL compiled in) and its password hash.
+    let pkg = package();
+    let user = unique("dsr_pkg_my");
+    let old = password("pkg-my");
+    maria_create_user(&user, "%", &old, true).await;
+    let mut secret = maria_secret(&user, &old);
+    secret["ssl"] = json!(true);
+    let arn = create_secret(&secret).await;
+    let token = start_rotation(&arn).await;
+
+    let f = Function::start(&pkg, Roots::DbCaBundle, &services().moto).await;
+    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+        assert_ok(f.rotation_step(step, &arn, &token).await, step);
+    }
+    let events = f.stop().await;
+
+    let new = value_at(&arn, "AWSCURRENT", None).await.unwrap();
+    assert_eq!(
+        maria_login(&user, new["password"].as_str().unwrap(), true)
+            .await
+            .expect("the rotated password logs in over TLS"),
+        format!("{user}@%")
+    );
+    assert!(maria_login(&user, &old, true).await.is_err());
+    let connected = named(&events, "db_connected");
+    assert!(!connected.is_empty(), "{events:#?}");
+    assert!(
+        connected
+            .iter()
+            .all(|e| e["engine"] == "mysql" && e["tls"] == "verified"),
         "{events:#?}"
     );
 }
@@ -330,7 +388,13 @@ async fn packaged_bootstrap_trusts_the_system_roots_where_amazon_linux_keeps_the
     for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
         assert_ok(f.rotation_step(step, &arn, &token).await, step);
     }
+    // Diagnose checks the endpoint (DNS, TCP, TLS, HTTP) and the database's TLS the same way.
+    let report = match f.call(json!({"Action": "diagnose", "SecretId": arn})).await {
+        Answer::Response(report) => report,
+        other => panic!("diagnose: {other:?}"),
+    };
     let events = f.stop().await;
+    assert_eq!(report["ok"], true, "{report:#}");
 
     let new = value_at(&arn, "AWSCURRENT", None).await.unwrap();
     pg_login(s.pg_port, &user, new["password"].as_str().unwrap(), true)
@@ -367,11 +431,23 @@ async fn packaged_bootstrap_without_the_ca_in_the_system_roots_is_db_tls_verific
         "createSecret",
     );
     let failed = f.rotation_step("setSecret", &arn, &token).await;
+    let report = match f.call(json!({"Action": "diagnose", "SecretId": arn})).await {
+        Answer::Response(report) => report,
+        other => panic!("diagnose: {other:?}"),
+    };
     let events = f.stop().await;
     let _ = std::fs::remove_file(&public);
     value_at(&arn, "AWSPENDING", Some(&token)).await;
 
     assert_eq!(error_type(failed), "db_tls_verification_failed");
+    // Diagnose names the same cause in its TLS check.
+    let tls = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "tls")
+        .unwrap_or_else(|| panic!("no tls check: {report}"));
+    assert_eq!(tls["cause"], "db_tls_verification_failed", "{report:#}");
     let failures = named(&events, "step_failed");
     assert_eq!(failures.len(), 1, "{events:#?}");
     assert_eq!(
