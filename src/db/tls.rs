@@ -7,6 +7,9 @@ use crate::diagnosis::{Cause, Failure};
 #[derive(Clone, Default)]
 pub struct TrustAnchors {
     certs: Vec<native_tls::Certificate>,
+    /// Built once: OpenSSL reads and parses the whole system root store for every new
+    /// context, which cost more CPU than the handshake itself when done per connection.
+    connector: std::sync::Arc<std::sync::OnceLock<native_tls::TlsConnector>>,
 }
 
 impl std::fmt::Debug for TrustAnchors {
@@ -36,7 +39,10 @@ impl TrustAnchors {
         if certs.is_empty() {
             return Err(fail("no certificate in the file".into()));
         }
-        Ok(TrustAnchors { certs })
+        Ok(TrustAnchors {
+            certs,
+            connector: Default::default(),
+        })
     }
 
     /// The extra anchors as DER, for drivers that build their own connector (mysql_async
@@ -51,16 +57,21 @@ impl TrustAnchors {
             .collect()
     }
 
-    /// A connector that verifies chain and host name against system roots plus these.
+    /// A connector that verifies chain and host name against system roots plus these
+    /// (built on first use, then shared).
     pub fn connector(&self) -> Result<native_tls::TlsConnector, Failure> {
+        if let Some(c) = self.connector.get() {
+            return Ok(c.clone());
+        }
         let mut builder = native_tls::TlsConnector::builder();
         for cert in &self.certs {
             builder.add_root_certificate(cert.clone());
         }
-        builder
+        let built = builder
             .min_protocol_version(Some(native_tls::Protocol::Tlsv12))
             .build()
-            .map_err(|e| Failure::internal("building the TLS connector", &e))
+            .map_err(|e| Failure::internal("building the TLS connector", &e))?;
+        Ok(self.connector.get_or_init(|| built).clone())
     }
 }
 
