@@ -381,8 +381,9 @@ fn output_within(
     )
 }
 
-/// Runs the binary with `args` and extra environment (a value of "" removes the variable).
-pub fn run_bin(args: &[&str], env: &[(&str, &str)]) -> Run {
+/// The binary as a CLI command: the harness's environment (moto, the test CA), none of the
+/// caller's AWS or Lambda settings, then `env` on top (a value of "" removes the variable).
+fn binary(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_db-secret-rotator"));
     cmd.args(args);
     for var in [
@@ -403,6 +404,12 @@ pub fn run_bin(args: &[&str], env: &[(&str, &str)]) -> Run {
             cmd.env(k, v);
         }
     }
+    cmd
+}
+
+/// Runs the binary with `args` and extra environment (a value of "" removes the variable).
+pub fn run_bin(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let cmd = binary(args, env);
     let (status, stdout, stderr) = output_within(cmd, std::time::Duration::from_secs(180));
     let stdout = String::from_utf8_lossy(&stdout).into_owned();
     let stderr = String::from_utf8_lossy(&stderr).into_owned();
@@ -444,25 +451,11 @@ pub fn run_bin_killed_after(
     when: impl Fn(&Value) -> bool,
 ) -> (bool, String) {
     use std::io::BufRead;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_db-secret-rotator"));
-    cmd.args(args)
+    let mut child = binary(args, env)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null());
-    for var in [
-        "AWS_LAMBDA_RUNTIME_API",
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-        "SECRETS_MANAGER_ENDPOINT",
-    ] {
-        cmd.env_remove(var);
-    }
-    for (k, v) in base_env() {
-        cmd.env(k, v);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("run the binary");
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run the binary");
     let stdout = child.stdout.take().unwrap();
     let mut printed = String::new();
     let mut killed = false;
