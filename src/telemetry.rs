@@ -57,7 +57,8 @@ pub fn scrub(text: &str) -> String {
     out
 }
 
-fn scrub_value(value: &mut Value) {
+/// Replaces every registered secret value in every string of a JSON value.
+pub fn scrub_value(value: &mut Value) {
     match value {
         Value::String(s) => {
             let clean = scrub(s);

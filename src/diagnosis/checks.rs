@@ -62,7 +62,7 @@ impl Report {
             .collect();
         let mut v = json!({"secret_id": self.secret_id, "ok": self.ok(), "checks": checks});
         // Defence in depth: the report passes the same scrubber as every log line.
-        scrub_json(&mut v);
+        crate::telemetry::scrub_value(&mut v);
         v
     }
 
@@ -103,15 +103,6 @@ impl Report {
             }
         }
         crate::telemetry::scrub(&out)
-    }
-}
-
-fn scrub_json(v: &mut Value) {
-    match v {
-        Value::String(s) => *s = crate::telemetry::scrub(s),
-        Value::Array(a) => a.iter_mut().for_each(scrub_json),
-        Value::Object(o) => o.values_mut().for_each(scrub_json),
-        _ => {}
     }
 }
 
@@ -175,17 +166,10 @@ async fn probe_endpoint(endpoint: &str, deadline: &Deadline) -> Result<((), Stri
         .with("phase", phase)
         .with("elapsed_ms", started.elapsed().as_millis() as u64)
     };
-    let (scheme, rest) = endpoint.split_once("://").unwrap_or(("https", endpoint));
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if p.parse::<u16>().is_ok() => {
-            (h.to_string(), p.parse::<u16>().unwrap_or(443))
-        }
-        _ => (
-            authority.to_string(),
-            if scheme == "http" { 80 } else { 443 },
-        ),
-    };
+    let scheme = endpoint
+        .split_once("://")
+        .map_or("https", |(scheme, _)| scheme);
+    let (host, port) = crate::store::classify::endpoint_address(endpoint);
     let budget = deadline.cap(Duration::from_secs(5));
     let t0 = Instant::now();
     let addrs: Vec<_> =
