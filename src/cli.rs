@@ -1,4 +1,4 @@
-//! The command-line face: `step`, `rotate` and `diagnose` (interface.md).
+//! The command-line face: `step`, `rotate`, `diagnose` and `repair` (interface.md).
 
 use crate::diagnosis::Deadline;
 use crate::lambda::{self, App};
@@ -66,6 +66,25 @@ enum Command {
         #[arg(long, default_value_t = 30_000)]
         timeout_ms: u64,
     },
+    /// Name the state of a stuck or drifted rotation and its one safe action; dry run unless --apply.
+    Repair {
+        /// The secret's ARN or name.
+        #[arg(long)]
+        secret_id: String,
+        /// Take the action (after re-checking the state just before it).
+        #[arg(long)]
+        apply: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// The rotation function's timeout: AWSPENDING younger than four times this may
+        /// belong to a running rotation (default: Lambda's maximum; 0: none is running).
+        #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(0..=900))]
+        function_timeout_s: u64,
+        /// The time the checks and the action may take.
+        #[arg(long, default_value_t = 30_000)]
+        timeout_ms: u64,
+    },
 }
 
 /// Parses the command line; usage errors exit with status 2 (clap's convention).
@@ -78,7 +97,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     // The diagnose report (text or JSON) owns stdout, so a script can parse it whole; its
     // log lines go to stderr.
     let sink = match &cli.command {
-        Command::Diagnose { .. } => Sink::Stderr,
+        Command::Diagnose { .. } | Command::Repair { .. } => Sink::Stderr,
         _ => Sink::Stdout,
     };
     telemetry::init(sink);
@@ -126,6 +145,33 @@ pub async fn run(cli: Cli) -> ExitCode {
                 }
             };
             let report = crate::diagnosis::checks::run(rotator, &secret_id, deadline).await;
+            match format {
+                Format::Json => println!("{}", report.to_json()),
+                Format::Text => print!("{}", report.to_text()),
+            }
+            report.ok()
+        }
+        Command::Repair {
+            secret_id,
+            apply,
+            format,
+            function_timeout_s,
+            timeout_ms,
+        } => {
+            let deadline = Deadline::after(Duration::from_millis(timeout_ms), app.margin());
+            let rotator = match app.rotator() {
+                Ok(r) => r,
+                Err(f) => {
+                    eprintln!("{}: {}", f.cause, f.message);
+                    return ExitCode::from(1);
+                }
+            };
+            let req = crate::repair::Request {
+                secret_id,
+                apply,
+                function_timeout: Duration::from_secs(function_timeout_s),
+            };
+            let report = crate::repair::run(rotator, &req, deadline).await;
             match format {
                 Format::Json => println!("{}", report.to_json()),
                 Format::Text => print!("{}", report.to_text()),

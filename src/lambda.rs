@@ -103,6 +103,22 @@ pub async fn invoke(app: &App, payload: Value, deadline: Deadline) -> Result<Val
             let report = crate::diagnosis::checks::run(rotator, &secret_id, deadline).await;
             Ok(report.to_json())
         }
+        Invocation::Repair {
+            secret_id,
+            apply,
+            function_timeout_s,
+        } => {
+            let rotator = app.rotator()?;
+            // At the start of an invocation the time left is the function's own timeout
+            // (rounded up to whole seconds, as Lambda configures it).
+            let own = deadline.remaining().as_millis().div_ceil(1000) as u64;
+            let req = crate::repair::Request {
+                secret_id,
+                apply,
+                function_timeout: Duration::from_secs(function_timeout_s.unwrap_or(own)),
+            };
+            Ok(crate::repair::run(rotator, &req, deadline).await.to_json())
+        }
     }
 }
 

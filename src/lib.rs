@@ -9,6 +9,7 @@
 //! - [`db`]: database drivers (PostgreSQL, MySQL/MariaDB): connect, TLS, set password.
 //! - [`rotation`]: the four steps, their preconditions and the strategies.
 //! - [`diagnosis`]: the cause taxonomy, the deadline watchdog and the `diagnose` checks.
+//! - [`repair`]: names the state of a stuck or drifted rotation and takes its one safe action.
 //! - [`telemetry`]: one JSON object per log line, CloudWatch Embedded Metric Format.
 //! - [`cli`] and [`lambda`]: the two faces of the binary.
 
@@ -20,6 +21,7 @@ pub mod db;
 pub mod diagnosis;
 pub mod event;
 pub mod lambda;
+pub mod repair;
 pub mod rotation;
 pub mod secret;
 pub mod store;

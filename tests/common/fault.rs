@@ -38,14 +38,31 @@ struct Rule {
     remaining: Option<u32>,
 }
 
+/// Work a test runs before one exact call is forwarded.
+struct Hook {
+    operation: String,
+    nth: u64,
+    run: Option<Box<dyn FnOnce() + Send>>,
+}
+
 #[derive(Default)]
 struct State {
     rules: Vec<Rule>,
     calls: HashMap<String, u64>,
     faulted: HashMap<String, u64>,
+    hooks: Vec<Hook>,
 }
 
 impl State {
+    /// The hook due now: `decide` has already counted this call.
+    fn take_hook(&mut self, operation: &str) -> Option<Box<dyn FnOnce() + Send>> {
+        let n = self.calls.get(operation).copied().unwrap_or(0);
+        self.hooks
+            .iter_mut()
+            .find(|h| h.operation == operation && h.nth == n)
+            .and_then(|h| h.run.take())
+    }
+
     fn decide(&mut self, operation: &str) -> Option<Fault> {
         *self.calls.entry(operation.to_string()).or_default() += 1;
         let rule = self
@@ -157,6 +174,17 @@ impl FaultServer {
     /// Calls of `operation` are read and never answered.
     pub fn hang(&self, operation: &str) {
         self.add(operation, Fault::Hang, None);
+    }
+
+    /// Runs `hook` (on a blocking thread, to completion) before the `nth` call (1-based) of
+    /// `operation` is forwarded: a test interleaves its own change at an exact point of the
+    /// binary's sequence of calls.
+    pub fn before_call(&self, operation: &str, nth: u64, hook: impl FnOnce() + Send + 'static) {
+        self.state.lock().unwrap().hooks.push(Hook {
+            operation: operation.to_string(),
+            nth,
+            run: Some(Box::new(hook)),
+        });
     }
 
     /// Forgets every rule: from now on everything is forwarded.
@@ -279,6 +307,10 @@ async fn serve_connection(
     while let Some(req) = read_message(&mut reader).await? {
         let (operation, protocol) = operation_of(&req.headers, &req.body);
         let fault = state.lock().unwrap().decide(&operation);
+        let hook = state.lock().unwrap().take_hook(&operation);
+        if let Some(hook) = hook {
+            let _ = tokio::task::spawn_blocking(hook).await;
+        }
         match fault {
             Some(Fault::Hang) => {
                 // Keep the connection (and the caller) waiting until the server stops.
