@@ -552,8 +552,10 @@ fn classify_server(code: u16, message: &str, t: &Target, during: &'static str) -
         .with("user", user)
         .with("statement_kind", during),
         // ER_ACCESS_DENIED_ERROR: wrong password, no such user, or (MariaDB) a REQUIRE SSL
-        // account over plaintext; db::connect's TLS probe tells the last one apart.
-        1045 => f(
+        // account over plaintext; db::connect's TLS probe tells the last one apart. MariaDB
+        // 10.11 answers this driver ER_ACCESS_DENIED_NO_PASSWORD_ERROR (1698) at login for a
+        // user that does not exist (an alternating pair's clone before its first setSecret).
+        1045 | 1698 => f(
             Cause::DbLoginFailed,
             format!("MySQL rejected the password of {user}"),
         )
@@ -1231,6 +1233,8 @@ mod tests {
         }
         let f = classify_server(1227, "denied", &target(), "alter_password");
         assert_eq!(f.evidence["statement_kind"], "alter_password");
+        let f = classify_server(1698, "Access denied", &target(), "login");
+        assert_eq!(f.cause, Cause::DbLoginFailed);
         // After login, "access denied" is a refused statement, not a refused password.
         for code in [1045, 1698] {
             let f = classify_server(code, "Access denied", &target(), "grant");
