@@ -175,13 +175,17 @@ impl Report {
             ));
         }
         if o.pending_version.is_some() {
+            let window = if o.window.is_zero() {
+                "no rotation is taken to be running (function timeout 0)".to_string()
+            } else {
+                format!("a rotation may take {} s", o.window.as_secs())
+            };
             out.push_str(&format!(
-                "{:<9} AWSPENDING {}; a rotation may take {} s\n",
+                "{:<9} AWSPENDING {}; {window}\n",
                 "age:",
                 o.pending_age
                     .map(|a| format!("{} s old", a.as_secs()))
                     .unwrap_or_else(|| "of unknown age".into()),
-                o.window.as_secs()
             ));
         }
         if let Some(a) = &self.verdict.action {
