@@ -509,6 +509,34 @@ async fn a_rotation_starting_at_the_action_makes_secrets_manager_refuse_it<E: En
     );
 }
 
+async fn a_rotation_starting_at_the_promotion_makes_finish_secret_refuse_it<E: Engine>() {
+    let (_, _, arn, token) = stuck_after_create::<E>().await;
+    let run = step(&arn, &token, "setSecret", &[]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    let old_current = holder(&labels(&arn).await, "AWSCURRENT");
+    let fault = FaultServer::start();
+    // DescribeSecret 1 is the look, 2 the re-check, 3 finishSecret's own precondition check.
+    let (new_token, hook) = rotation_hook(&arn);
+    fault.before_call("DescribeSecret", 3, hook);
+    let (run, report) = repair(&arn, &["--apply"], &[("AWS_ENDPOINT_URL", fault.url())]);
+    assert_eq!(run.status, 1, "{report:#}\n{}", run.stderr);
+    assert_eq!(report["state"], "set_not_finished", "{report:#}");
+    assert_eq!(report["outcome"], "failed", "{report:#}");
+    assert_eq!(
+        report["failure"]["cause"], "version_not_pending",
+        "{report:#}"
+    );
+    assert_eq!(
+        fault.calls("UpdateSecretVersionStage"),
+        0,
+        "nothing was moved"
+    );
+    let after = labels(&arn).await;
+    assert_eq!(holder(&after, "AWSCURRENT"), old_current);
+    let new_token = new_token.lock().unwrap().clone().expect("the hook ran");
+    assert_eq!(holder(&after, "AWSPENDING"), Some(new_token));
+}
+
 /// An alternating-users secret for a new user with its master; returns (user, arn).
 async fn alternating_user<E: Engine>() -> (String, String) {
     let user = unique("dsr_rep_alt");
@@ -607,6 +635,13 @@ macro_rules! engine_tests {
                 super::a_rotation_starting_at_the_action_makes_secrets_manager_refuse_it::<$engine>(
                 )
                 .await
+            }
+            #[tokio::test]
+            async fn a_rotation_starting_at_the_promotion_makes_finish_secret_refuse_it() {
+                super::a_rotation_starting_at_the_promotion_makes_finish_secret_refuse_it::<
+                            $engine,
+                        >()
+                        .await
             }
             #[tokio::test]
             async fn alternating_pending_user_ready_is_promoted() {
