@@ -258,6 +258,15 @@ async fn healthy_secret_needs_nothing_and_apply_changes_nothing<E: Engine>() {
     assert_eq!(event["outcome"], "no_action");
     assert_eq!(labels(&arn).await, before);
 
+    // Usage errors exit 2, before anything is looked at.
+    for args in [
+        &["repair"][..],
+        &["repair", "--secret-id", &arn, "--function-timeout-s", "901"],
+        &["repair", "--secret-id", &arn, "--format", "yaml"],
+    ] {
+        assert_eq!(run_bin(args, &[]).status, 2, "{args:?}");
+    }
+
     // The text form: the state, and nothing to do.
     let text = run_bin(&["repair", "--secret-id", &arn], &[]);
     assert_eq!(text.status, 0, "{}\n{}", text.stdout, text.stderr);
@@ -639,9 +648,9 @@ macro_rules! engine_tests {
             #[tokio::test]
             async fn a_rotation_starting_at_the_promotion_makes_finish_secret_refuse_it() {
                 super::a_rotation_starting_at_the_promotion_makes_finish_secret_refuse_it::<
-                            $engine,
-                        >()
-                        .await
+                                    $engine,
+                                >()
+                                .await
             }
             #[tokio::test]
             async fn alternating_pending_user_ready_is_promoted() {
