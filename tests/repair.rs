@@ -506,7 +506,15 @@ async fn a_rotation_starting_at_the_action_makes_secrets_manager_refuse_it<E: En
     );
     assert_eq!(run.status, 1, "{report:#}\n{}", run.stderr);
     assert_eq!(report["outcome"], "failed", "{report:#}");
-    assert!(report["failure"]["cause"].is_string(), "{report:#}");
+    // Secrets Manager refuses to remove a label from a version that no longer holds it.
+    assert_eq!(
+        report["failure"]["cause"], "aws_service_error",
+        "{report:#}"
+    );
+    assert_eq!(
+        report["failure"]["evidence"]["aws_error_code"], "InvalidParameterException",
+        "{report:#}"
+    );
     assert_eq!(repair_event(&run)["outcome"], "failed");
     let new_token = new_token.lock().unwrap().clone().expect("the hook ran");
     assert_ne!(new_token, token);
@@ -648,9 +656,9 @@ macro_rules! engine_tests {
             #[tokio::test]
             async fn a_rotation_starting_at_the_promotion_makes_finish_secret_refuse_it() {
                 super::a_rotation_starting_at_the_promotion_makes_finish_secret_refuse_it::<
-                                    $engine,
-                                >()
-                                .await
+                                            $engine,
+                                        >()
+                                        .await
             }
             #[tokio::test]
             async fn alternating_pending_user_ready_is_promoted() {
