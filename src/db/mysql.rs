@@ -539,6 +539,12 @@ fn classify(
                 ),
             )
             .with("host", t.host.as_str()),
+            // MySQL 8+ hides whether an account exists: for a user no account admits from
+            // here it runs a decoy exchange with a plugin picked from the user name, which
+            // may be this one; so the remedy names both readings.
+            DriverError::UnknownAuthPlugin { name } if name == "sha256_password" => {
+                auth_unsupported(name).remedy("Either the account authenticates with sha256_password (switch it: ALTER USER … IDENTIFIED WITH caching_sha2_password BY '…'), or no account of this user admits the function's address: MySQL then answers with a decoy exchange instead of error 1130. Check the user's host parts (SELECT Host FROM mysql.user WHERE User = '…').")
+            }
             DriverError::UnknownAuthPlugin { name } => auth_unsupported(name),
             DriverError::MysqlOldPasswordDisabled => auth_unsupported("mysql_old_password"),
             DriverError::CleartextPluginDisabled => auth_unsupported("mysql_clear_password"),

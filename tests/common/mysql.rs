@@ -453,3 +453,13 @@ pub async fn requirement_on(
     let n: u64 = row.take(4).unwrap_or(0);
     (t, c, i, s, n)
 }
+
+/// A unique name short enough for MySQL (32 characters), also with `_clone` appended:
+/// `prefix` (at most 16 characters), `_` and 9 hexadecimal digits of [`super::unique`].
+pub fn short_unique(prefix: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    assert!(prefix.len() <= 16, "{prefix}");
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    super::unique(prefix).hash(&mut h);
+    format!("{prefix}_{:09x}", h.finish() & 0xf_ffff_ffff)
+}
