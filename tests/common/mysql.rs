@@ -408,7 +408,7 @@ pub async fn maria_master(privileges: &str, with: &str) -> (String, String) {
 
 /// [`maria_master`] on either server.
 pub async fn master_on(server: Server, privileges: &str, with: &str) -> (String, String) {
-    let name = super::unique("dsr_my_master");
+    let name = short_unique("dsr_master");
     let pw = super::password("master");
     create_user_on(server, &name, "%", &pw, false).await;
     do_on(
