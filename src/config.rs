@@ -275,7 +275,11 @@ mod tests {
     #[test]
     fn mysql_dual_password_is_off_by_default_and_for_single_user_only() {
         assert!(!settings(&[]).unwrap().mysql_dual_password);
-        assert!(settings(&[("MYSQL_DUAL_PASSWORD", "true")]).unwrap().mysql_dual_password);
+        assert!(
+            settings(&[("MYSQL_DUAL_PASSWORD", "true")])
+                .unwrap()
+                .mysql_dual_password
+        );
         let err = settings(&[
             ("MYSQL_DUAL_PASSWORD", "yes"),
             ("ROTATION_STRATEGY", "alternating_users"),

@@ -123,13 +123,16 @@ async fn mysql_single_user_call_budget() {
     );
     assert_eq!(rotations[1].calls_to("secretsmanager"), 8);
     for r in &rotations {
-        assert_eq!(r.db_connections, 2, "setSecret logs in once, testSecret once");
+        assert_eq!(
+            r.db_connections, 2,
+            "setSecret logs in once, testSecret once"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mysql_single_user_dual_password_call_budget() {
-    use common::mysql::{create_user_on, do_on, account, secret_on, short_unique, Server};
+    use common::mysql::{account, create_user_on, do_on, secret_on, short_unique, Server};
     let user = short_unique("bud_dual");
     let old = password("old");
     create_user_on(Server::MySql, &user, "%", &old, true).await;
@@ -163,7 +166,8 @@ async fn mysql_alternating_users_call_budget() {
     let user = short_unique("bud_alt");
     let old = password("old");
     create_user_on(Server::MySql, &user, "%", &old, false).await;
-    let (_, master_arn) = master_on(Server::MySql, "ALL PRIVILEGES ON *.*", "WITH GRANT OPTION").await;
+    let (_, master_arn) =
+        master_on(Server::MySql, "ALL PRIVILEGES ON *.*", "WITH GRANT OPTION").await;
     let mut secret = secret_on(Server::MySql, &user, &old);
     secret["masterarn"] = serde_json::json!(master_arn);
     let arn = create_secret(&secret).await;

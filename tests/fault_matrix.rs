@@ -130,10 +130,9 @@ async fn fixture(setup: Setup, proxy_port: u16) -> (String, String, String) {
             pg_secret(&name, &pw)
         } else {
             match setup.server() {
-                common::mysql::Server::MariaDb => common::mysql::maria_secret(
-                    &s.mariadb_admin_user,
-                    &s.mariadb_admin_password,
-                ),
+                common::mysql::Server::MariaDb => {
+                    common::mysql::maria_secret(&s.mariadb_admin_user, &s.mariadb_admin_password)
+                }
                 common::mysql::Server::MySql => common::mysql::secret_on(
                     common::mysql::Server::MySql,
                     &s.mysql_admin_user,

@@ -58,13 +58,16 @@ async fn alternating_user(
 /// A database with tables `t1` and `t2`, one row each.
 async fn database() -> String {
     let db = short_unique("ma_db");
-    do_on(MY, &[
-        format!("CREATE DATABASE {}", ident(&db)),
-        format!("CREATE TABLE {}.t1 (v VARCHAR(20))", ident(&db)),
-        format!("CREATE TABLE {}.t2 (v VARCHAR(20))", ident(&db)),
-        format!("INSERT INTO {}.t1 VALUES ('one')", ident(&db)),
-        format!("INSERT INTO {}.t2 VALUES ('two')", ident(&db)),
-    ])
+    do_on(
+        MY,
+        &[
+            format!("CREATE DATABASE {}", ident(&db)),
+            format!("CREATE TABLE {}.t1 (v VARCHAR(20))", ident(&db)),
+            format!("CREATE TABLE {}.t2 (v VARCHAR(20))", ident(&db)),
+            format!("INSERT INTO {}.t1 VALUES ('one')", ident(&db)),
+            format!("INSERT INTO {}.t2 VALUES ('two')", ident(&db)),
+        ],
+    )
     .await;
     db
 }
@@ -93,11 +96,14 @@ async fn two_rotations_swap_to_clone_and_back_and_the_previous_user_keeps_workin
     let clone = format!("{user}_clone");
     let (old, arn) = alternating_user(&user, "%", false, None).await;
     let db = database().await;
-    do_on(MY, &[format!(
-        "GRANT SELECT ON {}.* TO {} WITH GRANT OPTION",
-        ident(&db),
-        account(&user, "%")
-    )])
+    do_on(
+        MY,
+        &[format!(
+            "GRANT SELECT ON {}.* TO {} WITH GRANT OPTION",
+            ident(&db),
+            account(&user, "%")
+        )],
+    )
     .await;
     let original_secret = value_at(&arn, "AWSCURRENT", None).await.unwrap();
 
@@ -174,9 +180,14 @@ async fn two_rotations_swap_to_clone_and_back_and_the_previous_user_keeps_workin
         "the clone has the original's grants"
     );
     assert_eq!(
-        query_as_on(MY, &clone, &pw1, &format!("SELECT v FROM {}.t1", ident(&db)))
-            .await
-            .unwrap(),
+        query_as_on(
+            MY,
+            &clone,
+            &pw1,
+            &format!("SELECT v FROM {}.t1", ident(&db))
+        )
+        .await
+        .unwrap(),
         ["one"]
     );
 
@@ -282,18 +293,21 @@ async fn every_host_part_of_the_original_gets_its_own_clone_account_and_grants()
     let (_, arn) = alternating_user(&user, "127.0.0.1", false, None).await;
     create_user_on(MY, &user, "%", &password("other"), false).await;
     let db = database().await;
-    do_on(MY, &[
-        format!(
-            "GRANT SELECT ON {}.* TO {}",
-            ident(&db),
-            account(&user, "127.0.0.1")
-        ),
-        format!(
-            "GRANT INSERT ON {}.t1 TO {} WITH GRANT OPTION",
-            ident(&db),
-            account(&user, "%")
-        ),
-    ])
+    do_on(
+        MY,
+        &[
+            format!(
+                "GRANT SELECT ON {}.* TO {}",
+                ident(&db),
+                account(&user, "127.0.0.1")
+            ),
+            format!(
+                "GRANT INSERT ON {}.t1 TO {} WITH GRANT OPTION",
+                ident(&db),
+                account(&user, "%")
+            ),
+        ],
+    )
     .await;
     rotation(&arn).await;
     assert_eq!(hosts_on(MY, &clone).await, ["%", "127.0.0.1"]);
@@ -375,16 +389,19 @@ async fn grants_given_to_or_taken_from_the_original_reach_the_clone_at_the_next_
 
     // After the first rotation: the original gains grants (one WITH GRANT OPTION, a column
     // privilege) and a TLS requirement; someone grants the clone something extra by hand.
-    do_on(MY, &[
-        format!("GRANT SELECT, INSERT ON {t2} TO {orig} WITH GRANT OPTION"),
-        format!("GRANT UPDATE (v) ON {t1} TO {orig}"),
-        format!(
-            "GRANT DELETE ON {}.* TO {}",
-            ident(&db),
-            account(&clone, "%")
-        ),
-        format!("ALTER USER {orig} REQUIRE SSL"),
-    ])
+    do_on(
+        MY,
+        &[
+            format!("GRANT SELECT, INSERT ON {t2} TO {orig} WITH GRANT OPTION"),
+            format!("GRANT UPDATE (v) ON {t1} TO {orig}"),
+            format!(
+                "GRANT DELETE ON {}.* TO {}",
+                ident(&db),
+                account(&clone, "%")
+            ),
+            format!("ALTER USER {orig} REQUIRE SSL"),
+        ],
+    )
     .await;
     let original_grants = grants_on(MY, &user, "%").await;
     assert!(original_grants
@@ -412,10 +429,13 @@ async fn grants_given_to_or_taken_from_the_original_reach_the_clone_at_the_next_
     );
 
     // The original loses the grant: the clone loses it at the next rotation.
-    do_on(MY, &[
-        format!("REVOKE SELECT, INSERT ON {t2} FROM {orig}"),
-        format!("REVOKE GRANT OPTION ON {t2} FROM {orig}"),
-    ])
+    do_on(
+        MY,
+        &[
+            format!("REVOKE SELECT, INSERT ON {t2} FROM {orig}"),
+            format!("REVOKE GRANT OPTION ON {t2} FROM {orig}"),
+        ],
+    )
     .await;
     rotation(&arn).await;
     let current = value_at(&arn, "AWSCURRENT", None).await.unwrap();
@@ -477,17 +497,23 @@ async fn roles_and_the_default_role_of_the_original_are_copied() {
     let grants = grants_on(MY, &clone, "%").await;
     assert_eq!(grants, grants_as_on(MY, &user, &clone, "%").await);
     assert!(
-        grants.contains(&format!("GRANT {r} TO {} WITH ADMIN OPTION", account(&clone, "%"))),
+        grants.contains(&format!(
+            "GRANT {r} TO {} WITH ADMIN OPTION",
+            account(&clone, "%")
+        )),
         "WITH ADMIN OPTION kept: {grants:?}"
     );
-    assert!(grants.contains(&format!("GRANT {w} TO {}", account(&clone, "%"))), "{grants:?}");
+    assert!(
+        grants.contains(&format!("GRANT {w} TO {}", account(&clone, "%"))),
+        "{grants:?}"
+    );
     assert_eq!(default_roles(&clone, "%").await, [format!("{reader}@%")]);
     let pw = password_of(&value_at(&arn, "AWSCURRENT", None).await.unwrap());
     assert_eq!(
         query_as_on(MY, &clone, &pw, "SELECT CURRENT_ROLE()")
             .await
             .unwrap(),
-        [r.clone()],
+        std::slice::from_ref(&r),
         "the default role is active at login"
     );
     assert_eq!(
@@ -527,11 +553,14 @@ async fn alternating_works_under_global_no_backslash_escapes_and_ansi_quotes() {
     let clone = format!("{user}_clone");
     let (_, arn) = alternating_user(&user, "%", false, None).await;
     let db = database().await;
-    do_on(MY, &[format!(
-        "GRANT SELECT (v) ON {}.t1 TO {} WITH GRANT OPTION",
-        ident(&db),
-        account(&user, "%")
-    )])
+    do_on(
+        MY,
+        &[format!(
+            "GRANT SELECT (v) ON {}.t1 TO {} WITH GRANT OPTION",
+            ident(&db),
+            account(&user, "%")
+        )],
+    )
     .await;
     let token = start_rotation(&arn).await;
 
@@ -645,14 +674,16 @@ async fn master_without_create_user_is_db_permission_denied() {
 #[tokio::test]
 async fn master_without_grant_option_is_db_permission_denied_on_grant() {
     let _shared = sql_mode_lock().read().await;
-    let (user, master, arn) =
-        user_with_master("ma_nogrant", "SELECT, CREATE USER ON *.*").await;
+    let (user, master, arn) = user_with_master("ma_nogrant", "SELECT, CREATE USER ON *.*").await;
     let db = database().await;
-    do_on(MY, &[format!(
-        "GRANT INSERT ON {}.* TO {}",
-        ident(&db),
-        account(&user, "%")
-    )])
+    do_on(
+        MY,
+        &[format!(
+            "GRANT INSERT ON {}.* TO {}",
+            ident(&db),
+            account(&user, "%")
+        )],
+    )
     .await;
     let token = start_rotation(&arn).await;
     assert_eq!(step(&arn, &token, "createSecret", ALT).status, 0);
@@ -670,11 +701,14 @@ async fn every_step_twice_is_idempotent() {
     let clone = format!("{user}_clone");
     let (_, arn) = alternating_user(&user, "%", true, Some(true)).await;
     let db = database().await;
-    do_on(MY, &[format!(
-        "GRANT SELECT ON {}.* TO {} WITH GRANT OPTION",
-        ident(&db),
-        account(&user, "%")
-    )])
+    do_on(
+        MY,
+        &[format!(
+            "GRANT SELECT ON {}.* TO {} WITH GRANT OPTION",
+            ident(&db),
+            account(&user, "%")
+        )],
+    )
     .await;
     let token = start_rotation(&arn).await;
     let twice =

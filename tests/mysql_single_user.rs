@@ -590,7 +590,10 @@ async fn password_require_current_account_rotates_with_replace() {
     let mut own = user_session(&user, &current).await;
     let err = mysql_async::prelude::Queryable::query_drop(
         &mut own,
-        format!("ALTER USER CURRENT_USER() IDENTIFIED BY {}", lit(&password("x"))),
+        format!(
+            "ALTER USER CURRENT_USER() IDENTIFIED BY {}",
+            lit(&password("x"))
+        ),
     )
     .await
     .unwrap_err();
@@ -706,10 +709,11 @@ async fn max_connections_is_retried_then_db_unavailable() {
 
     // This admin session stays open: it restores the limit while the server is full.
     let mut admin = admin_on(MY).await;
-    let limit: u64 = mysql_async::prelude::Queryable::query_first(&mut admin, "SELECT @@GLOBAL.max_connections")
-        .await
-        .unwrap()
-        .unwrap();
+    let limit: u64 =
+        mysql_async::prelude::Queryable::query_first(&mut admin, "SELECT @@GLOBAL.max_connections")
+            .await
+            .unwrap()
+            .unwrap();
     admin.query_drop_ok("SET GLOBAL max_connections = 4").await;
     let mut fillers = Vec::new();
     let mut full = false;
@@ -749,7 +753,10 @@ async fn max_connections_is_retried_then_db_unavailable() {
         run.stdout
     );
     // Once the server has room again the same step succeeds.
-    assert_eq!(step(&arn, &token, "setSecret", &[]).outcome(), "password_set");
+    assert_eq!(
+        step(&arn, &token, "setSecret", &[]).outcome(),
+        "password_set"
+    );
 }
 
 #[tokio::test]
@@ -778,7 +785,10 @@ async fn host_part_that_does_not_match_is_named_as_mysql_answers_it() {
                 let evidence = run.expect_failure("db_auth_method_unsupported", &["method"]);
                 assert_eq!(evidence["method"], "sha256_password");
                 assert!(
-                    run.failure()["remedy"].as_str().unwrap().contains("host parts"),
+                    run.failure()["remedy"]
+                        .as_str()
+                        .unwrap()
+                        .contains("host parts"),
                     "{}",
                     run.stdout
                 );
@@ -831,19 +841,35 @@ async fn dual_password_keeps_awscurrent_logging_in_through_the_rotation_and_afte
                 let changed = run.named("password_changed");
                 assert_eq!(changed[0]["method"], "alter user retain current password");
                 // Between setSecret and finishSecret the application's password still works.
-                let pending = new_password(&value_at(&arn, "AWSPENDING", Some(&token)).await.unwrap());
-                assert!(logs_in(&user, &current).await, "round {round}: AWSCURRENT during");
-                assert!(logs_in(&user, &pending).await, "round {round}: AWSPENDING during");
+                let pending =
+                    new_password(&value_at(&arn, "AWSPENDING", Some(&token)).await.unwrap());
+                assert!(
+                    logs_in(&user, &current).await,
+                    "round {round}: AWSCURRENT during"
+                );
+                assert!(
+                    logs_in(&user, &pending).await,
+                    "round {round}: AWSPENDING during"
+                );
             }
         }
         let now = new_password(&value_at(&arn, "AWSCURRENT", None).await.unwrap());
         let previous = new_password(&value_at(&arn, "AWSPREVIOUS", None).await.unwrap());
         assert_eq!(previous, current, "the secondary password is AWSPREVIOUS");
-        assert!(logs_in(&user, &now).await, "round {round}: AWSCURRENT after");
-        assert!(logs_in(&user, &previous).await, "round {round}: AWSPREVIOUS after");
+        assert!(
+            logs_in(&user, &now).await,
+            "round {round}: AWSCURRENT after"
+        );
+        assert!(
+            logs_in(&user, &previous).await,
+            "round {round}: AWSPREVIOUS after"
+        );
         // Only the two newest: every older password was discarded by this rotation.
         for old in &history[..history.len() - 1] {
-            assert!(!logs_in(&user, old).await, "round {round}: an older password still logs in");
+            assert!(
+                !logs_in(&user, old).await,
+                "round {round}: an older password still logs in"
+            );
         }
         history.push(now);
     }
@@ -862,8 +888,14 @@ async fn dual_password_retried_steps_never_lose_awscurrent() {
     let current = new_password(&value_at(&arn, "AWSCURRENT", None).await.unwrap());
 
     let token = start_rotation(&arn).await;
-    assert_eq!(step(&arn, &token, "createSecret", DUAL).outcome(), "pending_created");
-    assert_eq!(step(&arn, &token, "setSecret", DUAL).outcome(), "password_set");
+    assert_eq!(
+        step(&arn, &token, "createSecret", DUAL).outcome(),
+        "pending_created"
+    );
+    assert_eq!(
+        step(&arn, &token, "setSecret", DUAL).outcome(),
+        "password_set"
+    );
     // The retry logs in with AWSCURRENT (now the secondary password); the REPLACE check
     // refuses to change again, and AWSPENDING is found in place.
     let again = step(&arn, &token, "setSecret", DUAL);
@@ -913,16 +945,26 @@ async fn dual_password_on_mariadb_is_refused_before_anything_changes() {
     let run = step(&arn, &token, "setSecret", DUAL);
     let evidence = run.expect_failure("db_auth_method_unsupported", &["setting", "server_version"]);
     assert_eq!(evidence["setting"], "MYSQL_DUAL_PASSWORD");
-    assert!(evidence["server_version"].as_str().unwrap().starts_with("MariaDB"));
+    assert!(evidence["server_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("MariaDB"));
     assert!(run.failure()["remedy"].as_str().unwrap().contains("8.0.14"));
     assert!(run.named("password_changed").is_empty());
-    assert_eq!(maria_auth_string(&user, "%").await, before, "nothing changed");
+    assert_eq!(
+        maria_auth_string(&user, "%").await,
+        before,
+        "nothing changed"
+    );
     // With alternating users the setting is refused as configuration.
     let run = step(
         &arn,
         &token,
         "setSecret",
-        &[("MYSQL_DUAL_PASSWORD", "true"), ("ROTATION_STRATEGY", "alternating_users")],
+        &[
+            ("MYSQL_DUAL_PASSWORD", "true"),
+            ("ROTATION_STRATEGY", "alternating_users"),
+        ],
     );
     let evidence = run.expect_failure("internal_error", &["setting"]);
     assert_eq!(evidence["setting"], "MYSQL_DUAL_PASSWORD");
@@ -935,7 +977,10 @@ async fn diagnose_says_whether_the_account_has_a_secondary_password() {
     // The account may read its own row of mysql.user, so the answer is exact.
     do_on(
         MY,
-        &[format!("GRANT SELECT ON mysql.user TO {}", account(&user, "%"))],
+        &[format!(
+            "GRANT SELECT ON mysql.user TO {}",
+            account(&user, "%")
+        )],
     )
     .await;
     let check = |env: &[(&str, &str)]| -> Value {
@@ -956,12 +1001,24 @@ async fn diagnose_says_whether_the_account_has_a_secondary_password() {
     };
     let before = check(DUAL);
     assert_eq!(before["ok"], true, "{before}");
-    assert!(before["detail"].as_str().unwrap().contains("no secondary password"), "{before}");
+    assert!(
+        before["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no secondary password"),
+        "{before}"
+    );
     let token = start_rotation(&arn).await;
     rotate_all(&arn, &token, DUAL);
     let after = check(DUAL);
     assert_eq!(after["ok"], true, "{after}");
-    assert!(after["detail"].as_str().unwrap().contains("has a secondary password"), "{after}");
+    assert!(
+        after["detail"]
+            .as_str()
+            .unwrap()
+            .contains("has a secondary password"),
+        "{after}"
+    );
     // Without the privilege, MYSQL_DUAL_PASSWORD would fail: diagnose says so first.
     do_on(
         MY,
@@ -974,7 +1031,10 @@ async fn diagnose_says_whether_the_account_has_a_secondary_password() {
     let denied = check(DUAL);
     assert_eq!(denied["ok"], false, "{denied}");
     assert_eq!(denied["cause"], "db_permission_denied");
-    assert!(denied["remedy"].as_str().unwrap().contains("APPLICATION_PASSWORD_ADMIN"));
+    assert!(denied["remedy"]
+        .as_str()
+        .unwrap()
+        .contains("APPLICATION_PASSWORD_ADMIN"));
     // Without the setting the same account is only described.
     assert_eq!(check(&[])["ok"], true);
 }

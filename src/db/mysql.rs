@@ -125,7 +125,9 @@ pub fn parse_version(text: &str) -> Option<ServerVersion> {
     let minor = number(true)?;
     let mut patch = number(false)?;
     // Aurora MySQL 3 (`8.0.mysql_aurora.3.x`) is compatible with MySQL 8.0.23 or later.
-    if flavor == Flavor::MySql && (major, minor, patch) == (8, 0, 0) && text.contains("mysql_aurora.3")
+    if flavor == Flavor::MySql
+        && (major, minor, patch) == (8, 0, 0)
+        && text.contains("mysql_aurora.3")
     {
         patch = 23;
     }
@@ -1089,7 +1091,10 @@ impl MySession {
 
     /// Whether the logged-in account may keep a secondary password when it changes its own
     /// (APPLICATION_PASSWORD_ADMIN, CREATE USER or ALL on `*.*`, from `SHOW GRANTS`).
-    pub async fn may_retain_current_password(&mut self, deadline: &Deadline) -> Result<bool, Failure> {
+    pub async fn may_retain_current_password(
+        &mut self,
+        deadline: &Deadline,
+    ) -> Result<bool, Failure> {
         let MySession { conn, target, .. } = self;
         let lines: Vec<String> = deadline
             .run(
@@ -1297,12 +1302,19 @@ mod tests {
         let acct = "`app'x`@`10.0.%`";
         let replace = format!("ALTER USER {acct} IDENTIFIED BY 'new''pw\\' REPLACE 'cur''pw\\'");
         for v in ["8.0.13", "8.4.3", "9.7.4", "8.0.mysql_aurora.3.05.2"] {
-            assert_eq!(own_plan(v, false).unwrap(), [(replace.clone(), METHOD_ALTER)], "{v}");
+            assert_eq!(
+                own_plan(v, false).unwrap(),
+                [(replace.clone(), METHOD_ALTER)],
+                "{v}"
+            );
         }
         // Before 8.0.13 there is no REPLACE clause.
         assert_eq!(
             own_plan("8.0.12", false).unwrap(),
-            [(format!("ALTER USER {acct} IDENTIFIED BY 'new''pw\\'"), METHOD_ALTER)]
+            [(
+                format!("ALTER USER {acct} IDENTIFIED BY 'new''pw\\'"),
+                METHOD_ALTER
+            )]
         );
         for v in ["8.0.14", "8.4.3", "9.7.4", "8.0.mysql_aurora.3.05.2"] {
             assert_eq!(
@@ -1312,7 +1324,13 @@ mod tests {
             );
         }
         // Refused, before any statement, where there are no dual passwords.
-        for v in ["8.0.13", "5.7.44", "10.11.6-MariaDB", "11.4.2-MariaDB", "unknown"] {
+        for v in [
+            "8.0.13",
+            "5.7.44",
+            "10.11.6-MariaDB",
+            "11.4.2-MariaDB",
+            "unknown",
+        ] {
             let f = own_plan(v, true).unwrap_err();
             assert_eq!(f.cause, Cause::DbAuthMethodUnsupported, "{v}");
             assert_eq!(f.evidence["setting"], "MYSQL_DUAL_PASSWORD", "{v}");

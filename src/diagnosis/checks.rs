@@ -699,7 +699,9 @@ async fn mysql_secondary_password(
     const NAME: &str = "mysql_secondary_password";
     let dual = r.db.mysql_dual_password;
     let previous_logs_in = run.checks.iter().any(|c| {
-        c.name == "login_previous" && c.ok == Some(true) && c.detail.starts_with("AWSPREVIOUS")
+        c.name == "login_previous"
+            && c.ok == Some(true)
+            && c.detail.starts_with("AWSPREVIOUS")
             && c.detail.contains("logs in")
     });
     let t = Instant::now();
@@ -713,7 +715,10 @@ async fn mysql_secondary_password(
         if dual {
             run.record::<()>(NAME, t, Err(dual_password_unsupported(version.as_ref())));
         } else {
-            run.skip(NAME, "the server has no dual passwords (MySQL 8.0.14 or later)");
+            run.skip(
+                NAME,
+                "the server has no dual passwords (MySQL 8.0.14 or later)",
+            );
         }
         return;
     }
