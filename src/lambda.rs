@@ -60,6 +60,7 @@ fn build(settings: Settings, sdk: &aws_config::SdkConfig) -> Result<Rotator, Fai
         anchors,
         tls_fallback: settings.tls_fallback,
         pg_password_encryption: settings.pg_password_encryption,
+        mysql_dual_password: settings.mysql_dual_password,
     };
     let sm = SecretsManager::new(sdk, settings.secrets_manager_endpoint.as_deref());
     let rds = Rds::new(sdk);

@@ -36,6 +36,7 @@ fn no_secret_value_appears_in_anything_the_suite_printed() {
         ("binary output", printed),
         ("PostgreSQL log", read(&s.pg_log)),
         ("MariaDB general log", read(&s.mariadb_general_log)),
+        ("MySQL general log", read(&s.mysql_general_log)),
     ];
     // One pass per source over every secret at once (Aho-Corasick): the suite records
     // thousands of secrets and prints megabytes. JSON output escapes quotes and backslashes,

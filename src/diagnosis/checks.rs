@@ -545,6 +545,11 @@ pub async fn run(r: &Rotator, secret_id: &str, deadline: Deadline) -> Report {
                                 .to_string(),
                         ))
                     }
+                    Ok(_) if role == SecretRole::Previous && r.db.mysql_dual_password => Ok((
+                        (),
+                        "AWSPREVIOUS logs in: it is the account's secondary password (MYSQL_DUAL_PASSWORD), as expected"
+                            .to_string(),
+                    )),
                     Ok(_) if role == SecretRole::Previous => Ok((
                         (),
                         "AWSPREVIOUS still logs in: the database accepts an old password (drift)"
@@ -563,6 +568,8 @@ pub async fn run(r: &Rotator, secret_id: &str, deadline: Deadline) -> Report {
     }
     if r.settings.strategy == crate::config::Strategy::AlternatingUsers {
         alternating_checks(&mut run, r, &current, &deadline).await;
+    } else if current.family == crate::secret::EngineFamily::MySql {
+        mysql_secondary_password(&mut run, r, &current, &deadline).await;
     }
     Report {
         secret_id: secret_id.to_string(),
@@ -676,4 +683,74 @@ async fn alternating_checks(
         Err(f) => Err(f),
     };
     run.record("manage_users_privilege", t, privilege);
+}
+
+/// MySQL single user: whether the account has a secondary password (dual passwords,
+/// MySQL 8.0.14+), and, with `MYSQL_DUAL_PASSWORD`, whether the server and the account's
+/// privileges allow the rotation to keep one. Read-only: `mysql.user` when the account may
+/// read it, else whether AWSPREVIOUS logged in beside AWSCURRENT (`login_previous`).
+async fn mysql_secondary_password(
+    run: &mut Runner,
+    r: &Rotator,
+    current: &DbSecret,
+    deadline: &Deadline,
+) {
+    use crate::db::mysql::{dual_password_unsupported, supports_dual_password};
+    const NAME: &str = "mysql_secondary_password";
+    let dual = r.db.mysql_dual_password;
+    let previous_logs_in = run.checks.iter().any(|c| {
+        c.name == "login_previous"
+            && c.ok == Some(true)
+            && c.detail.starts_with("AWSPREVIOUS")
+            && c.detail.contains("logs in")
+    });
+    let t = Instant::now();
+    let mut session = match db::connect(current, SecretRole::Current, &r.db, deadline).await {
+        Ok(db::Session::MySql(s)) => s,
+        Ok(_) => return,
+        Err(_) => return run.skip(NAME, "AWSCURRENT does not log in"),
+    };
+    let version = session.version();
+    if !supports_dual_password(version.as_ref()) {
+        if dual {
+            run.record::<()>(NAME, t, Err(dual_password_unsupported(version.as_ref())));
+        } else {
+            run.skip(
+                NAME,
+                "the server has no dual passwords (MySQL 8.0.14 or later)",
+            );
+        }
+        return;
+    }
+    let result = async {
+        let has = session.has_secondary_password(deadline).await?;
+        let mut detail = match has {
+            Some(true) => "the account has a secondary password".to_string(),
+            Some(false) => "the account has no secondary password".to_string(),
+            None if previous_logs_in => {
+                "the account has a secondary password (AWSPREVIOUS logs in beside AWSCURRENT)"
+                    .to_string()
+            }
+            None => "no secondary password seen (the account may not read mysql.user; AWSPREVIOUS does not log in)".to_string(),
+        };
+        if dual {
+            if !session.may_retain_current_password(deadline).await? {
+                let acct = session.account().sql();
+                return Err(Failure::new(
+                    Cause::DbPermissionDenied,
+                    format!("MYSQL_DUAL_PASSWORD is set, but {acct} may not keep a secondary password"),
+                )
+                .with("user", current.username.as_str())
+                .with("statement_kind", "alter_password")
+                .with("privilege", "APPLICATION_PASSWORD_ADMIN")
+                .remedy(format!(
+                    "GRANT APPLICATION_PASSWORD_ADMIN ON *.* TO {acct}; (or unset MYSQL_DUAL_PASSWORD)."
+                )));
+            }
+            detail.push_str("; MYSQL_DUAL_PASSWORD: the account may keep one (APPLICATION_PASSWORD_ADMIN)");
+        }
+        Ok(((), detail))
+    }
+    .await;
+    run.record(NAME, t, result);
 }
