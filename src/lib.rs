@@ -10,6 +10,8 @@
 //! - [`rotation`]: the four steps, their preconditions and the strategies.
 //! - [`diagnosis`]: the cause taxonomy, the deadline watchdog and the `diagnose` checks.
 //! - [`telemetry`]: one JSON object per log line, CloudWatch Embedded Metric Format.
+//! - [`log_text`]: the same log events as readable text, for a terminal.
+//! - [`operate`]: operator commands across secrets: `audit` and `migrate`.
 //! - [`cli`] and [`lambda`]: the two faces of the binary.
 
 #![recursion_limit = "256"]
@@ -20,6 +22,8 @@ pub mod db;
 pub mod diagnosis;
 pub mod event;
 pub mod lambda;
+pub mod log_text;
+pub mod operate;
 pub mod rotation;
 pub mod secret;
 pub mod store;

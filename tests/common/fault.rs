@@ -305,7 +305,7 @@ async fn serve_connection(
 
 /// Sends the request to `upstream` as it came (start line, headers, body) on a fresh
 /// connection, and gives back the response, re-framed with its exact length.
-async fn forward(upstream: &str, req: &super::http::Message) -> std::io::Result<Vec<u8>> {
+pub async fn forward(upstream: &str, req: &super::http::Message) -> std::io::Result<Vec<u8>> {
     let stream = TcpStream::connect(upstream).await?;
     let (r, mut w) = stream.into_split();
     let mut head = format!("{}\r\n", req.start);

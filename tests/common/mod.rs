@@ -7,6 +7,7 @@
 pub mod driver;
 pub mod fault;
 pub mod http;
+pub mod lambda_invoke;
 pub mod mysql;
 pub mod runtime_api;
 pub mod tcp_proxy;
