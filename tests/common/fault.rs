@@ -213,6 +213,22 @@ pub fn operation_of(headers: &HashMap<String, String>, body: &[u8]) -> (String, 
     (op.to_string(), Protocol::Query)
 }
 
+/// The Lambda operation of a REST request line (Lambda names operations by path), if any.
+pub fn lambda_operation(start: &str) -> Option<&'static str> {
+    let mut parts = start.split_whitespace();
+    let method = parts.next()?;
+    let path = parts.next()?.split('?').next()?;
+    if path.starts_with("/2017-03-31/tags/") {
+        return Some("ListTags");
+    }
+    let rest = path.strip_prefix("/2015-03-31/functions/")?;
+    match (method, rest.rsplit('/').next()?) {
+        ("GET", "configuration") => Some("GetFunctionConfiguration"),
+        ("POST", "invocations") => Some("Invoke"),
+        _ => None,
+    }
+}
+
 /// The wire protocol of a request: it decides the shape of an injected error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -277,7 +293,10 @@ async fn serve_connection(
     let (r, mut w) = conn.into_split();
     let mut reader = BufReader::new(r);
     while let Some(req) = read_message(&mut reader).await? {
-        let (operation, protocol) = operation_of(&req.headers, &req.body);
+        let (operation, protocol) = match lambda_operation(&req.start) {
+            Some(op) => (op.to_string(), Protocol::Json),
+            None => operation_of(&req.headers, &req.body),
+        };
         let fault = state.lock().unwrap().decide(&operation);
         match fault {
             Some(Fault::Hang) => {

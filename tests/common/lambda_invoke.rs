@@ -239,6 +239,106 @@ async fn serve_connection(
     Ok(())
 }
 
+/// A function in moto's Lambda (metadata only: moto does not run it). Gives its ARN.
+pub async fn create_function(
+    name: &str,
+    runtime: &str,
+    description: &str,
+    tags: &[(&str, &str)],
+) -> String {
+    let addr = super::moto_addr();
+    // The role and the no-Docker setting are what rotation_function_arn() sets up.
+    super::rotation_function_arn().await;
+    const ZIP: &str = "UEsDBBQAAAAAAE0qfV2uVry6LQAAAC0AAAAIAAAAaW5kZXgucHlkZWYgaGFuZGxlcihldmVudCwgY29udGV4dCk6CiAgICByZXR1cm4gTm9uZQpQSwECFAMUAAAAAABNKn1drla8ui0AAAAtAAAACAAAAAAAAAAAAAAAgAEAAAAAaW5kZXgucHlQSwUGAAAAAAEAAQA2AAAAUwAAAAAA";
+    let tags: serde_json::Map<String, Value> = tags
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+        .collect();
+    let body = serde_json::json!({
+        "FunctionName": name, "Runtime": runtime, "Description": description,
+        "Role": "arn:aws:iam::123456789012:role/dsr-rotation-role",
+        "Handler": "index.handler", "Code": {"ZipFile": ZIP}, "Tags": tags,
+    });
+    let resp = super::http::request(
+        &addr,
+        "POST",
+        "/2015-03-31/functions",
+        &[
+            super::fake_auth("lambda"),
+            ("content-type", "application/json".into()),
+        ],
+        body.to_string().as_bytes(),
+    )
+    .await
+    .expect("CreateFunction");
+    assert!(resp.start.contains(" 201"), "CreateFunction: {} {}", resp.start, resp.text());
+    format!("arn:aws:lambda:us-east-1:123456789012:function:{name}")
+}
+
+/// Deletes a function from moto's Lambda.
+pub async fn delete_function(name: &str) {
+    let resp = super::http::request(
+        &super::moto_addr(),
+        "DELETE",
+        &format!("/2015-03-31/functions/{name}"),
+        &[super::fake_auth("lambda")],
+        b"",
+    )
+    .await
+    .expect("DeleteFunction");
+    assert!(resp.start.contains(" 204"), "DeleteFunction: {}", resp.start);
+}
+
+/// Points a secret's rotation at a function without rotating (as the console does for a
+/// hosted application), every 30 days.
+pub async fn configure_rotation(secret_arn: &str, function_arn: &str) {
+    super::sm()
+        .await
+        .rotate_secret()
+        .secret_id(secret_arn)
+        .rotation_lambda_arn(function_arn)
+        .rotation_rules(
+            aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                .automatically_after_days(30)
+                .build(),
+        )
+        .rotate_immediately(false)
+        .send()
+        .await
+        .expect("RotateSecret");
+    // AWS removes the AWSPENDING of this test-only RotateSecret once testSecret ran; moto
+    // leaves it on a copy of AWSCURRENT. Clear it, as AWS would have.
+    for (version, labels) in super::stages(secret_arn).await {
+        if labels.iter().any(|l| l == "AWSPENDING") && !labels.iter().any(|l| l == "AWSCURRENT")
+        {
+            super::sm()
+                .await
+                .update_secret_version_stage()
+                .secret_id(secret_arn)
+                .version_stage("AWSPENDING")
+                .remove_from_version_id(version)
+                .send()
+                .await
+                .expect("clear moto's AWSPENDING");
+        }
+    }
+}
+
+/// The rotation function and rules DescribeSecret gives.
+pub async fn rotation_of(secret_arn: &str) -> (Option<String>, Option<i64>) {
+    let d = super::sm()
+        .await
+        .describe_secret()
+        .secret_id(secret_arn)
+        .send()
+        .await
+        .unwrap();
+    (
+        d.rotation_lambda_arn().map(str::to_string),
+        d.rotation_rules().and_then(|r| r.automatically_after_days()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

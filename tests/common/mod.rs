@@ -140,7 +140,7 @@ pub async fn sm() -> SmClient {
     SmClient::new(&conf)
 }
 
-fn moto_addr() -> String {
+pub fn moto_addr() -> String {
     services()
         .moto
         .trim_start_matches("http://")
@@ -148,7 +148,7 @@ fn moto_addr() -> String {
         .to_string()
 }
 
-fn fake_auth(service: &str) -> (&'static str, String) {
+pub fn fake_auth(service: &str) -> (&'static str, String) {
     // moto routes unsigned requests by the credential scope of the Authorization header.
     (
         "authorization",
