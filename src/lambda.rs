@@ -126,9 +126,10 @@ pub async fn invoke(app: &App, payload: Value, deadline: Deadline) -> Result<Val
             // In Lambda the function knows its own name: a secret rotated by another
             // function (the one it is about to replace) is then a warning, not a fault.
             let ctx = crate::diagnosis::checks::Context {
+                // "_" is cargo-lambda's placeholder name under `cargo lambda watch`.
                 this_function: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
                     .ok()
-                    .filter(|n| !n.is_empty()),
+                    .filter(|n| !n.is_empty() && n != "_"),
                 lambda: Some(app.lambda.clone()),
             };
             let report =
