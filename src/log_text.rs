@@ -87,10 +87,12 @@ fn clock() -> String {
         .unwrap_or(stamp.clone())
 }
 
-/// `key=value` pairs of an evidence object, nested values as compact JSON.
+/// `key=value` pairs of an evidence object: strings with spaces quoted, nested values as
+/// compact JSON.
 fn pairs(map: &Map<String, Value>) -> String {
     map.iter()
         .map(|(k, v)| match v {
+            Value::String(s) if s.contains(' ') || s.is_empty() => format!("{k}={v}"),
             Value::String(s) => format!("{k}={s}"),
             other => format!("{k}={other}"),
         })
@@ -106,7 +108,8 @@ fn text(v: Option<&Value>) -> String {
     }
 }
 
-/// Renders one event (its own fields merged over its spans') as text lines.
+/// Renders one event (its own fields merged over its spans') as text lines; `step_started`
+/// gives none (the step's result line says all of it).
 pub fn render(level: Level, fields: &Map<String, Value>) -> String {
     let event = text(fields.get("event"));
     let message = text(fields.get("message"));
@@ -118,13 +121,7 @@ pub fn render(level: Level, fields: &Map<String, Value>) -> String {
         .unwrap_or_default();
     let now = clock();
     let mut out = match event.as_str() {
-        "step_started" => {
-            let mut what = text(fields.get("strategy"));
-            if let Some(engine) = fields.get("engine") {
-                what = format!("{what}, {}", text(Some(engine)));
-            }
-            format!("{now} {step:<13} start   {what}\n")
-        }
+        "step_started" => String::new(),
         "step_succeeded" => format!(
             "{now} {step:<13} ok      {:<24}{duration}\n",
             text(fields.get("outcome"))
@@ -167,7 +164,7 @@ pub fn render(level: Level, fields: &Map<String, Value>) -> String {
             let mark = match level {
                 Level::ERROR => "ERROR  ",
                 Level::WARN => "warn   ",
-                _ => "       ",
+                _ => "·      ",
             };
             let mut s = format!("{now} {step:<13} {mark} {message}");
             if let Some(d) = fields.get("duration_ms").and_then(Value::as_u64) {
@@ -241,6 +238,15 @@ mod tests {
     }
 
     #[test]
+    fn a_step_start_is_no_line_of_its_own() {
+        let out = render(
+            Level::INFO,
+            &map(json!({"event": "step_started", "step": "createSecret", "strategy": "single_user"})),
+        );
+        assert_eq!(out, "");
+    }
+
+    #[test]
     fn a_success_is_one_line_with_step_outcome_and_duration() {
         let out = render(
             Level::INFO,
@@ -260,7 +266,8 @@ mod tests {
             Level::ERROR,
             &map(json!({"event": "step_failed", "step": "setSecret", "cause": "db_login_failed",
                         "message": "setSecret failed: refused", "remedy": "Reset the password.",
-                        "duration_ms": 12, "evidence": {"user": "app", "attempts": 2}})),
+                        "duration_ms": 12, "evidence": {"user": "app", "attempts": 2,
+                                                        "server_message": "no encryption"}})),
         );
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 4, "{out}");
@@ -268,5 +275,6 @@ mod tests {
         assert!(lines[1].contains("message") && lines[1].contains("refused"));
         assert!(lines[2].contains("remedy") && lines[2].contains("Reset the password."));
         assert!(lines[3].contains("user=app") && lines[3].contains("attempts=2"));
+        assert!(lines[3].contains(r#"server_message="no encryption""#), "{out}");
     }
 }

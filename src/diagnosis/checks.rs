@@ -455,14 +455,15 @@ async fn describe_detail(
     let other = match &d.rotation_lambda_arn {
         Some(arn) => {
             let name = crate::operate::function_name(arn);
-            let runtime = runtime_of(ctx, arn, deadline).await;
             let mine = this.is_some_and(|t| crate::operate::function_name(t) == name);
-            parts.push(if mine {
-                format!("rotation function: this one ({name})")
+            if mine {
+                parts.push(format!("rotation function: this one ({name})"));
+                None
             } else {
-                format!("rotation function: {name} ({runtime})")
-            });
-            (!mine && this.is_some()).then(|| (arn.clone(), name.to_string(), runtime))
+                let runtime = runtime_of(ctx, arn, deadline).await;
+                parts.push(format!("rotation function: {name} ({runtime})"));
+                this.is_some().then(|| (arn.clone(), name.to_string(), runtime))
+            }
         }
         None => {
             parts.push("no rotation function".to_string());
