@@ -100,7 +100,11 @@ enum Command {
     /// point the secret's rotation at FUNCTION, keeping its schedule.
     Migrate {
         /// The secret to move.
-        #[arg(long, required_unless_present = "from_function", conflicts_with = "from_function")]
+        #[arg(
+            long,
+            required_unless_present = "from_function",
+            conflicts_with = "from_function"
+        )]
         secret_id: Option<String>,
         /// Move every secret rotated by this function, one at a time, stopping at the first
         /// refusal.

@@ -183,7 +183,12 @@ impl<S> Layer<S> for TextLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &tracing::Id, ctx: Context<'_, S>) {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::Id,
+        ctx: Context<'_, S>,
+    ) {
         let mut fields = Fields::default();
         attrs.record(&mut fields);
         if let Some(span) = ctx.span(id) {
@@ -241,7 +246,9 @@ mod tests {
     fn a_step_start_is_no_line_of_its_own() {
         let out = render(
             Level::INFO,
-            &map(json!({"event": "step_started", "step": "createSecret", "strategy": "single_user"})),
+            &map(
+                json!({"event": "step_started", "step": "createSecret", "strategy": "single_user"}),
+            ),
         );
         assert_eq!(out, "");
     }
@@ -264,10 +271,12 @@ mod tests {
     fn a_failure_shows_cause_message_remedy_and_evidence() {
         let out = render(
             Level::ERROR,
-            &map(json!({"event": "step_failed", "step": "setSecret", "cause": "db_login_failed",
+            &map(
+                json!({"event": "step_failed", "step": "setSecret", "cause": "db_login_failed",
                         "message": "setSecret failed: refused", "remedy": "Reset the password.",
                         "duration_ms": 12, "evidence": {"user": "app", "attempts": 2,
-                                                        "server_message": "no encryption"}})),
+                                                        "server_message": "no encryption"}}),
+            ),
         );
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 4, "{out}");
@@ -275,6 +284,9 @@ mod tests {
         assert!(lines[1].contains("message") && lines[1].contains("refused"));
         assert!(lines[2].contains("remedy") && lines[2].contains("Reset the password."));
         assert!(lines[3].contains("user=app") && lines[3].contains("attempts=2"));
-        assert!(lines[3].contains(r#"server_message="no encryption""#), "{out}");
+        assert!(
+            lines[3].contains(r#"server_message="no encryption""#),
+            "{out}"
+        );
     }
 }

@@ -34,8 +34,10 @@ fn audit_json(env: &[(&str, &str)], extra: &[&str]) -> (Run, Value) {
 
 /// A secret whose value the audit must never read.
 async fn secret() -> String {
-    create_secret(&json!({"engine": "postgres", "host": "db.internal", "username": "app",
-                          "password": password("audit"), "port": 5432}))
+    create_secret(
+        &json!({"engine": "postgres", "host": "db.internal", "username": "app",
+                          "password": password("audit"), "port": 5432}),
+    )
     .await
 }
 
@@ -100,7 +102,10 @@ async fn every_rotated_secret_is_a_row_with_runtime_application_and_next_step() 
     assert_eq!(r["runtime"], "python3.7");
     assert_eq!(r["runtime_deprecated"], true);
     assert_eq!(r["deprecated_on"], "2023-12-04");
-    assert_eq!(r["hosted_application"], "SecretsManagerRDSPostgreSQLRotationSingleUser");
+    assert_eq!(
+        r["hosted_application"],
+        "SecretsManagerRDSPostgreSQLRotationSingleUser"
+    );
     assert_eq!(r["engine"], "postgres");
     assert_eq!(r["strategy"], "single_user");
     assert_eq!(r["this_function"], false);
@@ -108,16 +113,28 @@ async fn every_rotated_secret_is_a_row_with_runtime_application_and_next_step() 
     assert_eq!(r["rotation_rules"]["AutomaticallyAfterDays"], 30);
     assert!(r["last_rotated"].is_string(), "{r}");
     let next = r["next_step"].as_str().unwrap();
-    assert!(next.contains("python3.7 is deprecated since 2023-12-04"), "{next}");
     assert!(
-        next.contains(&format!("db-secret-rotator migrate --secret-id {} --function dsr-{tag}", r["secret"].as_str().unwrap())),
+        next.contains("python3.7 is deprecated since 2023-12-04"),
+        "{next}"
+    );
+    assert!(
+        next.contains(&format!(
+            "db-secret-rotator migrate --secret-id {} --function dsr-{tag}",
+            r["secret"].as_str().unwrap()
+        )),
         "{next}"
     );
 
     let r = row(&report, &on_multi);
     assert_eq!(r["strategy"], "alternating_users");
     assert_eq!(r["engine"], "mysql");
-    assert!(r["next_step"].as_str().unwrap().contains("rotationStrategy=alternating_users"), "{r}");
+    assert!(
+        r["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("rotationStrategy=alternating_users"),
+        "{r}"
+    );
 
     let r = row(&report, &on_ours);
     assert_eq!(r["this_function"], true);
@@ -127,12 +144,22 @@ async fn every_rotated_secret_is_a_row_with_runtime_application_and_next_step() 
     let r = row(&report, &on_gone);
     assert_eq!(r["function_readable"], false);
     assert_eq!(r["function_error"]["code"], "ResourceNotFoundException");
-    assert!(r["next_step"].as_str().unwrap().contains("no longer exists"), "{r}");
+    assert!(
+        r["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("no longer exists"),
+        "{r}"
+    );
 
     // The text form: a header, a row per secret, its next step under it.
     let text = run_bin(&["audit", "--function", &format!("dsr-{tag}")], &[]);
     assert_eq!(text.status, 0);
-    assert!(text.stdout.starts_with("audit us-east-1: "), "{}", text.stdout);
+    assert!(
+        text.stdout.starts_with("audit us-east-1: "),
+        "{}",
+        text.stdout
+    );
     let name = report_name(&report, &on_old);
     let at = text
         .stdout
@@ -140,8 +167,17 @@ async fn every_rotated_secret_is_a_row_with_runtime_application_and_next_step() 
         .position(|l| l.starts_with(&name))
         .unwrap_or_else(|| panic!("no row for {name}:\n{}", text.stdout));
     let line = text.stdout.lines().nth(at).unwrap();
-    assert!(line.contains("python3.7 (deprecated 2023-12-04)") && line.contains("hosted: postgres, single_user"), "{line}");
-    assert!(text.stdout.lines().nth(at + 1).unwrap().starts_with("  next: "));
+    assert!(
+        line.contains("python3.7 (deprecated 2023-12-04)")
+            && line.contains("hosted: postgres, single_user"),
+        "{line}"
+    );
+    assert!(text
+        .stdout
+        .lines()
+        .nth(at + 1)
+        .unwrap()
+        .starts_with("  next: "));
 
     // Read-only: nothing about the secrets changed, and no secret value was read.
     assert_eq!((rotation_of(&on_old).await, stages(&on_old).await), before);
@@ -155,7 +191,13 @@ fn report_name(report: &Value, arn: &str) -> String {
 #[tokio::test]
 async fn a_function_the_caller_may_not_read_is_a_row_that_says_so() {
     let tag = unique("d");
-    let old = create_function(&format!("denied-{tag}"), "python3.7", "", &[("serverlessrepo:applicationId", PG_SINGLE)]).await;
+    let old = create_function(
+        &format!("denied-{tag}"),
+        "python3.7",
+        "",
+        &[("serverlessrepo:applicationId", PG_SINGLE)],
+    )
+    .await;
     let s = secret().await;
     configure_rotation(&s, &old).await;
     let fault = FaultServer::start();
@@ -171,7 +213,13 @@ async fn a_function_the_caller_may_not_read_is_a_row_that_says_so() {
     assert_eq!(r["function_readable"], false);
     assert_eq!(r["function_error"]["code"], "AccessDeniedException");
     assert_eq!(r["runtime"], Value::Null);
-    assert!(r["next_step"].as_str().unwrap().contains("lambda:GetFunctionConfiguration"), "{r}");
+    assert!(
+        r["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("lambda:GetFunctionConfiguration"),
+        "{r}"
+    );
     assert!(report["summary"]["function_not_readable"].as_u64().unwrap() >= 1);
     assert!(fault.faulted("GetFunctionConfiguration") >= 1);
 }
@@ -187,7 +235,15 @@ async fn a_caller_who_may_not_list_secrets_gets_a_clear_error() {
     );
     let run = run_bin(&["audit"], &[("AWS_ENDPOINT_URL", fault.url())]);
     assert_eq!(run.status, 1);
-    assert!(run.stderr.contains("AccessDeniedException"), "{}", run.stderr);
-    assert!(run.stderr.contains("secretsmanager:ListSecrets"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("AccessDeniedException"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("secretsmanager:ListSecrets"),
+        "{}",
+        run.stderr
+    );
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
 }

@@ -61,12 +61,20 @@ impl Drop for Killed {
 
 fn invoke(cl: &PathBuf, port: u16, event: &Value) -> (bool, String) {
     let out = Command::new(cl)
-        .args(["lambda", "invoke", "-A", "127.0.0.1", "-P", &port.to_string(), "--data-ascii"])
+        .args([
+            "lambda",
+            "invoke",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+            "--data-ascii",
+        ])
         .arg(event.to_string())
         .output()
         .expect("cargo lambda invoke");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     append_output(&text);
     (out.status.success(), text)
 }
@@ -85,7 +93,15 @@ async fn a_rotation_and_a_diagnose_run_under_cargo_lambdas_emulator() {
     let log = output_dir().join(format!("cargo-lambda-{port}.log"));
     let _emulator = Killed(
         Command::new(&cl)
-            .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &port.to_string(),
+            ])
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(Stdio::null())
             .spawn()
@@ -104,7 +120,10 @@ async fn a_rotation_and_a_diagnose_run_under_cargo_lambdas_emulator() {
     }
     // What `cargo lambda watch --only-lambda-apis` says the function needs.
     function
-        .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
+        .env(
+            "AWS_LAMBDA_RUNTIME_API",
+            format!("http://127.0.0.1:{port}/.rt"),
+        )
         .env("AWS_LAMBDA_FUNCTION_NAME", "_")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "4096")
@@ -124,7 +143,8 @@ async fn a_rotation_and_a_diagnose_run_under_cargo_lambdas_emulator() {
     let (ok, out) = invoke(&cl, port, &json!({"Action": "diagnose", "SecretId": arn}));
     assert!(ok, "{out}");
     let start = out.find('{').unwrap_or_else(|| panic!("no report: {out}"));
-    let report: Value = serde_json::from_str(out[start..].trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let report: Value =
+        serde_json::from_str(out[start..].trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!(report["ok"], true, "{report:#}");
     assert_eq!(report["warnings"], 0, "{report:#}");
 
@@ -141,8 +161,14 @@ async fn a_rotation_and_a_diagnose_run_under_cargo_lambdas_emulator() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
         .collect();
-    assert!(!events.iter().any(|e| e["event"] == "step_failed"), "{logged}");
-    let succeeded = events.iter().filter(|e| e["event"] == "step_succeeded").count();
+    assert!(
+        !events.iter().any(|e| e["event"] == "step_failed"),
+        "{logged}"
+    );
+    let succeeded = events
+        .iter()
+        .filter(|e| e["event"] == "step_succeeded")
+        .count();
     assert_eq!(succeeded, 4, "{logged}");
     let warned = events
         .iter()

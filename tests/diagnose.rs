@@ -281,7 +281,10 @@ async fn an_awspending_of_a_rotation_in_progress_is_a_warning_with_the_command_t
         .as_str()
         .unwrap()
         .contains(&format!("--remove-from-version-id {token}")));
-    assert!(d["remedy"].as_str().unwrap().contains("update-secret-version-stage"));
+    assert!(d["remedy"]
+        .as_str()
+        .unwrap()
+        .contains("update-secret-version-stage"));
     // The rest still runs: the label is not a fault of the secret.
     assert_eq!(check(&report, "login_current")["ok"], true, "{report:#}");
 }
@@ -299,7 +302,13 @@ async fn rotation_not_enabled_yet_is_a_warning_and_the_preflight_passes() {
     let d = check(&report, "describe_secret");
     assert_eq!(d["status"], "warn");
     let w = warning(d, "rotation_not_enabled");
-    assert!(w["remedy"].as_str().unwrap().contains("migrate --secret-id"), "{w}");
+    assert!(
+        w["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("migrate --secret-id"),
+        "{w}"
+    );
     for c in report["checks"].as_array().unwrap() {
         if c["name"] != "describe_secret" {
             assert_eq!(c["status"], "ok", "{c}");
@@ -308,32 +317,55 @@ async fn rotation_not_enabled_yet_is_a_warning_and_the_preflight_passes() {
     // The table says so in a warn row with the remedy under it; exit 0.
     let text = run_bin(&["diagnose", "--secret-id", &arn, "--format", "text"], &[]);
     assert_eq!(text.status, 0, "{}", text.stdout);
-    assert!(text.stdout.lines().next().unwrap().contains("OK, 1 warning"), "{}", text.stdout);
+    assert!(
+        text.stdout
+            .lines()
+            .next()
+            .unwrap()
+            .contains("OK, 1 warning"),
+        "{}",
+        text.stdout
+    );
     let row = text
         .stdout
         .lines()
         .position(|l| l.starts_with("warn") && l.contains("describe_secret"))
         .unwrap_or_else(|| panic!("{}", text.stdout));
     let below: Vec<&str> = text.stdout.lines().skip(row + 1).take(2).collect();
-    assert!(below[0].contains("warning: rotation_not_enabled"), "{}", text.stdout);
+    assert!(
+        below[0].contains("warning: rotation_not_enabled"),
+        "{}",
+        text.stdout
+    );
     assert!(below[1].contains("remedy: "), "{}", text.stdout);
 }
 
 #[tokio::test]
 async fn rotation_on_another_function_is_a_warning_naming_it_and_its_runtime() {
     let (arn, _user) = healthy().await;
-    let (run, report) = diagnose_json(
-        &arn,
-        &[],
-    );
+    let (run, report) = diagnose_json(&arn, &[]);
     // Without a function to compare with, the function is named in the detail only.
     assert_eq!(run.status, 0);
     let d = check(&report, "describe_secret");
     assert_eq!(d["status"], "ok", "{d}");
-    assert!(d["detail"].as_str().unwrap().contains("dsr-dummy-rotation (python3.11)"), "{d}");
+    assert!(
+        d["detail"]
+            .as_str()
+            .unwrap()
+            .contains("dsr-dummy-rotation (python3.11)"),
+        "{d}"
+    );
 
     let run = run_bin(
-        &["diagnose", "--secret-id", &arn, "--format", "json", "--function", "db-secret-rotator-new"],
+        &[
+            "diagnose",
+            "--secret-id",
+            &arn,
+            "--format",
+            "json",
+            "--function",
+            "db-secret-rotator-new",
+        ],
         &[],
     );
     assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
@@ -341,20 +373,40 @@ async fn rotation_on_another_function_is_a_warning_naming_it_and_its_runtime() {
     assert_eq!(report["ok"], true);
     let d = check(&report, "describe_secret");
     let w = warning(d, "rotation_on_other_function");
-    assert!(w["message"].as_str().unwrap().contains("dsr-dummy-rotation (python3.11)"), "{w}");
+    assert!(
+        w["message"]
+            .as_str()
+            .unwrap()
+            .contains("dsr-dummy-rotation (python3.11)"),
+        "{w}"
+    );
     assert_eq!(w["evidence"]["runtime"], "python3.11");
     assert_eq!(
         w["evidence"]["function_arn"],
         rotation_function_arn().await.as_str()
     );
-    assert!(w["remedy"].as_str().unwrap().contains("--function db-secret-rotator-new --apply"), "{w}");
+    assert!(
+        w["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("--function db-secret-rotator-new --apply"),
+        "{w}"
+    );
 }
 
 #[tokio::test]
 async fn a_deadline_passed_before_the_checks_blames_the_deadline_not_the_endpoint() {
     let (arn, _user) = healthy().await;
     let run = run_bin(
-        &["diagnose", "--secret-id", &arn, "--format", "json", "--timeout-ms", "0"],
+        &[
+            "diagnose",
+            "--secret-id",
+            &arn,
+            "--format",
+            "json",
+            "--timeout-ms",
+            "0",
+        ],
         &[],
     );
     assert_eq!(run.status, 1, "{}", run.stdout);

@@ -25,9 +25,16 @@ async fn text_shows_one_line_per_step_and_a_failure_with_cause_message_remedy_an
     pg_create_user(s.pg_port, &user, &pw, &[]).await;
     let arn = create_secret(&pg_secret(&user, &pw)).await;
 
-    let run = run_bin(&["rotate", "--secret-id", &arn, "--log-format", "text"], &[("RUST_LOG", "")]);
+    let run = run_bin(
+        &["rotate", "--secret-id", &arn, "--log-format", "text"],
+        &[("RUST_LOG", "")],
+    );
     assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
-    assert!(run.events.is_empty(), "no JSON in text mode:\n{}", run.stdout);
+    assert!(
+        run.events.is_empty(),
+        "no JSON in text mode:\n{}",
+        run.stdout
+    );
     for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
         let lines: Vec<&str> = run
             .stdout
@@ -40,9 +47,17 @@ async fn text_shows_one_line_per_step_and_a_failure_with_cause_message_remedy_an
         // time, step, outcome, duration
         assert_eq!(words[0].len(), 12, "HH:MM:SS.mmm: {}", lines[0]);
         assert_eq!(words[0].as_bytes()[2], b':');
-        assert!(words[3].chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{}", lines[0]);
+        assert!(
+            words[3].chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            "{}",
+            lines[0]
+        );
         assert_eq!(words[words.len() - 1], "ms", "{}", lines[0]);
-        assert!(words[words.len() - 2].parse::<u64>().is_ok(), "{}", lines[0]);
+        assert!(
+            words[words.len() - 2].parse::<u64>().is_ok(),
+            "{}",
+            lines[0]
+        );
     }
 
     // A failure: the database password was changed outside rotation.
@@ -52,7 +67,17 @@ async fn text_shows_one_line_per_step_and_a_failure_with_cause_message_remedy_an
     let token = start_rotation(&arn).await;
     step(&arn, &token, "createSecret", &[]);
     let run = run_bin(
-        &["step", "--secret-id", &arn, "--token", &token, "--step", "setSecret", "--log-format", "text"],
+        &[
+            "step",
+            "--secret-id",
+            &arn,
+            "--token",
+            &token,
+            "--step",
+            "setSecret",
+            "--log-format",
+            "text",
+        ],
         &[("RUST_LOG", "")],
     );
     assert_eq!(run.status, 1, "{}", run.stdout);
@@ -63,8 +88,18 @@ async fn text_shows_one_line_per_step_and_a_failure_with_cause_message_remedy_an
         .unwrap_or_else(|| panic!("{}", run.stdout));
     assert!(lines[at].contains("db_login_failed"), "{}", lines[at]);
     assert!(lines[at].trim_end().ends_with("ms"), "{}", lines[at]);
-    assert!(lines[at + 1].trim_start().starts_with("message  setSecret failed"), "{}", run.stdout);
-    assert!(lines[at + 2].trim_start().starts_with("remedy   "), "{}", run.stdout);
+    assert!(
+        lines[at + 1]
+            .trim_start()
+            .starts_with("message  setSecret failed"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines[at + 2].trim_start().starts_with("remedy   "),
+        "{}",
+        run.stdout
+    );
     assert!(lines[at + 2].contains("AWSCURRENT"), "{}", run.stdout);
     let evidence = lines[at + 3].trim_start();
     assert!(evidence.starts_with("evidence "), "{}", run.stdout);
@@ -76,7 +111,15 @@ async fn text_shows_one_line_per_step_and_a_failure_with_cause_message_remedy_an
 async fn json_is_the_default_off_a_terminal_and_on_request() {
     let arn = create_secret(&json!({"engine": "postgres"})).await;
     for args in [vec![], vec!["--log-format", "json"]] {
-        let mut all = vec!["step", "--secret-id", arn.as_str(), "--token", "t", "--step", "createSecret"];
+        let mut all = vec![
+            "step",
+            "--secret-id",
+            arn.as_str(),
+            "--token",
+            "t",
+            "--step",
+            "createSecret",
+        ];
         all.extend(args);
         let run = run_bin(&all, &[]);
         assert_eq!(run.status, 1);
@@ -112,9 +155,21 @@ fn lambda_process(api: &RuntimeApi) -> tokio::process::Child {
 async fn stop(mut child: tokio::process::Child) -> String {
     child.start_kill().unwrap();
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).await.unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .await
+        .unwrap();
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).await.unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .await
+        .unwrap();
     let _ = child.wait().await;
     append_output(&out);
     append_output(&err);
@@ -145,7 +200,9 @@ async fn a_failed_invocation_is_one_error_line_in_lambda() {
     assert_eq!(errors[0]["event"], "step_failed");
     assert_eq!(errors[0]["cause"], "rotation_not_enabled");
     assert!(
-        !lines.iter().any(|l| l["target"] == "lambda_runtime::layers::panic"),
+        !lines
+            .iter()
+            .any(|l| l["target"] == "lambda_runtime::layers::panic"),
         "{out}"
     );
 }

@@ -6,7 +6,9 @@
 
 mod common;
 
-use common::lambda_invoke::{configure_rotation, create_function, rotation_of, LambdaInvoke};
+use common::lambda_invoke::{
+    configure_rotation, create_function, invoked_function, rotation_of, LambdaInvoke,
+};
 use common::*;
 use serde_json::{json, Value};
 
@@ -59,7 +61,13 @@ async fn secret_on(function: &str, good: bool) -> (String, String, String) {
 }
 
 fn migrate(f: &Fixture, args: &[&str]) -> (Run, Value) {
-    let mut all = vec!["migrate", "--function", f.new_name.as_str(), "--format", "json"];
+    let mut all = vec![
+        "migrate",
+        "--function",
+        f.new_name.as_str(),
+        "--format",
+        "json",
+    ];
     all.extend_from_slice(args);
     let run = run_bin(&all, &[("AWS_ENDPOINT_URL_LAMBDA", f.invoke.url())]);
     let report = serde_json::from_str(run.stdout.trim())
@@ -95,8 +103,15 @@ async fn a_dry_run_preflights_through_the_function_and_changes_nothing() {
     let calls = f.invoke.invocations();
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0].function, f.new_name);
-    assert_eq!(calls[0].payload, json!({"Action": "diagnose", "SecretId": arn}));
-    assert!(calls[0].output.contains("\"event\""), "the function logged JSON: {}", calls[0].output);
+    assert_eq!(
+        calls[0].payload,
+        json!({"Action": "diagnose", "SecretId": arn})
+    );
+    assert!(
+        calls[0].output.contains("\"event\""),
+        "the function logged JSON: {}",
+        calls[0].output
+    );
 
     // Its report: every check passed; rotation on the old function is a warning that names it.
     let p = &m["preflight"];
@@ -106,7 +121,10 @@ async fn a_dry_run_preflights_through_the_function_and_changes_nothing() {
     assert_eq!(d["status"], "warn", "{d}");
     let w = &d["warnings"][0];
     assert_eq!(w["code"], "rotation_on_other_function");
-    assert!(w["message"].as_str().unwrap().contains("(python3.7)"), "{w}");
+    assert!(
+        w["message"].as_str().unwrap().contains("(python3.7)"),
+        "{w}"
+    );
 
     // Nothing changed, and the way back is spelled out.
     assert_eq!((rotation_of(&arn).await, stages(&arn).await), before);
@@ -123,13 +141,27 @@ async fn a_dry_run_preflights_through_the_function_and_changes_nothing() {
     );
     assert_eq!(text.status, 0, "{}", text.stdout);
     assert!(text.stdout.contains("(python3.7) to"), "{}", text.stdout);
-    assert!(text.stdout.contains("dry run: the preflight passed"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("dry run: the preflight passed"),
+        "{}",
+        text.stdout
+    );
     assert!(text.stdout.contains("--apply"), "{}", text.stdout);
-    assert!(text.stdout.contains(&format!("switch back: {back}")), "{}", text.stdout);
-    assert!(text.stdout.contains("warning: rotation_on_other_function"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains(&format!("switch back: {back}")),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("warning: rotation_on_other_function"),
+        "{}",
+        text.stdout
+    );
 
     // The database was never touched: the password still logs in.
-    pg_login(services().pg_port, &user, &pw, true).await.unwrap();
+    pg_login(services().pg_port, &user, &pw, true)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -146,13 +178,18 @@ async fn apply_after_a_passing_preflight_points_rotation_at_the_function_keeping
     assert_eq!(rotation_of(&arn).await, (Some(f.new.clone()), Some(30)));
     // No rotation ran: AWSCURRENT is the same value and still logs in.
     assert_eq!(value_at(&arn, "AWSCURRENT", None).await, current);
-    pg_login(services().pg_port, &user, &pw, true).await.unwrap();
+    pg_login(services().pg_port, &user, &pw, true)
+        .await
+        .unwrap();
     assert!(m["switch_back"].as_str().unwrap().contains(&f.old));
 
     // Run again: already on the function, nothing to do, no preflight needed.
     let (run, report) = migrate(&f, &["--secret-id", &arn, "--apply"]);
     assert_eq!(run.status, 0);
-    assert!(report["migrations"][0]["note"].as_str().unwrap().contains("already"));
+    assert!(report["migrations"][0]["note"]
+        .as_str()
+        .unwrap()
+        .contains("already"));
 }
 
 #[tokio::test]
@@ -166,7 +203,10 @@ async fn a_failing_preflight_refuses_and_changes_nothing() {
     assert_eq!(m["applied"], false);
     let why = m["refused"].as_str().unwrap();
     assert!(why.contains("login_current (db_login_failed)"), "{why}");
-    assert_eq!(check(&m["preflight"], "login_current")["cause"], "db_login_failed");
+    assert_eq!(
+        check(&m["preflight"], "login_current")["cause"],
+        "db_login_failed"
+    );
     assert_eq!((rotation_of(&arn).await, stages(&arn).await), before);
 }
 
@@ -186,7 +226,11 @@ async fn from_function_moves_each_secret_in_turn_and_stops_at_the_first_refusal(
     assert!(done[1]["refused"].is_string());
     assert_eq!(rotation_of(&first).await.0, Some(f.new.clone()));
     assert_eq!(rotation_of(&broken).await.0, Some(f.old.clone()));
-    assert_eq!(rotation_of(&last).await.0, Some(f.old.clone()), "stopped before the third");
+    assert_eq!(
+        rotation_of(&last).await.0,
+        Some(f.old.clone()),
+        "stopped before the third"
+    );
 }
 
 #[tokio::test]
@@ -194,7 +238,15 @@ async fn a_target_that_is_not_a_function_is_refused_before_any_invoke() {
     let f = fixture().await;
     let (arn, ..) = secret_on(&f.old, true).await;
     let run = run_bin(
-        &["migrate", "--function", "no-such-function", "--secret-id", &arn, "--format", "json"],
+        &[
+            "migrate",
+            "--function",
+            "no-such-function",
+            "--secret-id",
+            &arn,
+            "--format",
+            "json",
+        ],
         &[("AWS_ENDPOINT_URL_LAMBDA", f.invoke.url())],
     );
     assert_eq!(run.status, 1);
@@ -205,6 +257,32 @@ async fn a_target_that_is_not_a_function_is_refused_before_any_invoke() {
         .contains("ResourceNotFoundException"));
     assert!(f.invoke.invocations().is_empty());
     // --rotate-now without --apply is a usage error.
-    let usage = run_bin(&["migrate", "--function", "x", "--secret-id", &arn, "--rotate-now"], &[]);
+    let usage = run_bin(
+        &[
+            "migrate",
+            "--function",
+            "x",
+            "--secret-id",
+            &arn,
+            "--rotate-now",
+        ],
+        &[],
+    );
     assert_eq!(usage.status, 2);
+}
+
+#[test]
+fn the_invoke_endpoint_names_the_function_of_an_invoke_path() {
+    assert_eq!(
+        invoked_function("POST /2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Anew/invocations HTTP/1.1"),
+        Some("new".to_string())
+    );
+    assert_eq!(
+        invoked_function("POST /2015-03-31/functions/new/invocations HTTP/1.1"),
+        Some("new".to_string())
+    );
+    assert_eq!(
+        invoked_function("GET /2015-03-31/functions/new/configuration HTTP/1.1"),
+        None
+    );
 }

@@ -462,7 +462,8 @@ async fn describe_detail(
             } else {
                 let runtime = runtime_of(ctx, arn, deadline).await;
                 parts.push(format!("rotation function: {name} ({runtime})"));
-                this.is_some().then(|| (arn.clone(), name.to_string(), runtime))
+                this.is_some()
+                    .then(|| (arn.clone(), name.to_string(), runtime))
             }
         }
         None => {

@@ -74,7 +74,11 @@ pub enum HeaderDeadline {
 }
 
 /// Reads a deadline header given the process start and the current time (epoch ms).
-pub fn interpret_deadline_header(header_ms: u64, process_start_ms: u64, now_ms: u64) -> HeaderDeadline {
+pub fn interpret_deadline_header(
+    header_ms: u64,
+    process_start_ms: u64,
+    now_ms: u64,
+) -> HeaderDeadline {
     if header_ms < process_start_ms {
         HeaderDeadline::Duration(Duration::from_millis(header_ms))
     } else {
@@ -117,7 +121,10 @@ impl Deadline {
             HeaderDeadline::Duration(total) => {
                 let mut evidence = serde_json::Map::new();
                 evidence.insert("deadline_ms_header".into(), deadline_ms.into());
-                evidence.insert("process_start_epoch_ms".into(), process_start_epoch_ms().into());
+                evidence.insert(
+                    "process_start_epoch_ms".into(),
+                    process_start_epoch_ms().into(),
+                );
                 evidence.insert("taken_as_timeout_ms".into(), deadline_ms.into());
                 crate::telemetry::finding(
                     "deadline_header_is_a_duration",

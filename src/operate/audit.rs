@@ -60,9 +60,7 @@ pub async fn lookup(clients: &Clients, name_or_arn: &str, ours: &[String]) -> Fu
     };
     let arn = out.function_arn().unwrap_or(name_or_arn).to_string();
     let runtime = out.runtime().map(|r| r.as_str().to_string());
-    let named = ours
-        .iter()
-        .any(|f| function_name(f) == function_name(&arn));
+    let named = ours.iter().any(|f| function_name(f) == function_name(&arn));
     let described = out
         .description()
         .is_some_and(|d| d.contains("db-secret-rotator"));
@@ -70,7 +68,9 @@ pub async fn lookup(clients: &Clients, name_or_arn: &str, ours: &[String]) -> Fu
         .environment()
         .and_then(|e| e.variables())
         .is_some_and(|v| v.contains_key("ROTATION_STRATEGY") && v.contains_key("TLS_FALLBACK"));
-    let os_only = runtime.as_deref().is_some_and(|r| r.starts_with("provided"));
+    let os_only = runtime
+        .as_deref()
+        .is_some_and(|r| r.starts_with("provided"));
     let (app, tags_error) = match clients.lambda.list_tags().resource(&arn).send().await {
         Ok(t) => (
             t.tags()
@@ -368,7 +368,11 @@ impl Audit {
                 let runtime = if r["function_readable"] == false {
                     format!("not readable ({})", cell(&r["function_error"]["code"]))
                 } else if r["runtime_deprecated"] == true {
-                    format!("{} (deprecated {})", cell(&r["runtime"]), cell(&r["deprecated_on"]))
+                    format!(
+                        "{} (deprecated {})",
+                        cell(&r["runtime"]),
+                        cell(&r["deprecated_on"])
+                    )
                 } else {
                     cell(&r["runtime"])
                 };
@@ -384,8 +388,16 @@ impl Audit {
                 } else {
                     "-".to_string()
                 };
-                let enabled = if r["rotation_enabled"] == true { "" } else { " (rotation off)" };
-                let day = |v: &Value| v.as_str().map(|s| s.chars().take(10).collect()).unwrap_or_else(|| "-".to_string());
+                let enabled = if r["rotation_enabled"] == true {
+                    ""
+                } else {
+                    " (rotation off)"
+                };
+                let day = |v: &Value| {
+                    v.as_str()
+                        .map(|s| s.chars().take(10).collect())
+                        .unwrap_or_else(|| "-".to_string())
+                };
                 [
                     format!("{}{enabled}", cell(&r["secret"])),
                     cell(&r["function_name"]),
@@ -412,7 +424,9 @@ impl Audit {
         };
         out.push_str(&line(headers));
         for (row, r) in table.iter().zip(rows.iter()) {
-            out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]]));
+            out.push_str(&line([
+                &row[0], &row[1], &row[2], &row[3], &row[4], &row[5],
+            ]));
             out.push_str(&format!("  next: {}\n", cell(&r["next_step"])));
         }
         out

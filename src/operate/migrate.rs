@@ -66,7 +66,13 @@ fn function_json(f: &Function) -> Value {
 /// Migrates one secret (see the module doc).
 pub async fn one(clients: &Clients, secret_id: &str, req: &Request) -> Migration {
     let mut report = json!({"secret_id": secret_id, "dry_run": !req.apply});
-    let described = match clients.sm.describe_secret().secret_id(secret_id).send().await {
+    let described = match clients
+        .sm
+        .describe_secret()
+        .secret_id(secret_id)
+        .send()
+        .await
+    {
         Ok(d) => d,
         Err(e) => {
             let e = aws_error(&e);
@@ -103,7 +109,12 @@ pub async fn one(clients: &Clients, secret_id: &str, req: &Request) -> Migration
         }
         None => report["from"] = Value::Null,
     }
-    report["switch_back"] = json!(switch_back(&arn, old.as_deref(), rules.as_ref(), was_enabled));
+    report["switch_back"] = json!(switch_back(
+        &arn,
+        old.as_deref(),
+        rules.as_ref(),
+        was_enabled
+    ));
 
     if was_enabled && old.as_deref().map(function_name) == Some(function_name(&target_arn)) {
         report["applied"] = json!(false);
@@ -133,7 +144,10 @@ pub async fn one(clients: &Clients, secret_id: &str, req: &Request) -> Migration
             return refuse(
                 secret_id,
                 report,
-                format!("the preflight could not invoke {}: {e}", function_name(&target_arn)),
+                format!(
+                    "the preflight could not invoke {}: {e}",
+                    function_name(&target_arn)
+                ),
             );
         }
     };
@@ -241,7 +255,12 @@ pub async fn one(clients: &Clients, secret_id: &str, req: &Request) -> Migration
 }
 
 /// The command that puts the secret back the way it was.
-pub fn switch_back(arn: &str, old: Option<&str>, rules: Option<&Value>, was_enabled: bool) -> String {
+pub fn switch_back(
+    arn: &str,
+    old: Option<&str>,
+    rules: Option<&Value>,
+    was_enabled: bool,
+) -> String {
     let id = shell_quote(arn);
     match old {
         Some(old) => {
@@ -249,7 +268,10 @@ pub fn switch_back(arn: &str, old: Option<&str>, rules: Option<&Value>, was_enab
                 "aws secretsmanager rotate-secret --secret-id {id} --rotation-lambda-arn {old}"
             );
             if let Some(r) = rules.filter(|r| r.as_object().is_some_and(|m| !m.is_empty())) {
-                cmd.push_str(&format!(" --rotation-rules {}", shell_quote(&r.to_string())));
+                cmd.push_str(&format!(
+                    " --rotation-rules {}",
+                    shell_quote(&r.to_string())
+                ));
             }
             cmd.push_str(" --no-rotate-immediately");
             if !was_enabled {
@@ -271,7 +293,13 @@ pub async fn from_function(
     req: &Request,
     progress: &dyn Fn(&str),
 ) -> Result<Vec<Migration>, super::AwsError> {
-    let found = audit::run(clients, region, std::slice::from_ref(&req.function), progress).await?;
+    let found = audit::run(
+        clients,
+        region,
+        std::slice::from_ref(&req.function),
+        progress,
+    )
+    .await?;
     let secrets: Vec<String> = found
         .rows
         .iter()
@@ -308,7 +336,10 @@ impl Migration {
                 None => n.to_string(),
             }
         };
-        let mut out = format!("migrate {}\n", r["secret_arn"].as_str().unwrap_or(&self.secret_id));
+        let mut out = format!(
+            "migrate {}\n",
+            r["secret_arn"].as_str().unwrap_or(&self.secret_id)
+        );
         let from = if r["from"].is_null() {
             "no rotation function".to_string()
         } else {
@@ -317,7 +348,11 @@ impl Migration {
         if r.get("to").is_some() {
             out.push_str(&format!(
                 "  from {from}{} to {}\n",
-                if r["rotation_enabled"] == true { "" } else { " (rotation off)" },
+                if r["rotation_enabled"] == true {
+                    ""
+                } else {
+                    " (rotation off)"
+                },
                 name(&r["to"])
             ));
         }

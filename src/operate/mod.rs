@@ -190,7 +190,10 @@ mod tests {
         assert_eq!(a.engine, Some("postgres"));
         assert_eq!(a.strategy, Some("single_user"));
         let a = hosted_app("arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSMySQLRotationMultiUser");
-        assert_eq!((a.engine, a.strategy), (Some("mysql"), Some("alternating_users")));
+        assert_eq!(
+            (a.engine, a.strategy),
+            (Some("mysql"), Some("alternating_users"))
+        );
         let a = hosted_app("arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSMariaDBRotationSingleUser");
         assert_eq!(a.engine, Some("mariadb"));
         let a = hosted_app("arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSOracleRotationSingleUser");
@@ -200,15 +203,24 @@ mod tests {
 
     #[test]
     fn function_names_come_out_of_arns() {
-        assert_eq!(function_name("arn:aws:lambda:us-east-1:1:function:old"), "old");
-        assert_eq!(function_name("arn:aws:lambda:us-east-1:1:function:old:live"), "old");
+        assert_eq!(
+            function_name("arn:aws:lambda:us-east-1:1:function:old"),
+            "old"
+        );
+        assert_eq!(
+            function_name("arn:aws:lambda:us-east-1:1:function:old:live"),
+            "old"
+        );
         assert_eq!(function_name("old"), "old");
     }
 
     #[test]
     fn shell_words_are_quoted_when_needed() {
         assert_eq!(shell_quote("my/app/db"), "my/app/db");
-        assert_eq!(shell_quote(r#"{"AutomaticallyAfterDays":30}"#), r#"'{"AutomaticallyAfterDays":30}'"#);
+        assert_eq!(
+            shell_quote(r#"{"AutomaticallyAfterDays":30}"#),
+            r#"'{"AutomaticallyAfterDays":30}'"#
+        );
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
     }
 }

@@ -51,7 +51,7 @@ fn decode(path: &str) -> String {
 }
 
 /// The function named by an Invoke path, or None for any other call.
-fn invoked_function(start: &str) -> Option<String> {
+pub fn invoked_function(start: &str) -> Option<String> {
     let mut parts = start.split_whitespace();
     if parts.next()? != "POST" {
         return None;
@@ -271,7 +271,12 @@ pub async fn create_function(
     )
     .await
     .expect("CreateFunction");
-    assert!(resp.start.contains(" 201"), "CreateFunction: {} {}", resp.start, resp.text());
+    assert!(
+        resp.start.contains(" 201"),
+        "CreateFunction: {} {}",
+        resp.start,
+        resp.text()
+    );
     format!("arn:aws:lambda:us-east-1:123456789012:function:{name}")
 }
 
@@ -286,7 +291,11 @@ pub async fn delete_function(name: &str) {
     )
     .await
     .expect("DeleteFunction");
-    assert!(resp.start.contains(" 204"), "DeleteFunction: {}", resp.start);
+    assert!(
+        resp.start.contains(" 204"),
+        "DeleteFunction: {}",
+        resp.start
+    );
 }
 
 /// Points a secret's rotation at a function without rotating (as the console does for a
@@ -309,8 +318,7 @@ pub async fn configure_rotation(secret_arn: &str, function_arn: &str) {
     // AWS removes the AWSPENDING of this test-only RotateSecret once testSecret ran; moto
     // leaves it on a copy of AWSCURRENT. Clear it, as AWS would have.
     for (version, labels) in super::stages(secret_arn).await {
-        if labels.iter().any(|l| l == "AWSPENDING") && !labels.iter().any(|l| l == "AWSCURRENT")
-        {
+        if labels.iter().any(|l| l == "AWSPENDING") && !labels.iter().any(|l| l == "AWSCURRENT") {
             super::sm()
                 .await
                 .update_secret_version_stage()
@@ -335,27 +343,7 @@ pub async fn rotation_of(secret_arn: &str) -> (Option<String>, Option<i64>) {
         .unwrap();
     (
         d.rotation_lambda_arn().map(str::to_string),
-        d.rotation_rules().and_then(|r| r.automatically_after_days()),
+        d.rotation_rules()
+            .and_then(|r| r.automatically_after_days()),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn invoke_paths_name_the_function() {
-        assert_eq!(
-            invoked_function("POST /2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Anew/invocations HTTP/1.1"),
-            Some("new".to_string())
-        );
-        assert_eq!(
-            invoked_function("POST /2015-03-31/functions/new/invocations HTTP/1.1"),
-            Some("new".to_string())
-        );
-        assert_eq!(
-            invoked_function("GET /2015-03-31/functions/new/configuration HTTP/1.1"),
-            None
-        );
-    }
 }
