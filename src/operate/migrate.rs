@@ -366,7 +366,11 @@ impl Migration {
             out.push_str("\n  preflight (diagnose, run by the target function):\n");
             let text = crate::diagnosis::checks::Report::text_from_json(&r["preflight"]);
             for line in text.lines() {
-                out.push_str(&format!("    {line}\n"));
+                if line.is_empty() {
+                    out.push('\n');
+                } else {
+                    out.push_str(&format!("    {line}\n"));
+                }
             }
             out.push('\n');
         }
