@@ -18,6 +18,8 @@ use tracing::Instrument;
 pub struct App {
     rotator: Result<Rotator, Failure>,
     margin: Duration,
+    sdk: aws_config::SdkConfig,
+    lambda: aws_sdk_lambda::Client,
 }
 
 impl App {
@@ -39,7 +41,28 @@ impl App {
                     e.name, e.expected
                 ))),
         };
-        App { rotator, margin }
+        let lambda = aws_sdk_lambda::Client::new(&sdk);
+        App {
+            rotator,
+            margin,
+            sdk,
+            lambda,
+        }
+    }
+
+    /// The shared AWS configuration (the operator commands build their clients from it).
+    pub fn sdk(&self) -> &aws_config::SdkConfig {
+        &self.sdk
+    }
+
+    /// The region in use, or "" when none is configured.
+    pub fn region(&self) -> String {
+        self.sdk.region().map(|r| r.to_string()).unwrap_or_default()
+    }
+
+    /// A Lambda client (diagnose names the runtime of another rotation function with it).
+    pub fn lambda(&self) -> &aws_sdk_lambda::Client {
+        &self.lambda
     }
 
     /// `DEADLINE_MARGIN_MS`.
@@ -101,7 +124,17 @@ pub async fn invoke(app: &App, payload: Value, deadline: Deadline) -> Result<Val
         }
         Invocation::Diagnose { secret_id } => {
             let rotator = app.rotator()?;
-            let report = crate::diagnosis::checks::run(rotator, &secret_id, deadline).await;
+            // In Lambda the function knows its own name: a secret rotated by another
+            // function (the one it is about to replace) is then a warning, not a fault.
+            let ctx = crate::diagnosis::checks::Context {
+                // "_" is cargo-lambda's placeholder name under `cargo lambda watch`.
+                this_function: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+                    .ok()
+                    .filter(|n| !n.is_empty() && n != "_"),
+                lambda: Some(app.lambda.clone()),
+            };
+            let report =
+                crate::diagnosis::checks::run_with(rotator, &secret_id, deadline, &ctx).await;
             Ok(report.to_json())
         }
         Invocation::Repair {

@@ -11,6 +11,8 @@
 //! - [`diagnosis`]: the cause taxonomy, the deadline watchdog and the `diagnose` checks.
 //! - [`repair`]: names the state of a stuck or drifted rotation and takes its one safe action.
 //! - [`telemetry`]: one JSON object per log line, CloudWatch Embedded Metric Format.
+//! - [`log_text`]: the same log events as readable text, for a terminal.
+//! - [`operate`]: operator commands across secrets: `audit` and `migrate`.
 //! - [`cli`] and [`lambda`]: the two faces of the binary.
 
 #![recursion_limit = "256"]
@@ -21,6 +23,8 @@ pub mod db;
 pub mod diagnosis;
 pub mod event;
 pub mod lambda;
+pub mod log_text;
+pub mod operate;
 pub mod repair;
 pub mod rotation;
 pub mod secret;

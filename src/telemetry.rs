@@ -205,9 +205,20 @@ where
     }
 }
 
-/// The level filter: Lambda's `AWS_LAMBDA_LOG_LEVEL` (set by its JSON logging
-/// configuration), else `RUST_LOG`, else INFO for this crate and WARN for dependencies.
+/// The level filter, without lambda_runtime's own ERROR line per failed invocation: it
+/// repeats the failure's Debug form after our `step_failed` line (a second ERROR for one
+/// failure in CloudWatch). Panics are still reported, by the hook in [`init`].
 fn filter() -> EnvFilter {
+    base_filter().add_directive(
+        "lambda_runtime::layers::panic=off"
+            .parse()
+            .expect("a valid directive"),
+    )
+}
+
+/// Lambda's `AWS_LAMBDA_LOG_LEVEL` (set by its JSON logging configuration), else
+/// `RUST_LOG`, else INFO for this crate and WARN for dependencies.
+fn base_filter() -> EnvFilter {
     if let Ok(level) = std::env::var("AWS_LAMBDA_LOG_LEVEL") {
         let level = match level.to_ascii_lowercase().as_str() {
             "trace" | "debug" => "debug",
@@ -225,9 +236,28 @@ fn filter() -> EnvFilter {
 /// that reports a panic as one JSON line (scrubbed like every other) instead of free text.
 /// The panic itself still unwinds: lambda_runtime turns it into a failed invocation.
 pub fn init(sink: Sink) {
-    let _ = tracing_subscriber::registry()
-        .with(JsonLayer::new(sink).with_filter(filter()))
-        .try_init();
+    init_with(sink, LogFormat::Json);
+}
+
+/// How log lines look: the JSON contract, or text for a person at a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (the contract).
+    Json,
+    /// One readable line per step ([`crate::log_text`]).
+    Text,
+}
+
+/// [`init`] with a choice of format.
+pub fn init_with(sink: Sink, format: LogFormat) {
+    let _ = match format {
+        LogFormat::Json => tracing_subscriber::registry()
+            .with(JsonLayer::new(sink).with_filter(filter()))
+            .try_init(),
+        LogFormat::Text => tracing_subscriber::registry()
+            .with(crate::log_text::TextLayer::new(sink == Sink::Stderr).with_filter(filter()))
+            .try_init(),
+    };
     std::panic::set_hook(Box::new(|info| {
         let location = info
             .location()

@@ -19,6 +19,8 @@ pub struct Description {
     pub arn: String,
     /// Whether rotation is enabled.
     pub rotation_enabled: bool,
+    /// The rotation function configured on the secret, if any (also when rotation is off).
+    pub rotation_lambda_arn: Option<String>,
     /// Version id to staging labels.
     pub versions: HashMap<String, Vec<String>>,
 }
@@ -188,6 +190,10 @@ impl SecretsManager {
         let description = Description {
             arn: out.arn().unwrap_or(secret_id).to_string(),
             rotation_enabled: out.rotation_enabled().unwrap_or(false),
+            rotation_lambda_arn: out
+                .rotation_lambda_arn()
+                .filter(|a| !a.is_empty())
+                .map(str::to_string),
             versions: out.version_ids_to_stages().cloned().unwrap_or_default(),
         };
         Ok((description, dates))

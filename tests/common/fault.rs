@@ -241,6 +241,22 @@ pub fn operation_of(headers: &HashMap<String, String>, body: &[u8]) -> (String, 
     (op.to_string(), Protocol::Query)
 }
 
+/// The Lambda operation of a REST request line (Lambda names operations by path), if any.
+pub fn lambda_operation(start: &str) -> Option<&'static str> {
+    let mut parts = start.split_whitespace();
+    let method = parts.next()?;
+    let path = parts.next()?.split('?').next()?;
+    if path.starts_with("/2017-03-31/tags/") {
+        return Some("ListTags");
+    }
+    let rest = path.strip_prefix("/2015-03-31/functions/")?;
+    match (method, rest.rsplit('/').next()?) {
+        ("GET", "configuration") => Some("GetFunctionConfiguration"),
+        ("POST", "invocations") => Some("Invoke"),
+        _ => None,
+    }
+}
+
 /// The wire protocol of a request: it decides the shape of an injected error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -305,7 +321,10 @@ async fn serve_connection(
     let (r, mut w) = conn.into_split();
     let mut reader = BufReader::new(r);
     while let Some(req) = read_message(&mut reader).await? {
-        let (operation, protocol) = operation_of(&req.headers, &req.body);
+        let (operation, protocol) = match lambda_operation(&req.start) {
+            Some(op) => (op.to_string(), Protocol::Json),
+            None => operation_of(&req.headers, &req.body),
+        };
         let fault = state.lock().unwrap().decide(&operation);
         let hook = state.lock().unwrap().take_hook(&operation);
         if let Some(hook) = hook {
@@ -337,7 +356,7 @@ async fn serve_connection(
 
 /// Sends the request to `upstream` as it came (start line, headers, body) on a fresh
 /// connection, and gives back the response, re-framed with its exact length.
-async fn forward(upstream: &str, req: &super::http::Message) -> std::io::Result<Vec<u8>> {
+pub async fn forward(upstream: &str, req: &super::http::Message) -> std::io::Result<Vec<u8>> {
     let stream = TcpStream::connect(upstream).await?;
     let (r, mut w) = stream.into_split();
     let mut head = format!("{}\r\n", req.start);

@@ -7,6 +7,7 @@
 pub mod driver;
 pub mod fault;
 pub mod http;
+pub mod lambda_invoke;
 pub mod mysql;
 pub mod runtime_api;
 pub mod tcp_proxy;
@@ -153,7 +154,7 @@ pub async fn sm() -> SmClient {
     SmClient::new(&conf)
 }
 
-fn moto_addr() -> String {
+pub fn moto_addr() -> String {
     services()
         .moto
         .trim_start_matches("http://")
@@ -161,7 +162,7 @@ fn moto_addr() -> String {
         .to_string()
 }
 
-fn fake_auth(service: &str) -> (&'static str, String) {
+pub fn fake_auth(service: &str) -> (&'static str, String) {
     // moto routes unsigned requests by the credential scope of the Authorization header.
     (
         "authorization",
