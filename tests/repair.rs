@@ -705,9 +705,9 @@ macro_rules! engine_tests {
             #[tokio::test]
             async fn a_rotation_starting_at_the_promotion_makes_finish_secret_refuse_it() {
                 super::a_rotation_starting_at_the_promotion_makes_finish_secret_refuse_it::<
-                                            $engine,
-                                        >()
-                                        .await
+                                                    $engine,
+                                                >()
+                                                .await
             }
             #[tokio::test]
             async fn alternating_pending_user_ready_is_promoted() {
