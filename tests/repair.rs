@@ -704,10 +704,8 @@ macro_rules! engine_tests {
             }
             #[tokio::test]
             async fn a_rotation_starting_at_the_promotion_makes_finish_secret_refuse_it() {
-                super::a_rotation_starting_at_the_promotion_makes_finish_secret_refuse_it::<
-                                                    $engine,
-                                                >()
-                                                .await
+                use super::a_rotation_starting_at_the_promotion_makes_finish_secret_refuse_it as scenario;
+                scenario::<$engine>().await
             }
             #[tokio::test]
             async fn alternating_pending_user_ready_is_promoted() {
@@ -724,6 +722,51 @@ macro_rules! engine_tests {
 engine_tests!(postgres, Postgres);
 engine_tests!(mariadb, MariaDb);
 engine_tests!(mysql, MySql);
+
+/// MySQL 8+ hides a missing account behind a decoy exchange whose plugin is picked from the
+/// user name: with a name whose clone draws `sha256_password` (which the client does not
+/// perform), AWSPENDING still counts as refused once AWSCURRENT logs in.
+#[tokio::test]
+async fn mysql_decoy_for_the_missing_clone_counts_as_refused() {
+    use common::mysql::{login_on, Server};
+    let mut user = None;
+    for _ in 0..40 {
+        let name = MySql::user_name("dsr_rep_decoy");
+        let clone = format!("{name}_clone");
+        if let Err(mysql_async::Error::Driver(mysql_async::DriverError::UnknownAuthPlugin {
+            name: plugin,
+        })) = login_on(Server::MySql, &clone, &password("x"), true).await
+        {
+            if plugin == "sha256_password" {
+                user = Some(name);
+                break;
+            }
+        }
+    }
+    let user = user.expect("a name whose missing clone draws the sha256_password decoy");
+    let pw = password("orig");
+    MySql::create_user(&user, &pw).await;
+    let mut secret = MySql::secret(&user, &pw);
+    secret["masterarn"] = json!(MySql::master().await);
+    let arn = create_secret(&secret).await;
+    let token = start_rotation(&arn).await;
+    let run = step(&arn, &token, "createSecret", MySql::ALT);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+
+    let (run, report) = repair(&arn, &["--function-timeout-s", "0"], MySql::ALT);
+    assert_eq!(run.status, 1, "{report:#}");
+    assert_eq!(report["state"], "stale_pending_label", "{report:#}");
+    let pending = &report["logins"][1];
+    assert_eq!(pending["secret"], "pending", "{report:#}");
+    assert_eq!(pending["outcome"], "refused", "{report:#}");
+    assert_eq!(pending["method"], "sha256_password", "{report:#}");
+    assert_eq!(pending["code"], Value::Null, "{report:#}");
+    assert_eq!(report["action"]["name"], "remove_pending_label");
+    assert_eq!(
+        holder(&labels(&arn).await, "AWSPENDING").as_deref(),
+        Some(token.as_str())
+    );
+}
 
 // ---------------------------------------------------------------- the Lambda event
 
