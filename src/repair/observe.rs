@@ -157,6 +157,28 @@ async fn try_login(
     }
 }
 
+/// MySQL 8+ answers a user no account admits from here (an alternating pair's clone before
+/// setSecret creates it) with a decoy exchange, whose plugin, picked from the user name, may
+/// be `sha256_password`, which the client does not perform. Once AWSCURRENT has logged in,
+/// that answer to AWSPENDING means it does not log in: a clone made by rotation from a user
+/// that logs in is not a `sha256_password` account, and the only action it can lead to,
+/// removing the AWSPENDING label, is undone by the printed command.
+fn is_mysql_decoy(f: &Failure) -> bool {
+    f.cause == Cause::DbAuthMethodUnsupported
+        && f.evidence.get("method") == Some(&json!("sha256_password"))
+}
+
+/// The `refused` entry for [`is_mysql_decoy`], naming the method MySQL asked for.
+fn decoy_refusal(secret: &DbSecret, version: &str, f: &Failure) -> Tried {
+    Tried {
+        login: Login::Refused,
+        entry: json!({"secret": SecretRole::Pending.as_str(), "version_id": version,
+            "user": secret.username, "outcome": Login::Refused.as_str(),
+            "tls": f.evidence.get("tls_mode_used").cloned().unwrap_or(Value::Null),
+            "code": Value::Null, "method": "sha256_password"}),
+    }
+}
+
 /// Looks at the secret once. Never fails as a whole: a failure is kept in the observation.
 pub async fn observe(
     r: &Rotator,
@@ -242,9 +264,20 @@ async fn look(
                 match other_version(&current, text.expose(), SecretRole::Pending, o.strategy) {
                     None => Login::Unusable,
                     Some(pending) => {
-                        let tried =
-                            try_login(r, &pending, SecretRole::Pending, &pending_version, deadline)
-                                .await?;
+                        let tried = match try_login(
+                            r,
+                            &pending,
+                            SecretRole::Pending,
+                            &pending_version,
+                            deadline,
+                        )
+                        .await
+                        {
+                            Err(f) if o.current == Login::Ok && is_mysql_decoy(&f) => {
+                                decoy_refusal(&pending, &pending_version, &f)
+                            }
+                            other => other?,
+                        };
                         o.logins.push(tried.entry);
                         tried.login
                     }
