@@ -51,7 +51,8 @@ pub struct SecretsManager {
     /// A version's value never changes once written, so values are cached by
     /// (secret ARN, version id) for the life of the process: a warm Lambda then reads each
     /// version once per rotation instead of once per step.
-    cache: Arc<Mutex<HashMap<(String, String), String>>>,
+    /// The values are wiped when evicted or dropped.
+    cache: Arc<Mutex<HashMap<(String, String), zeroize::Zeroizing<String>>>>,
     calls: CallCounts,
 }
 
@@ -207,7 +208,8 @@ impl SecretsManager {
                 .get(&(secret_id.to_string(), v.to_string()))
                 .cloned();
             if let Some(text) = cached {
-                return Ok(Some(Password::new(text)));
+                // Registered again with the scrubber: this invocation reads it anew.
+                return Ok(Some(Password::new(text.as_str())));
             }
         }
         let mut req = self
@@ -256,7 +258,7 @@ impl SecretsManager {
         }
         cache.insert(
             (secret_id.to_string(), version_id.to_string()),
-            text.to_string(),
+            zeroize::Zeroizing::new(text.to_string()),
         );
     }
 

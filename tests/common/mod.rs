@@ -9,6 +9,7 @@ pub mod fault;
 pub mod http;
 pub mod mysql;
 pub mod runtime_api;
+pub mod soak;
 pub mod tcp_proxy;
 
 use aws_sdk_secretsmanager::Client as SmClient;
