@@ -7,8 +7,8 @@
 //! and `step_failed` lines are also CloudWatch Embedded Metric Format documents.
 
 use crate::diagnosis::Failure;
-use serde_json::{json, Map, Value};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};

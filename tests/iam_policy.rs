@@ -12,13 +12,34 @@ use std::collections::BTreeSet;
 /// Granted for others to use with the role: Lambda itself, or Secrets Manager acting for the
 /// function's own calls (the KMS grants are conditioned on `kms:ViaService`).
 const ON_BEHALF: &[(&str, &str)] = &[
-    ("logs:CreateLogStream", "Lambda writes the function's output to its log group"),
-    ("logs:PutLogEvents", "Lambda writes the function's output to its log group"),
-    ("ec2:CreateNetworkInterface", "Lambda attaches the function to its VPC"),
-    ("ec2:DescribeNetworkInterfaces", "Lambda attaches the function to its VPC"),
-    ("ec2:DeleteNetworkInterface", "Lambda detaches the function from its VPC"),
-    ("ec2:AssignPrivateIpAddresses", "Lambda manages the function's VPC interfaces"),
-    ("ec2:UnassignPrivateIpAddresses", "Lambda manages the function's VPC interfaces"),
+    (
+        "logs:CreateLogStream",
+        "Lambda writes the function's output to its log group",
+    ),
+    (
+        "logs:PutLogEvents",
+        "Lambda writes the function's output to its log group",
+    ),
+    (
+        "ec2:CreateNetworkInterface",
+        "Lambda attaches the function to its VPC",
+    ),
+    (
+        "ec2:DescribeNetworkInterfaces",
+        "Lambda attaches the function to its VPC",
+    ),
+    (
+        "ec2:DeleteNetworkInterface",
+        "Lambda detaches the function from its VPC",
+    ),
+    (
+        "ec2:AssignPrivateIpAddresses",
+        "Lambda manages the function's VPC interfaces",
+    ),
+    (
+        "ec2:UnassignPrivateIpAddresses",
+        "Lambda manages the function's VPC interfaces",
+    ),
 ];
 
 /// KMS actions Secrets Manager performs with the caller's permission when the secret uses a
@@ -42,7 +63,9 @@ fn granted_actions(template: &str) -> BTreeSet<String> {
     let is_action = |s: &str| {
         s.split_once(':').is_some_and(|(svc, op)| {
             !svc.is_empty()
-                && svc.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && svc
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && !op.is_empty()
                 && op.chars().all(|c| c.is_ascii_alphanumeric() || c == '*')
         })
@@ -89,8 +112,8 @@ fn granted_actions(template: &str) -> BTreeSet<String> {
 
 #[test]
 fn the_template_parser_reads_every_statement() {
-    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"))
-        .unwrap();
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml")).unwrap();
     let granted = granted_actions(&template);
     for a in [
         "secretsmanager:GetSecretValue",
@@ -100,7 +123,10 @@ fn the_template_parser_reads_every_statement() {
         "logs:PutLogEvents",
         "ec2:UnassignPrivateIpAddresses",
     ] {
-        assert!(granted.contains(a), "{a} not read from the template: {granted:?}");
+        assert!(
+            granted.contains(a),
+            "{a} not read from the template: {granted:?}"
+        );
     }
     // The trust policy is not a grant.
     assert!(!granted.contains("sts:AssumeRole"));
@@ -109,8 +135,8 @@ fn the_template_parser_reads_every_statement() {
 #[test]
 #[ignore = "run by scripts/test after the whole suite, over its output"]
 fn the_role_grants_exactly_what_the_suite_saw_the_function_call() {
-    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"))
-        .unwrap();
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml")).unwrap();
     let granted = granted_actions(&template);
     let printed = std::fs::read(output_dir().join("binary-output.log"))
         .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -184,7 +210,10 @@ fn a_planted_call_or_grant_is_reported() {
         "logs:PutLogEvents",
         "rds:DescribeDBInstances",
     ]);
-    let called = set(&["secretsmanager:GetSecretValue", "secretsmanager:DeleteSecret"]);
+    let called = set(&[
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DeleteSecret",
+    ]);
     let (missing, unused) = gaps(&called, &granted);
     assert_eq!(missing, ["secretsmanager:DeleteSecret"]);
     // GenerateDataKey serves PutSecretValue only: never called, so it is reported too.

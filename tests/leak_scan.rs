@@ -76,12 +76,18 @@ fn a_planted_secret_fails_the_scan() {
         "Pw'planted\\\"one".to_string(),
         "another-recorded-secret".to_string(),
     ];
-    let clean = ("clean", r#"{"event":"step_succeeded","message":"***"}"#.to_string());
+    let clean = (
+        "clean",
+        r#"{"event":"step_succeeded","message":"***"}"#.to_string(),
+    );
     assert!(find_leaks(&secrets, std::slice::from_ref(&clean)).is_empty());
     // JSON-escaped, as a log line would hold it.
     let escaped = serde_json::to_string(&secrets[0]).unwrap();
     let planted = ("planted", format!(r#"{{"message":{escaped}}}"#));
-    let raw = ("raw", format!("ALTER USER x IDENTIFIED BY '{}'", secrets[1]));
+    let raw = (
+        "raw",
+        format!("ALTER USER x IDENTIFIED BY '{}'", secrets[1]),
+    );
     let leaks = find_leaks(&secrets, &[clean, planted, raw]);
     assert_eq!(leaks.len(), 2, "{leaks:?}");
 }

@@ -22,12 +22,21 @@ async fn a_warm_process_stays_flat_over_fifty_mixed_rotations() {
     f.finish(&mut none).await;
 
     assert_eq!(report.counts.values().sum::<usize>(), 50);
-    assert_eq!(report.counts.len(), 6, "every kind ran: {:?}", report.counts);
+    assert_eq!(
+        report.counts.len(),
+        6,
+        "every kind ran: {:?}",
+        report.counts
+    );
     let warm = &report.samples[0];
     let last = report.samples.last().unwrap();
     assert_eq!(last.done, 50);
     for s in &report.samples {
-        assert_eq!(s.db_sessions, 0, "database sessions left open after {} rotations", s.done);
+        assert_eq!(
+            s.db_sessions, 0,
+            "database sessions left open after {} rotations",
+            s.done
+        );
         assert!(
             s.fds <= warm.fds + 2 && s.sockets <= warm.sockets + 2,
             "descriptors grew after warm-up: {warm:?} then {s:?}"

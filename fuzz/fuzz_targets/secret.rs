@@ -19,8 +19,8 @@ fuzz_target!(|data: &[u8]| db_secret_rotator::telemetry::scoped_sync(|| {
             continue;
         };
         let next = secret.with_credentials("fuzz_user", Password::new("fuzz-password-1"));
-        let back = DbSecret::parse(&next.to_secret_string(), role)
-            .expect("what is written back parses");
+        let back =
+            DbSecret::parse(&next.to_secret_string(), role).expect("what is written back parses");
         assert_eq!(back.keys(), secret.keys());
         assert_eq!(back.username, "fuzz_user");
         assert_eq!(back.password.expose(), "fuzz-password-1");
