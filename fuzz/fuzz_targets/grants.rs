@@ -1,5 +1,6 @@
 //! SHOW GRANTS lines: the tokenizer and line reader, then the grant sync planner over what
-//! was read (both flavors), which must never panic whatever the server printed.
+//! was read (both flavors), which must never panic whatever the server printed, and must
+//! plan nothing for an account that already holds the same grants.
 #![no_main]
 
 use db_secret_rotator::db::mysql::grants::{parse_all, parse_line, plan_sync};
@@ -18,6 +19,9 @@ fuzz_target!(|data: &[u8]| {
             assert!(single.iter().all(Result::is_ok));
             let half = &parsed[..parsed.len() / 2];
             for flavor in [Flavor::MySql, Flavor::MariaDb] {
+                // An account already holding exactly the source's grants needs no statement.
+                let same = plan_sync(&parsed, &parsed, "`u`@`%`", flavor);
+                assert!(same.is_empty(), "{parsed:?} -> {same:?}");
                 let _ = plan_sync(&parsed, half, "`u`@`%`", flavor);
                 let _ = plan_sync(half, &parsed, "`u`@`%`", flavor);
             }

@@ -43,6 +43,9 @@ impl Description {
 /// The number of calls made, by operation (benchmarks and the call-count guard read it).
 pub type CallCounts = Arc<Mutex<HashMap<&'static str, u64>>>;
 
+/// Secret values by (secret ARN, version id), wiped when evicted or dropped.
+type VersionCache = HashMap<(String, String), zeroize::Zeroizing<String>>;
+
 /// Secrets Manager, as rotation uses it.
 #[derive(Clone)]
 pub struct SecretsManager {
@@ -52,7 +55,7 @@ pub struct SecretsManager {
     /// (secret ARN, version id) for the life of the process: a warm Lambda then reads each
     /// version once per rotation instead of once per step.
     /// The values are wiped when evicted or dropped.
-    cache: Arc<Mutex<HashMap<(String, String), zeroize::Zeroizing<String>>>>,
+    cache: Arc<Mutex<VersionCache>>,
     calls: CallCounts,
 }
 
