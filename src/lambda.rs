@@ -97,9 +97,13 @@ fn build(settings: Settings, sdk: &aws_config::SdkConfig) -> Result<Rotator, Fai
 
 /// Handles one invocation payload within `deadline`. Rotation events return `null` on
 /// success; diagnose events return the report.
-pub async fn invoke(app: &App, payload: Value, deadline: Deadline) -> Result<Value, Failure> {
+pub async fn invoke(app: &App, mut payload: Value, deadline: Deadline) -> Result<Value, Failure> {
     let invocation = match event::parse(&payload) {
-        Ok(inv) => inv,
+        Ok(inv) => {
+            // The parsed event holds its own (wiped) copy of the RotationToken.
+            crate::secret::wipe_value(&mut payload);
+            inv
+        }
         Err(f) => {
             let step = payload
                 .get("Step")
@@ -178,10 +182,19 @@ pub async fn serve(app: App) -> Result<(), lambda_runtime::Error> {
             let deadline = Deadline::at_epoch_ms(ev.context.deadline, app.margin());
             let span =
                 tracing::info_span!("invocation", request_id = ev.context.request_id.as_str());
-            invoke(&app, ev.payload, deadline)
-                .instrument(span)
-                .await
-                .map_err(LambdaFailure)
+            // One scrubber scope per invocation: the secrets it read are hidden in every line
+            // it logs and in its error message (scrubbed here, inside the scope), then
+            // forgotten, so a warm process does not accumulate them.
+            telemetry::scoped(async {
+                invoke(&app, ev.payload, deadline)
+                    .instrument(span)
+                    .await
+                    .map_err(|mut f| {
+                        f.message = telemetry::scrub(&f.message);
+                        LambdaFailure(f)
+                    })
+            })
+            .await
         }
     }))
     .await

@@ -58,6 +58,9 @@ fn system_time(t: &aws_smithy_types::DateTime) -> Option<SystemTime> {
 /// The number of calls made, by operation (benchmarks and the call-count guard read it).
 pub type CallCounts = Arc<Mutex<HashMap<&'static str, u64>>>;
 
+/// Secret values by (secret ARN, version id), wiped when evicted or dropped.
+type VersionCache = HashMap<(String, String), zeroize::Zeroizing<String>>;
+
 /// Secrets Manager, as rotation uses it.
 #[derive(Clone)]
 pub struct SecretsManager {
@@ -66,7 +69,8 @@ pub struct SecretsManager {
     /// A version's value never changes once written, so values are cached by
     /// (secret ARN, version id) for the life of the process: a warm Lambda then reads each
     /// version once per rotation instead of once per step.
-    cache: Arc<Mutex<HashMap<(String, String), String>>>,
+    /// The values are wiped when evicted or dropped.
+    cache: Arc<Mutex<VersionCache>>,
     calls: CallCounts,
 }
 
@@ -241,7 +245,8 @@ impl SecretsManager {
                 .get(&(secret_id.to_string(), v.to_string()))
                 .cloned();
             if let Some(text) = cached {
-                return Ok(Some(Password::new(text)));
+                // Registered again with the scrubber: this invocation reads it anew.
+                return Ok(Some(Password::new(text.as_str())));
             }
         }
         Ok(self
@@ -316,7 +321,7 @@ impl SecretsManager {
         }
         cache.insert(
             (secret_id.to_string(), version_id.to_string()),
-            text.to_string(),
+            zeroize::Zeroizing::new(text.to_string()),
         );
     }
 

@@ -10,6 +10,7 @@ pub mod http;
 pub mod lambda_invoke;
 pub mod mysql;
 pub mod runtime_api;
+pub mod soak;
 pub mod tcp_proxy;
 
 use aws_sdk_secretsmanager::Client as SmClient;
