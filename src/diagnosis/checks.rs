@@ -406,7 +406,21 @@ async fn runtime_of(ctx: &Context, function: &str, deadline: &Deadline) -> Strin
         .get_function_configuration()
         .function_name(function)
         .send();
-    match tokio::time::timeout(deadline.cap(Duration::from_secs(3)), call).await {
+    let started = Instant::now();
+    let answer = tokio::time::timeout(deadline.cap(Duration::from_secs(3)), call).await;
+    // Logged like every other AWS call, so the IAM policy test sees that the role needs it.
+    let outcome = match &answer {
+        Ok(Ok(_)) => "ok",
+        Ok(Err(_)) => "error",
+        Err(_) => "timeout",
+    };
+    crate::telemetry::aws_call(
+        "lambda",
+        "GetFunctionConfiguration",
+        started.elapsed().as_millis() as u64,
+        outcome,
+    );
+    match answer {
         Ok(Ok(out)) => out
             .runtime()
             .map(|r| r.as_str().to_string())
