@@ -20,7 +20,7 @@ fn repo_file(name: &str) -> PathBuf {
 fn entry(name: &X509NameRef, nid: Nid) -> Option<String> {
     name.entries_by_nid(nid)
         .next()
-        .map(|e| e.data().to_string())
+        .map(|e| e.data().to_string().unwrap())
 }
 
 /// The RDS root naming scheme: `Amazon RDS <region> Root CA <RSA2048|RSA4096|ECC384> G1`, where
@@ -39,14 +39,19 @@ fn is_rds_root_name(cn: &str) -> bool {
         .strip_prefix("Beta ")
         .or_else(|| region.strip_prefix("Preview "))
         .unwrap_or(region);
+    // A Region code: us-east-1, ap-southeast-4, us-gov-west-1.
     let parts: Vec<&str> = region.split('-').collect();
-    parts.len() == 3
-        && parts[0].len() == 2
-        && parts[0].bytes().all(|b| b.is_ascii_lowercase())
-        && !parts[1].is_empty()
-        && parts[1].bytes().all(|b| b.is_ascii_lowercase())
-        && !parts[2].is_empty()
-        && parts[2].bytes().all(|b| b.is_ascii_digit())
+    let [first, middle @ .., last] = parts.as_slice() else {
+        return false;
+    };
+    first.len() == 2
+        && first.bytes().all(|b| b.is_ascii_lowercase())
+        && !middle.is_empty()
+        && middle
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && !last.is_empty()
+        && last.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Everything wrong with a bundle, one line per problem, judged `margin_days` ahead of now.
