@@ -132,7 +132,11 @@ fn the_comment_above_each_certificate_and_the_provenance_agree_with_the_file() {
         .lines()
         .filter(|l| l.starts_with("# expires "))
         .collect();
-    assert_eq!(comments.len(), certs.len(), "one expiry comment per certificate");
+    assert_eq!(
+        comments.len(),
+        certs.len(),
+        "one expiry comment per certificate"
+    );
     for (cert, comment) in certs.iter().zip(&comments) {
         let fp: Vec<String> = cert
             .digest(MessageDigest::sha256())
@@ -209,7 +213,10 @@ fn self_signed(cn: &str, days: u32) -> String {
 #[test]
 fn the_check_fails_for_a_root_expiring_within_90_days_or_a_foreign_name() {
     let good = self_signed("Amazon RDS xx-test-1 Root CA ECC384 G1", 400);
-    assert_eq!(problems(good.as_bytes(), MARGIN_DAYS).1, Vec::<String>::new());
+    assert_eq!(
+        problems(good.as_bytes(), MARGIN_DAYS).1,
+        Vec::<String>::new()
+    );
 
     let soon = self_signed("Amazon RDS xx-test-1 Root CA RSA2048 G1", 30);
     let (_, found) = problems(soon.as_bytes(), MARGIN_DAYS);
@@ -219,11 +226,16 @@ fn the_check_fails_for_a_root_expiring_within_90_days_or_a_foreign_name() {
     let foreign = self_signed("Amazon RDS Root 2019 CA", 400);
     let (_, found) = problems(foreign.as_bytes(), MARGIN_DAYS);
     assert!(
-        found.iter().any(|p| p.contains("not an Amazon RDS G1 root name")),
+        found
+            .iter()
+            .any(|p| p.contains("not an Amazon RDS G1 root name")),
         "{found:?}"
     );
 
     let twice = format!("{good}{good}");
     let (_, found) = problems(twice.as_bytes(), MARGIN_DAYS);
-    assert!(found.iter().any(|p| p.contains("listed twice")), "{found:?}");
+    assert!(
+        found.iter().any(|p| p.contains("listed twice")),
+        "{found:?}"
+    );
 }

@@ -73,7 +73,10 @@ async fn a_postgres_chain_the_rds_roots_do_not_anchor_names_the_ca_it_needed() {
     assert_eq!(tls["evidence"]["reason"], "untrusted_ca", "{tls:#}");
     assert_eq!(tls["evidence"]["ca_needed"], ca.as_str(), "{tls:#}");
     assert!(
-        !tls["evidence"]["server_chain"].as_array().unwrap().is_empty(),
+        !tls["evidence"]["server_chain"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
         "{tls:#}"
     );
     let message = tls["message"].as_str().unwrap();

@@ -130,7 +130,11 @@ pub async fn server_chain(
     anchors: &TrustAnchors,
     budget: std::time::Duration,
 ) -> Result<ServerChain, String> {
-    let anchors: Vec<Vec<u8>> = anchors.certs.iter().filter_map(|c| c.to_der().ok()).collect();
+    let anchors: Vec<Vec<u8>> = anchors
+        .certs
+        .iter()
+        .filter_map(|c| c.to_der().ok())
+        .collect();
     let host = host.to_string();
     let probe =
         tokio::task::spawn_blocking(move || chain_blocking(family, &host, port, &anchors, budget));
@@ -158,13 +162,16 @@ fn chain_blocking(
         .next()
         .ok_or("no address")?;
     let mut tcp = std::net::TcpStream::connect_timeout(&addr, budget).map_err(|e| e.to_string())?;
-    tcp.set_read_timeout(Some(budget)).map_err(|e| e.to_string())?;
-    tcp.set_write_timeout(Some(budget)).map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(budget))
+        .map_err(|e| e.to_string())?;
+    tcp.set_write_timeout(Some(budget))
+        .map_err(|e| e.to_string())?;
     let io = |e: std::io::Error| e.to_string();
     match family {
         crate::secret::EngineFamily::Postgres => {
             // SSLRequest: length 8, code 80877103; the server answers 'S' or 'N'.
-            tcp.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]).map_err(io)?;
+            tcp.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])
+                .map_err(io)?;
             let mut answer = [0u8; 1];
             tcp.read_exact(&mut answer).map_err(io)?;
             if answer[0] != b'S' {
@@ -182,7 +189,10 @@ fn chain_blocking(
             tcp.read_exact(&mut greeting).map_err(io)?;
             // Protocol 10: version, NUL, thread id (4), scramble (8), filler (1), capabilities.
             let caps_at = match greeting.first() {
-                Some(10) => greeting[1..].iter().position(|&b| b == 0).map(|n| 1 + n + 14),
+                Some(10) => greeting[1..]
+                    .iter()
+                    .position(|&b| b == 0)
+                    .map(|n| 1 + n + 14),
                 Some(0xff) => return Err("the server sent an error instead of a greeting".into()),
                 _ => None,
             };
@@ -211,16 +221,29 @@ fn chain_blocking(
         .map_err(|e| e.to_string())?
         .verify_hostname(false);
     let tls = config.connect(host, tcp).map_err(|e| e.to_string())?;
-    let chain = tls.ssl().peer_cert_chain().ok_or("the server sent no certificate")?;
-    let sent: Vec<String> = chain.iter().map(|c| display_name(c.subject_name())).collect();
-    let last = chain.iter().last().ok_or("the server sent no certificate")?;
+    let chain = tls
+        .ssl()
+        .peer_cert_chain()
+        .ok_or("the server sent no certificate")?;
+    let sent: Vec<String> = chain
+        .iter()
+        .map(|c| display_name(c.subject_name()))
+        .collect();
+    let last = chain
+        .iter()
+        .last()
+        .ok_or("the server sent no certificate")?;
     // An anchor that issued the last certificate (for a self-signed root sent by the server,
     // the same root): its name is the issuer's and its key verifies the signature.
     let issuer = last.issuer_name().to_der().ok();
-    let in_bundle = anchors.iter().filter_map(|d| X509::from_der(d).ok()).any(|a| {
-        a.subject_name().to_der().ok() == issuer
-            && a.public_key().is_ok_and(|k| last.verify(&k).unwrap_or(false))
-    });
+    let in_bundle = anchors
+        .iter()
+        .filter_map(|d| X509::from_der(d).ok())
+        .any(|a| {
+            a.subject_name().to_der().ok() == issuer
+                && a.public_key()
+                    .is_ok_and(|k| last.verify(&k).unwrap_or(false))
+        });
     Ok(ServerChain {
         sent,
         ends_at: display_name(last.issuer_name()),

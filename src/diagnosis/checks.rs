@@ -699,15 +699,17 @@ async fn name_chain_ca(
         return result;
     }
     let budget = deadline.cap(r.db.connect_timeout);
-    let Ok(chain) =
-        db::tls::server_chain(s.family, &s.host, s.port, &r.db.anchors, budget).await
+    let Ok(chain) = db::tls::server_chain(s.family, &s.host, s.port, &r.db.anchors, budget).await
     else {
         return result;
     };
     let bundle = if r.db.anchors.is_empty() {
         "DB_CA_BUNDLE is not set".to_string()
     } else {
-        format!("not among the {} DB_CA_BUNDLE certificates", r.db.anchors.len())
+        format!(
+            "not among the {} DB_CA_BUNDLE certificates",
+            r.db.anchors.len()
+        )
     };
     let found = if chain.in_bundle {
         "in DB_CA_BUNDLE"
@@ -717,7 +719,10 @@ async fn name_chain_ca(
     match result {
         Ok(((), detail)) if verified => Ok((
             (),
-            format!("{detail}; the chain ends at \"{}\" ({found})", chain.ends_at),
+            format!(
+                "{detail}; the chain ends at \"{}\" ({found})",
+                chain.ends_at
+            ),
         )),
         Ok(((), detail)) => Ok((
             (),
