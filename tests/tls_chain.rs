@@ -133,3 +133,29 @@ async fn with_fallback_the_unverifiable_chain_is_named_in_the_passing_check() {
         "{detail}"
     );
 }
+
+#[tokio::test]
+async fn a_host_name_mismatch_names_the_trusted_ca_without_asking_for_another() {
+    // The certificate is issued for localhost only: 127.0.0.1 is a host-name mismatch, and the
+    // chain ends at the test CA, which DB_CA_BUNDLE holds.
+    let user = unique("dsr_chain_ip");
+    let pw = password("chain-ip");
+    pg_create_user(services().pg_port, &user, &pw, &[]).await;
+    let mut secret = pg_secret(&user, &pw);
+    secret["host"] = json!("127.0.0.1");
+    secret["ssl"] = json!(true);
+    let arn = create_secret(&secret).await;
+    let tls = tls_check(&arn, &[]);
+    assert_eq!(tls["cause"], "db_tls_verification_failed", "{tls:#}");
+    assert_eq!(tls["evidence"]["reason"], "hostname_mismatch", "{tls:#}");
+    assert_eq!(tls["evidence"]["ca"], test_ca_name().as_str(), "{tls:#}");
+    assert!(tls["evidence"].get("ca_needed").is_none(), "{tls:#}");
+    let message = tls["message"].as_str().unwrap();
+    assert!(
+        message.ends_with(&format!(
+            "the chain ends at \"{}\" (in DB_CA_BUNDLE)",
+            test_ca_name()
+        )),
+        "{message}"
+    );
+}

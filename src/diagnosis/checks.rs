@@ -703,49 +703,50 @@ async fn name_chain_ca(
     else {
         return result;
     };
-    let bundle = if r.db.anchors.is_empty() {
-        "DB_CA_BUNDLE is not set".to_string()
-    } else {
+    // The anchors are missing (not a host name or expiry problem): name the CA to add.
+    let untrusted = !chain.in_bundle
+        && match &result {
+            Err(f) => f.evidence.get("reason").and_then(Value::as_str) == Some("untrusted_ca"),
+            Ok((_, detail)) => detail.contains("(untrusted_ca)"),
+        };
+    let ends = if untrusted {
+        let bundle = if r.db.anchors.is_empty() {
+            "DB_CA_BUNDLE is not set".to_string()
+        } else {
+            format!(
+                "not among the {} DB_CA_BUNDLE certificates",
+                r.db.anchors.len()
+            )
+        };
         format!(
-            "not among the {} DB_CA_BUNDLE certificates",
-            r.db.anchors.len()
+            "the server's chain ends at \"{}\", which is not trusted ({bundle})",
+            chain.ends_at
         )
-    };
-    let found = if chain.in_bundle {
-        "in DB_CA_BUNDLE"
+    } else if chain.in_bundle {
+        format!("the chain ends at \"{}\" (in DB_CA_BUNDLE)", chain.ends_at)
+    } else if verified {
+        format!(
+            "the chain ends at \"{}\" (in the system roots)",
+            chain.ends_at
+        )
     } else {
-        "in the system roots"
+        format!("the chain ends at \"{}\"", chain.ends_at)
     };
     match result {
-        Ok(((), detail)) if verified => Ok((
-            (),
-            format!(
-                "{detail}; the chain ends at \"{}\" ({found})",
-                chain.ends_at
-            ),
-        )),
-        Ok(((), detail)) => Ok((
-            (),
-            format!(
-                "{detail}; the server's chain ends at \"{}\", which is not trusted ({bundle})",
-                chain.ends_at
-            ),
-        )),
+        Ok(((), detail)) => Ok(((), format!("{detail}; {ends}"))),
         Err(f) => {
-            let message = format!(
-                "{}; the server's chain ends at \"{}\", which is not trusted ({bundle})",
-                f.message, chain.ends_at
-            );
-            let remedy = if chain.in_bundle {
-                f.remedy.clone()
-            } else {
-                format!(
+            let message = format!("{}; {ends}", f.message);
+            let (key, remedy) = if untrusted {
+                let remedy = format!(
                     "Add the CA \"{}\" to the PEM file DB_CA_BUNDLE names (for Amazon RDS the package ships its roots as /var/task/rds-roots.pem: deploy with dbCaBundlePath set to it, and refresh them with scripts/refresh-rds-certs).",
                     chain.ends_at
-                )
+                );
+                ("ca_needed", remedy)
+            } else {
+                ("ca", f.remedy.clone())
             };
             let mut f = f
-                .with("ca_needed", chain.ends_at.as_str())
+                .with(key, chain.ends_at.as_str())
                 .with("server_chain", chain.sent.clone())
                 .remedy(remedy);
             f.message = message;
