@@ -52,8 +52,9 @@ fn package() -> Package {
 enum Roots {
     /// The harness default: `DB_CA_BUNDLE` names the test CA.
     DbCaBundle,
-    /// No `DB_CA_BUNDLE`, no `SSL_CERT_FILE`: the process sees an `/etc` laid out like Amazon
-    /// Linux 2023's (`/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem`, with
+    /// The deployed configuration: `DB_CA_BUNDLE` is the RDS roots packaged next to
+    /// `bootstrap` (`rds-roots.pem`, the template's default), no `SSL_CERT_FILE`, and the
+    /// process sees an `/etc` laid out like Amazon Linux 2023's (`/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem`, with
     /// `/etc/pki/tls/certs/ca-bundle.crt` and `/etc/ssl/certs` as links), holding this bundle.
     /// The compiled-in OpenSSL looks in `/usr/local/ssl`, so only the probe of the system paths
     /// can find it.
@@ -112,7 +113,13 @@ impl Function {
             cmd.env(k, v);
         }
         if let Roots::Al2023SystemStore(_) = roots {
-            cmd.env_remove("DB_CA_BUNDLE");
+            let shipped = pkg.bootstrap.with_file_name("rds-roots.pem");
+            assert!(
+                shipped.is_file(),
+                "{} is missing: scripts/package ships it next to bootstrap",
+                shipped.display()
+            );
+            cmd.env("DB_CA_BUNDLE", shipped);
         }
         cmd.env("AWS_ENDPOINT_URL", endpoint)
             .env("AWS_LAMBDA_RUNTIME_API", &api.addr)
@@ -448,6 +455,18 @@ async fn packaged_bootstrap_without_the_ca_in_the_system_roots_is_db_tls_verific
         .find(|c| c["name"] == "tls")
         .unwrap_or_else(|| panic!("no tls check: {report}"));
     assert_eq!(tls["cause"], "db_tls_verification_failed", "{report:#}");
+    // ... and names the CA the server's chain needed, which neither the shipped RDS roots nor
+    // the system store hold.
+    let ca = openssl::x509::X509::from_pem(&std::fs::read(&s.ca_file).unwrap()).unwrap();
+    let ca = ca
+        .subject_name()
+        .entries_by_nid(openssl::nid::Nid::COMMONNAME)
+        .next()
+        .unwrap()
+        .data()
+        .to_string()
+        .unwrap();
+    assert_eq!(tls["evidence"]["ca_needed"], ca.as_str(), "{report:#}");
     let failures = named(&events, "step_failed");
     assert_eq!(failures.len(), 1, "{events:#?}");
     assert_eq!(

@@ -716,6 +716,7 @@ pub async fn run_with(r: &Rotator, secret_id: &str, deadline: Deadline, ctx: &Co
             "TLS offered and verified (login itself judged below)".to_string(),
         )),
     };
+    let tls_result = name_chain_ca(tls_result, &current, r, &deadline).await;
     run.record("tls", t, tls_result);
 
     let t = Instant::now();
@@ -902,6 +903,82 @@ async fn alternating_checks(
         Err(f) => Err(f),
     };
     run.record("manage_users_privilege", t, privilege);
+}
+
+/// Adds to the `tls` check the CA the server's certificate chain ends at: where it is found
+/// when TLS verified, and which CA to add to `DB_CA_BUNDLE` when verification failed. Read in
+/// a second handshake that verifies nothing and sends no credentials; if that one fails, the
+/// check stays as it was.
+async fn name_chain_ca(
+    result: Result<((), String), Failure>,
+    s: &DbSecret,
+    r: &Rotator,
+    deadline: &Deadline,
+) -> Result<((), String), Failure> {
+    let failed = match &result {
+        Err(f) => f.cause == Cause::DbTlsVerificationFailed,
+        // Not used for rotation (fallback or "ssl": false), but the same failure.
+        Ok((_, detail)) => detail.contains(Cause::DbTlsVerificationFailed.code()),
+    };
+    let verified = matches!(&result, Ok((_, detail)) if detail.starts_with("TLS offered"));
+    if !failed && !verified {
+        return result;
+    }
+    let budget = deadline.cap(r.db.connect_timeout);
+    let Ok(chain) = db::tls::server_chain(s.family, &s.host, s.port, &r.db.anchors, budget).await
+    else {
+        return result;
+    };
+    // The anchors are missing (not a host name or expiry problem): name the CA to add.
+    let untrusted = !chain.in_bundle
+        && match &result {
+            Err(f) => f.evidence.get("reason").and_then(Value::as_str) == Some("untrusted_ca"),
+            Ok((_, detail)) => detail.contains("(untrusted_ca)"),
+        };
+    let ends = if untrusted {
+        let bundle = if r.db.anchors.is_empty() {
+            "DB_CA_BUNDLE is not set".to_string()
+        } else {
+            format!(
+                "not among the {} DB_CA_BUNDLE certificates",
+                r.db.anchors.len()
+            )
+        };
+        format!(
+            "the server's chain ends at \"{}\", which is not trusted ({bundle})",
+            chain.ends_at
+        )
+    } else if chain.in_bundle {
+        format!("the chain ends at \"{}\" (in DB_CA_BUNDLE)", chain.ends_at)
+    } else if verified {
+        format!(
+            "the chain ends at \"{}\" (in the system roots)",
+            chain.ends_at
+        )
+    } else {
+        format!("the chain ends at \"{}\"", chain.ends_at)
+    };
+    match result {
+        Ok(((), detail)) => Ok(((), format!("{detail}; {ends}"))),
+        Err(f) => {
+            let message = format!("{}; {ends}", f.message);
+            let (key, remedy) = if untrusted {
+                let remedy = format!(
+                    "Add the CA \"{}\" to the PEM file DB_CA_BUNDLE names (for Amazon RDS the package ships its roots as /var/task/rds-roots.pem: deploy with dbCaBundlePath set to it, and refresh them with scripts/refresh-rds-certs).",
+                    chain.ends_at
+                );
+                ("ca_needed", remedy)
+            } else {
+                ("ca", f.remedy.clone())
+            };
+            let mut f = f
+                .with(key, chain.ends_at.as_str())
+                .with("server_chain", chain.sent.clone())
+                .remedy(remedy);
+            f.message = message;
+            Err(f)
+        }
+    }
 }
 
 /// MySQL single user: whether the account has a secondary password (dual passwords,
