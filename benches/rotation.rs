@@ -100,7 +100,8 @@ struct Config {
     env: Vec<(&'static str, &'static str)>,
 }
 
-/// A master for alternating users: PostgreSQL with CREATEROLE, MariaDB the local admin.
+/// A master for alternating users: PostgreSQL with CREATEROLE, MariaDB and MySQL the local
+/// admin.
 async fn master_arn(engine: &str) -> String {
     let s = services();
     if engine == "postgres" {
@@ -113,6 +114,14 @@ async fn master_arn(engine: &str) -> String {
             .await
             .unwrap();
         create_secret(&pg_secret(&name, &pw)).await
+    } else if engine == "mysql" {
+        let mut m = common::mysql::secret_on(
+            common::mysql::Server::MySql,
+            &s.mysql_admin_user,
+            &s.mysql_admin_password,
+        );
+        m["ssl"] = json!(true);
+        create_secret(&m).await
     } else {
         let mut m = common::mysql::maria_secret(&s.mariadb_admin_user, &s.mariadb_admin_password);
         m["ssl"] = json!(true);
@@ -135,6 +144,14 @@ async fn make_secret(config: &Config) -> Option<String> {
             let pw = password("bench");
             common::mysql::maria_create_user(&user, "%", &pw, true).await;
             common::mysql::maria_secret(&user, &pw)
+        }
+        "mysql" => {
+            // MySQL user names are limited to 32 characters, `_clone` included.
+            let user = common::mysql::short_unique("bm");
+            let pw = password("bench");
+            common::mysql::create_user_on(common::mysql::Server::MySql, &user, "%", &pw, true)
+                .await;
+            common::mysql::secret_on(common::mysql::Server::MySql, &user, &pw)
         }
         _ => return None,
     };
@@ -164,7 +181,15 @@ fn configs() -> Vec<Config> {
         },
         Config {
             name: "mariadb/alternating_users",
-            env: alternating,
+            env: alternating.clone(),
+        },
+        Config {
+            name: "mysql/single_user",
+            env: vec![],
+        },
+        Config {
+            name: "mysql/alternating_users",
+            env: [alternating, vec![("USERNAME_CHARACTER_LIMIT", "32")]].concat(),
         },
     ]
 }

@@ -94,6 +94,9 @@ pub struct Settings {
     pub pg_password_encryption: PgPasswordEncryption,
     /// `SECRETS_MANAGER_ENDPOINT`.
     pub secrets_manager_endpoint: Option<String>,
+    /// `MYSQL_DUAL_PASSWORD`: single-user rotation on MySQL 8.0.14+ keeps the replaced
+    /// password as the account's secondary password (`RETAIN CURRENT PASSWORD`).
+    pub mysql_dual_password: bool,
 }
 
 /// A setting with a value this function cannot use.
@@ -162,6 +165,14 @@ pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, Set
             })
         }
     };
+    let mysql_dual_password = flag("MYSQL_DUAL_PASSWORD", false);
+    if mysql_dual_password && strategy != Strategy::SingleUser {
+        // Alternating users already keep the previous credentials working.
+        return Err(SettingError {
+            name: "MYSQL_DUAL_PASSWORD",
+            expected: "false with ROTATION_STRATEGY=alternating_users (dual passwords are for single_user)",
+        });
+    }
     let length = number("PASSWORD_LENGTH", 32, "a whole number from 1 to 4096")?;
     if !(1..=4096).contains(&length) {
         return Err(SettingError {
@@ -195,6 +206,7 @@ pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, Set
         tls_fallback,
         pg_password_encryption,
         secrets_manager_endpoint: nonempty("SECRETS_MANAGER_ENDPOINT"),
+        mysql_dual_password,
     })
 }
 
@@ -258,5 +270,21 @@ mod tests {
         );
         let s = settings(&[("EXCLUDE_CHARACTERS", "")]).unwrap();
         assert_eq!(s.password.exclude_for(EngineFamily::Postgres), "");
+    }
+
+    #[test]
+    fn mysql_dual_password_is_off_by_default_and_for_single_user_only() {
+        assert!(!settings(&[]).unwrap().mysql_dual_password);
+        assert!(
+            settings(&[("MYSQL_DUAL_PASSWORD", "true")])
+                .unwrap()
+                .mysql_dual_password
+        );
+        let err = settings(&[
+            ("MYSQL_DUAL_PASSWORD", "yes"),
+            ("ROTATION_STRATEGY", "alternating_users"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.name, "MYSQL_DUAL_PASSWORD");
     }
 }

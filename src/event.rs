@@ -85,6 +85,15 @@ pub enum Invocation {
         /// The secret to check.
         secret_id: String,
     },
+    /// `repair`: name the state of a stuck rotation; with `apply`, take its safe action.
+    Repair {
+        /// The secret to repair.
+        secret_id: String,
+        /// `Apply` (default false: a dry run).
+        apply: bool,
+        /// `FunctionTimeoutSeconds`, when given (default: this invocation's own timeout).
+        function_timeout_s: Option<u64>,
+    },
 }
 
 fn bad(field: &str, why: &str) -> Failure {
@@ -115,7 +124,24 @@ pub fn parse(event: &Value) -> Result<Invocation, Failure> {
             Some("diagnose") => Ok(Invocation::Diagnose {
                 secret_id: text_field(event, "SecretId", 2048)?,
             }),
-            _ => Err(bad("Action", "is not \"diagnose\"")),
+            Some("repair") => Ok(Invocation::Repair {
+                secret_id: text_field(event, "SecretId", 2048)?,
+                apply: match event.get("Apply") {
+                    None | Some(Value::Null) => false,
+                    Some(Value::Bool(b)) => *b,
+                    Some(_) => return Err(bad("Apply", "is not a boolean")),
+                },
+                function_timeout_s: match event.get("FunctionTimeoutSeconds") {
+                    None | Some(Value::Null) => None,
+                    Some(v) => Some(v.as_u64().filter(|s| *s <= 900).ok_or_else(|| {
+                        bad(
+                            "FunctionTimeoutSeconds",
+                            "is not a number of seconds (0-900)",
+                        )
+                    })?),
+                },
+            }),
+            _ => Err(bad("Action", "is not \"diagnose\" or \"repair\"")),
         };
     }
     let step_name = text_field(event, "Step", 64)?;
@@ -162,6 +188,29 @@ mod tests {
     }
 
     #[test]
+    fn a_repair_event_is_a_dry_run_unless_apply_is_true() {
+        assert_eq!(
+            parse(&json!({"Action":"repair","SecretId":"s"})).unwrap(),
+            Invocation::Repair {
+                secret_id: "s".into(),
+                apply: false,
+                function_timeout_s: None
+            }
+        );
+        assert_eq!(
+            parse(
+                &json!({"Action":"repair","SecretId":"s","Apply":true,"FunctionTimeoutSeconds":60})
+            )
+            .unwrap(),
+            Invocation::Repair {
+                secret_id: "s".into(),
+                apply: true,
+                function_timeout_s: Some(60)
+            }
+        );
+    }
+
+    #[test]
     fn invalid_events_name_the_field() {
         let cases = [
             (json!({"SecretId":"s","ClientRequestToken":"t"}), "Step"),
@@ -194,6 +243,15 @@ mod tests {
                 "ClientRequestToken",
             ),
             (json!({"Action":"drop","SecretId":"s"}), "Action"),
+            (json!({"Action":"repair"}), "SecretId"),
+            (
+                json!({"Action":"repair","SecretId":"s","Apply":"yes"}),
+                "Apply",
+            ),
+            (
+                json!({"Action":"repair","SecretId":"s","FunctionTimeoutSeconds":-1}),
+                "FunctionTimeoutSeconds",
+            ),
             (json!("just a string"), "Step"),
         ];
         for (event, field) in cases {

@@ -18,6 +18,8 @@ use tracing::Instrument;
 pub struct App {
     rotator: Result<Rotator, Failure>,
     margin: Duration,
+    sdk: aws_config::SdkConfig,
+    lambda: aws_sdk_lambda::Client,
 }
 
 impl App {
@@ -39,7 +41,28 @@ impl App {
                     e.name, e.expected
                 ))),
         };
-        App { rotator, margin }
+        let lambda = aws_sdk_lambda::Client::new(&sdk);
+        App {
+            rotator,
+            margin,
+            sdk,
+            lambda,
+        }
+    }
+
+    /// The shared AWS configuration (the operator commands build their clients from it).
+    pub fn sdk(&self) -> &aws_config::SdkConfig {
+        &self.sdk
+    }
+
+    /// The region in use, or "" when none is configured.
+    pub fn region(&self) -> String {
+        self.sdk.region().map(|r| r.to_string()).unwrap_or_default()
+    }
+
+    /// A Lambda client (diagnose names the runtime of another rotation function with it).
+    pub fn lambda(&self) -> &aws_sdk_lambda::Client {
+        &self.lambda
     }
 
     /// `DEADLINE_MARGIN_MS`.
@@ -60,6 +83,7 @@ fn build(settings: Settings, sdk: &aws_config::SdkConfig) -> Result<Rotator, Fai
         anchors,
         tls_fallback: settings.tls_fallback,
         pg_password_encryption: settings.pg_password_encryption,
+        mysql_dual_password: settings.mysql_dual_password,
     };
     let sm = SecretsManager::new(sdk, settings.secrets_manager_endpoint.as_deref());
     let rds = Rds::new(sdk);
@@ -73,9 +97,13 @@ fn build(settings: Settings, sdk: &aws_config::SdkConfig) -> Result<Rotator, Fai
 
 /// Handles one invocation payload within `deadline`. Rotation events return `null` on
 /// success; diagnose events return the report.
-pub async fn invoke(app: &App, payload: Value, deadline: Deadline) -> Result<Value, Failure> {
+pub async fn invoke(app: &App, mut payload: Value, deadline: Deadline) -> Result<Value, Failure> {
     let invocation = match event::parse(&payload) {
-        Ok(inv) => inv,
+        Ok(inv) => {
+            // The parsed event holds its own (wiped) copy of the RotationToken.
+            crate::secret::wipe_value(&mut payload);
+            inv
+        }
         Err(f) => {
             let step = payload
                 .get("Step")
@@ -100,8 +128,34 @@ pub async fn invoke(app: &App, payload: Value, deadline: Deadline) -> Result<Val
         }
         Invocation::Diagnose { secret_id } => {
             let rotator = app.rotator()?;
-            let report = crate::diagnosis::checks::run(rotator, &secret_id, deadline).await;
+            // In Lambda the function knows its own name: a secret rotated by another
+            // function (the one it is about to replace) is then a warning, not a fault.
+            let ctx = crate::diagnosis::checks::Context {
+                // "_" is cargo-lambda's placeholder name under `cargo lambda watch`.
+                this_function: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+                    .ok()
+                    .filter(|n| !n.is_empty() && n != "_"),
+                lambda: Some(app.lambda.clone()),
+            };
+            let report =
+                crate::diagnosis::checks::run_with(rotator, &secret_id, deadline, &ctx).await;
             Ok(report.to_json())
+        }
+        Invocation::Repair {
+            secret_id,
+            apply,
+            function_timeout_s,
+        } => {
+            let rotator = app.rotator()?;
+            // At the start of an invocation the time left is the function's own timeout
+            // (rounded up to whole seconds, as Lambda configures it).
+            let own = deadline.remaining().as_millis().div_ceil(1000) as u64;
+            let req = crate::repair::Request {
+                secret_id,
+                apply,
+                function_timeout: Duration::from_secs(function_timeout_s.unwrap_or(own)),
+            };
+            Ok(crate::repair::run(rotator, &req, deadline).await.to_json())
         }
     }
 }
@@ -128,10 +182,19 @@ pub async fn serve(app: App) -> Result<(), lambda_runtime::Error> {
             let deadline = Deadline::at_epoch_ms(ev.context.deadline, app.margin());
             let span =
                 tracing::info_span!("invocation", request_id = ev.context.request_id.as_str());
-            invoke(&app, ev.payload, deadline)
-                .instrument(span)
-                .await
-                .map_err(LambdaFailure)
+            // One scrubber scope per invocation: the secrets it read are hidden in every line
+            // it logs and in its error message (scrubbed here, inside the scope), then
+            // forgotten, so a warm process does not accumulate them.
+            telemetry::scoped(async {
+                invoke(&app, ev.payload, deadline)
+                    .instrument(span)
+                    .await
+                    .map_err(|mut f| {
+                        f.message = telemetry::scrub(&f.message);
+                        LambdaFailure(f)
+                    })
+            })
+            .await
         }
     }))
     .await

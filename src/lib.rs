@@ -9,7 +9,10 @@
 //! - [`db`]: database drivers (PostgreSQL, MySQL/MariaDB): connect, TLS, set password.
 //! - [`rotation`]: the four steps, their preconditions and the strategies.
 //! - [`diagnosis`]: the cause taxonomy, the deadline watchdog and the `diagnose` checks.
+//! - [`repair`]: names the state of a stuck or drifted rotation and takes its one safe action.
 //! - [`telemetry`]: one JSON object per log line, CloudWatch Embedded Metric Format.
+//! - [`log_text`]: the same log events as readable text, for a terminal.
+//! - [`operate`]: operator commands across secrets: `audit` and `migrate`.
 //! - [`cli`] and [`lambda`]: the two faces of the binary.
 
 #![recursion_limit = "256"]
@@ -20,6 +23,9 @@ pub mod db;
 pub mod diagnosis;
 pub mod event;
 pub mod lambda;
+pub mod log_text;
+pub mod operate;
+pub mod repair;
 pub mod rotation;
 pub mod secret;
 pub mod store;

@@ -7,6 +7,8 @@ use db_secret_rotator::{cli, lambda, telemetry};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Noted first: a Lambda-Runtime-Deadline-Ms earlier than this is a duration, not an epoch.
+    db_secret_rotator::diagnosis::deadline::process_start_epoch_ms();
     // One thread is plenty for one invocation at a time, and starts fastest.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -1,23 +1,25 @@
-//! The secret JSON as typed values. Passwords live in [`Password`], which never prints, and
-//! every key of the original object is kept (in order) so unknown keys are carried forward.
+//! The secret JSON as typed values. Passwords live in [`Password`], which never prints and is
+//! wiped when dropped, and every key of the original object is kept (in order, wiped when
+//! dropped too) so unknown keys are carried forward.
 
 use crate::diagnosis::{Cause, Failure};
 use serde_json::{Map, Value};
 use std::fmt;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Secrets Manager refuses values over 64 KiB; anything larger did not come from it.
 pub const MAX_SECRET_BYTES: usize = 65_536;
 
-/// A password (or any secret string). `Debug` and `Display` print `***`, and every value
-/// ever wrapped is registered with the log scrubber, so it cannot reach a log line even by
-/// mistake.
+/// A password (or any secret string). `Debug` and `Display` print `***`, every value wrapped
+/// is registered with the log scrubber (for the invocation that read it), so it cannot reach
+/// a log line even by mistake, and its bytes are overwritten with zeros when it is dropped.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
+pub struct Password(Zeroizing<String>);
 
 impl Password {
     /// Wraps a secret string and registers it with the log scrubber.
     pub fn new(value: impl Into<String>) -> Self {
-        let value = value.into();
+        let value = Zeroizing::new(value.into());
         crate::telemetry::register_sensitive(&value);
         Password(value)
     }
@@ -121,6 +123,45 @@ pub enum SslSetting {
     Disabled,
 }
 
+/// Overwrites every string of a JSON value (keys and values) with zeros, in place.
+pub fn wipe_value(value: &mut Value) {
+    match value {
+        Value::String(s) => s.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe_value),
+        Value::Object(map) => wipe_map(map),
+        _ => {}
+    }
+}
+
+fn wipe_map(map: &mut Map<String, Value>) {
+    for (_, mut v) in std::mem::take(map) {
+        wipe_value(&mut v);
+    }
+}
+
+/// The secret's object as read: wiped when dropped, since it holds the password.
+#[derive(Clone, Default)]
+struct RawSecret(Map<String, Value>);
+
+impl Drop for RawSecret {
+    fn drop(&mut self) {
+        wipe_map(&mut self.0);
+    }
+}
+
+/// Counts bytes written, to size a buffer exactly before serializing a secret into it.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A database secret, parsed and validated.
 #[derive(Clone)]
 pub struct DbSecret {
@@ -143,7 +184,7 @@ pub struct DbSecret {
     /// `masterarn`, if given.
     pub masterarn: Option<String>,
     /// Every key as read, in order: what is written back, with changes.
-    raw: Map<String, Value>,
+    raw: RawSecret,
 }
 
 impl fmt::Debug for DbSecret {
@@ -277,7 +318,7 @@ impl DbSecret {
         let username = string_key(&map, role, "username", true)?.unwrap_or_default();
         let password = match map.get("password") {
             None | Some(Value::Null) => return Err(missing(role, "password")),
-            Some(Value::String(s)) => Password::new(s.clone()),
+            Some(Value::String(s)) => Password::new(s.as_str()),
             Some(_) => return Err(invalid(role, Some("password"), "a string")),
         };
         let dbname = string_key(&map, role, "dbname", false)?.filter(|d| !d.is_empty());
@@ -294,7 +335,7 @@ impl DbSecret {
             dbname,
             ssl,
             masterarn,
-            raw: map,
+            raw: RawSecret(map),
         })
     }
 
@@ -311,11 +352,15 @@ impl DbSecret {
     pub fn with_credentials(&self, username: &str, password: Password) -> DbSecret {
         let mut next = self.clone();
         next.raw
+            .0
             .insert("username".into(), Value::String(username.to_string()));
-        next.raw.insert(
+        let old = next.raw.0.insert(
             "password".into(),
             Value::String(password.expose().to_string()),
         );
+        if let Some(mut old) = old {
+            wipe_value(&mut old);
+        }
         next.username = username.to_string();
         next.password = password;
         next
@@ -329,13 +374,21 @@ impl DbSecret {
     }
 
     /// The JSON text to store. Contains the password: only ever passed to PutSecretValue.
-    pub fn to_secret_string(&self) -> String {
-        Value::Object(self.raw.clone()).to_string()
+    /// Written into a buffer of the exact size (no reallocation leaves a copy behind) and
+    /// wiped when dropped.
+    pub fn to_secret_string(&self) -> Zeroizing<String> {
+        let mut count = Counter(0);
+        // Serializing a map of JSON values cannot fail.
+        let _ = serde_json::to_writer(&mut count, &self.raw.0);
+        let mut buf = Zeroizing::new(Vec::with_capacity(count.0));
+        let _ = serde_json::to_writer(&mut *buf, &self.raw.0);
+        // serde_json writes UTF-8 only; the buffer moves into the String without a copy.
+        Zeroizing::new(String::from_utf8(std::mem::take(&mut *buf)).unwrap_or_default())
     }
 
     /// The keys, in order (for tests and diagnostics; values are not exposed).
     pub fn keys(&self) -> Vec<String> {
-        self.raw.keys().cloned().collect()
+        self.raw.0.keys().cloned().collect()
     }
 }
 

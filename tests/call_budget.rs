@@ -101,3 +101,88 @@ async fn postgres_alternating_users_call_budget() {
     // first rotation since the clone does not exist yet), master; testSecret: AWSPENDING.
     assert_eq!(r.db_connections, 4);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql_single_user_call_budget() {
+    use common::mysql::{create_user_on, secret_on, short_unique, Server};
+    let user = short_unique("bud");
+    let old = password("old");
+    create_user_on(Server::MySql, &user, "%", &old, true).await;
+    let mut secret = secret_on(Server::MySql, &user, &old);
+    secret["ssl"] = serde_json::json!(true);
+    let arn = create_secret(&secret).await;
+
+    let f = Function::start(env!("CARGO_BIN_EXE_db-secret-rotator"), None, &[]).await;
+    let mut rotations = vec![f.rotate(&arn).await, f.rotate(&arn).await];
+    f.finish(&mut rotations).await;
+    assert_eq!(
+        rotations[0].calls_to("secretsmanager"),
+        9,
+        "{:?}",
+        rotations[0].aws_calls
+    );
+    assert_eq!(rotations[1].calls_to("secretsmanager"), 8);
+    for r in &rotations {
+        assert_eq!(
+            r.db_connections, 2,
+            "setSecret logs in once, testSecret once"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql_single_user_dual_password_call_budget() {
+    use common::mysql::{account, create_user_on, do_on, secret_on, short_unique, Server};
+    let user = short_unique("bud_dual");
+    let old = password("old");
+    create_user_on(Server::MySql, &user, "%", &old, true).await;
+    do_on(
+        Server::MySql,
+        &[format!(
+            "GRANT APPLICATION_PASSWORD_ADMIN ON *.* TO {}",
+            account(&user, "%")
+        )],
+    )
+    .await;
+    let mut secret = secret_on(Server::MySql, &user, &old);
+    secret["ssl"] = serde_json::json!(true);
+    let arn = create_secret(&secret).await;
+
+    // Dual passwords cost nothing extra: the same statement, with RETAIN CURRENT PASSWORD.
+    let env = [("MYSQL_DUAL_PASSWORD", "true")];
+    let f = Function::start(env!("CARGO_BIN_EXE_db-secret-rotator"), None, &env).await;
+    let mut rotations = vec![f.rotate(&arn).await, f.rotate(&arn).await];
+    f.finish(&mut rotations).await;
+    assert_eq!(rotations[0].calls_to("secretsmanager"), 9);
+    assert_eq!(rotations[1].calls_to("secretsmanager"), 8);
+    for r in &rotations {
+        assert_eq!(r.db_connections, 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mysql_alternating_users_call_budget() {
+    use common::mysql::{create_user_on, master_on, secret_on, short_unique, Server};
+    let user = short_unique("bud_alt");
+    let old = password("old");
+    create_user_on(Server::MySql, &user, "%", &old, false).await;
+    let (_, master_arn) =
+        master_on(Server::MySql, "ALL PRIVILEGES ON *.*", "WITH GRANT OPTION").await;
+    let mut secret = secret_on(Server::MySql, &user, &old);
+    secret["masterarn"] = serde_json::json!(master_arn);
+    let arn = create_secret(&secret).await;
+
+    let env = [
+        ("ROTATION_STRATEGY", "alternating_users"),
+        ("USERNAME_CHARACTER_LIMIT", "32"),
+    ];
+    let f = Function::start(env!("CARGO_BIN_EXE_db-secret-rotator"), None, &env).await;
+    let mut rotations = vec![f.rotate(&arn).await];
+    f.finish(&mut rotations).await;
+    let r = &rotations[0];
+    // As for PostgreSQL: the single-user nine plus the master secret; AWSCURRENT, the
+    // AWSPENDING probe and the master in setSecret, AWSPENDING in testSecret.
+    assert_eq!(r.calls_to("secretsmanager"), 10, "{:?}", r.aws_calls);
+    assert_eq!(r.calls_to("rds"), 0);
+    assert_eq!(r.db_connections, 4);
+}

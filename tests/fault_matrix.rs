@@ -42,6 +42,8 @@ enum Setup {
     PgAlternating,
     MariaSingle,
     MariaAlternating,
+    MySqlSingle,
+    MySqlAlternating,
 }
 
 impl Setup {
@@ -49,20 +51,34 @@ impl Setup {
         matches!(self, Setup::PgSingle | Setup::PgAlternating)
     }
     fn alternating(self) -> bool {
-        matches!(self, Setup::PgAlternating | Setup::MariaAlternating)
+        matches!(
+            self,
+            Setup::PgAlternating | Setup::MariaAlternating | Setup::MySqlAlternating
+        )
+    }
+    /// MariaDB or MySQL, when not PostgreSQL.
+    fn server(self) -> common::mysql::Server {
+        match self {
+            Setup::MySqlSingle | Setup::MySqlAlternating => common::mysql::Server::MySql,
+            _ => common::mysql::Server::MariaDb,
+        }
     }
     fn env(self) -> Vec<(&'static str, &'static str)> {
-        if self.alternating() {
-            vec![("ROTATION_STRATEGY", "alternating_users")]
-        } else {
-            vec![]
+        match self {
+            // MySQL 8+ allows 32-character names (the reference default 16 is MySQL 5.6's).
+            Setup::MySqlAlternating => vec![
+                ("ROTATION_STRATEGY", "alternating_users"),
+                ("USERNAME_CHARACTER_LIMIT", "32"),
+            ],
+            _ if self.alternating() => vec![("ROTATION_STRATEGY", "alternating_users")],
+            _ => vec![],
         }
     }
     fn db_port(self) -> u16 {
         if self.pg() {
             services().pg_port
         } else {
-            services().mariadb_port
+            self.server().port()
         }
     }
 }
@@ -77,7 +93,9 @@ async fn setup_logs_in(setup: Setup, secret: Option<Value>) -> bool {
     if setup.pg() {
         pg_login(services().pg_port, user, pw, true).await.is_ok()
     } else {
-        common::mysql::maria_login(user, pw, true).await.is_ok()
+        common::mysql::login_on(setup.server(), user, pw, true)
+            .await
+            .is_ok()
     }
 }
 
@@ -91,9 +109,12 @@ async fn fixture(setup: Setup, proxy_port: u16) -> (String, String, String) {
         pg_create_user(s.pg_port, &user, &old, &[]).await;
         (user.clone(), pg_secret(&user, &old))
     } else {
-        let user = unique("fm");
-        common::mysql::maria_create_user(&user, "%", &old, false).await;
-        (user.clone(), common::mysql::maria_secret(&user, &old))
+        let user = common::mysql::short_unique("fm");
+        common::mysql::create_user_on(setup.server(), &user, "%", &old, false).await;
+        (
+            user.clone(),
+            common::mysql::secret_on(setup.server(), &user, &old),
+        )
     };
     secret["port"] = proxy_port.into();
     if setup.alternating() {
@@ -108,7 +129,16 @@ async fn fixture(setup: Setup, proxy_port: u16) -> (String, String, String) {
                 .unwrap();
             pg_secret(&name, &pw)
         } else {
-            common::mysql::maria_secret(&s.mariadb_admin_user, &s.mariadb_admin_password)
+            match setup.server() {
+                common::mysql::Server::MariaDb => {
+                    common::mysql::maria_secret(&s.mariadb_admin_user, &s.mariadb_admin_password)
+                }
+                common::mysql::Server::MySql => common::mysql::secret_on(
+                    common::mysql::Server::MySql,
+                    &s.mysql_admin_user,
+                    &s.mysql_admin_password,
+                ),
+            }
         };
         master["port"] = proxy_port.into();
         secret["masterarn"] = create_secret(&master).await.into();
@@ -361,8 +391,9 @@ async fn run_case(setup: Setup, step_name: &'static str, inject: Inject) -> Foun
     }
 }
 
-/// The cases that apply: the lock and read-only injections are PostgreSQL's (MariaDB's lock
-/// wait is covered by tests/mariadb_single_user.rs, and its read-only switch is server-wide);
+/// The cases that apply: the lock and read-only injections are PostgreSQL's (MariaDB's and
+/// MySQL's lock waits are covered by tests/mariadb_single_user.rs and
+/// tests/mysql_single_user.rs, and their read-only switches are server-wide);
 /// for alternating users the lock is left out too (the clone does not exist to be locked
 /// before the first rotation creates it).
 fn cases_for(setup: Setup) -> Vec<(&'static str, Inject)> {
@@ -433,4 +464,14 @@ async fn mariadb_single_user_survives_every_fault() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mariadb_alternating_users_survive_every_fault() {
     survives_every_fault(Setup::MariaAlternating).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mysql_single_user_survives_every_fault() {
+    survives_every_fault(Setup::MySqlSingle).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mysql_alternating_users_survive_every_fault() {
+    survives_every_fault(Setup::MySqlAlternating).await;
 }

@@ -25,6 +25,8 @@ pub struct DbOptions {
     pub tls_fallback: TlsFallback,
     /// `PG_PASSWORD_ENCRYPTION`.
     pub pg_password_encryption: PgPasswordEncryption,
+    /// `MYSQL_DUAL_PASSWORD`: single-user changes keep the replaced password as secondary.
+    pub mysql_dual_password: bool,
 }
 
 /// The TLS mode of one connection attempt.
@@ -75,11 +77,19 @@ impl Session {
         deadline: &Deadline,
     ) -> Result<&'static str, Failure> {
         match self {
+            Session::Postgres(_) if opts.mysql_dual_password => Err(
+                mysql::dual_password_unsupported(None)
+                    .with("server_version", "PostgreSQL")
+                    .remedy("MYSQL_DUAL_PASSWORD applies to MySQL 8.0.14 or later only: unset it for this function (PostgreSQL has no dual passwords; use alternating users for zero downtime)."),
+            ),
             Session::Postgres(s) => {
                 s.set_password(user, new, opts.pg_password_encryption, deadline)
                     .await
             }
-            Session::MySql(s) => s.set_password(user, new, deadline).await,
+            Session::MySql(s) => {
+                s.set_password(user, new, opts.mysql_dual_password, deadline)
+                    .await
+            }
         }
     }
 

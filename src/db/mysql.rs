@@ -16,6 +16,13 @@
 //!   (`caching_sha2_password` by default, whose verifier is salted server-side and cannot be
 //!   computed here), and MySQL rewrites the password out of its general log, slow log and
 //!   binary log itself.
+//! - MySQL 8.0.13 and later, the logged-in account's own password: `… REPLACE '<the password
+//!   logged in with>'`, which an account created with `PASSWORD REQUIRE CURRENT` needs (3892
+//!   without it), and which makes the server check that the password being replaced is the
+//!   primary one. With `MYSQL_DUAL_PASSWORD` (8.0.14+) `RETAIN CURRENT PASSWORD` is added: the
+//!   replaced password stays valid as the secondary password (the older secondary is
+//!   discarded), so the password an application holds keeps logging in until the next
+//!   rotation.
 //! - The plugin is read with `SHOW CREATE USER CURRENT_USER()`, which both servers allow for
 //!   one's own account without privileges (`mysql.user` is refused to ordinary users). When
 //!   it cannot be read, MariaDB and MySQL 5.x default to `mysql_native_password` (their
@@ -116,7 +123,14 @@ pub fn parse_version(text: &str) -> Option<ServerVersion> {
     };
     let major = number(true)?;
     let minor = number(true)?;
-    let patch = number(false)?;
+    let mut patch = number(false)?;
+    // Aurora MySQL 3 (`8.0.mysql_aurora.3.x`) is compatible with MySQL 8.0.23 or later.
+    if flavor == Flavor::MySql
+        && (major, minor, patch) == (8, 0, 0)
+        && text.contains("mysql_aurora.3")
+    {
+        patch = 23;
+    }
     Some(ServerVersion {
         flavor,
         major,
@@ -300,6 +314,40 @@ impl std::fmt::Debug for PasswordChange {
 const NATIVE: &str = "mysql_native_password";
 const METHOD_HASH: &str = "mysql_native_password hash";
 const METHOD_ALTER: &str = "alter user";
+const METHOD_DUAL: &str = "alter user retain current password";
+
+/// How the logged-in account changes its own password (MySQL 8.0.13+ only; ignored elsewhere).
+#[derive(Clone, Copy)]
+pub struct OwnChange<'a> {
+    /// The password the session logged in with: the `REPLACE` clause.
+    pub current: &'a str,
+    /// `MYSQL_DUAL_PASSWORD`: add `RETAIN CURRENT PASSWORD`.
+    pub dual: bool,
+}
+
+/// Whether a server supports `RETAIN CURRENT PASSWORD` (Oracle MySQL 8.0.14 and later).
+pub fn supports_dual_password(version: Option<&ServerVersion>) -> bool {
+    version.is_some_and(|v| v.flavor == Flavor::MySql && v.at_least(8, 0, 14))
+}
+
+/// `MYSQL_DUAL_PASSWORD` on a server without dual passwords: refused before any change.
+pub fn dual_password_unsupported(version: Option<&ServerVersion>) -> Failure {
+    let server = match version {
+        Some(v) if v.flavor == Flavor::MariaDb => {
+            format!("MariaDB {}.{}.{}", v.major, v.minor, v.patch)
+        }
+        Some(v) => format!("MySQL {}.{}.{}", v.major, v.minor, v.patch),
+        None => "a server whose version could not be read".to_string(),
+    };
+    Failure::new(
+        Cause::DbAuthMethodUnsupported,
+        format!("MYSQL_DUAL_PASSWORD is set, but {server} has no dual passwords (MySQL 8.0.14 or later)"),
+    )
+    .with("method", "dual_password")
+    .with("setting", "MYSQL_DUAL_PASSWORD")
+    .with("server_version", server)
+    .remedy("Dual passwords (ALTER USER … RETAIN CURRENT PASSWORD) need Oracle MySQL 8.0.14 or later (RDS for MySQL 8.0.14+, 8.4, Aurora MySQL 3); MariaDB has none. Unset MYSQL_DUAL_PASSWORD for this function, or upgrade the server.")
+}
 
 /// The statements to try, in order, to set `account`'s password to `new` (the next one only
 /// when the server refuses the previous for lack of privilege).
@@ -309,6 +357,8 @@ const METHOD_ALTER: &str = "alter user";
 ///   as `db_auth_method_unsupported` rather than silently switching the account's plugin.
 /// - MySQL 8.0 and later (9.x too), or a MySQL version that cannot be read:
 ///   `ALTER USER acct IDENTIFIED BY '…'` (keeps the plugin; MySQL rewrites it in its logs).
+///   For the logged-in account's own password (`own`) on 8.0.13+: `… REPLACE '<current>'`,
+///   and with `own.dual` (8.0.14+, else refused here) `… RETAIN CURRENT PASSWORD`.
 /// - MySQL 5.7.6 and later 5.x, native plugin or unknown: `ALTER USER acct IDENTIFIED WITH
 ///   mysql_native_password AS '*HASH'` (needs CREATE USER), then `ALTER USER acct
 ///   IDENTIFIED BY '…'` (allowed for one's own account). Another plugin: `IDENTIFIED BY`.
@@ -320,7 +370,11 @@ pub fn password_plan(
     plugins: Option<&[String]>,
     account: &Account,
     new: &str,
+    own: Option<OwnChange<'_>>,
 ) -> Result<Vec<PasswordChange>, Failure> {
+    if own.is_some_and(|o| o.dual) && !supports_dual_password(version) {
+        return Err(dual_password_unsupported(version));
+    }
     let acct = account.sql();
     let hash = || quote_literal(&native_password_hash(new));
     let set_hash = || PasswordChange {
@@ -373,6 +427,21 @@ pub fn password_plan(
             }
         }
         Some(v) if v.major < 8 => Ok(vec![set_hash()]),
+        Some(v) if v.at_least(8, 0, 13) => match own {
+            Some(o) => {
+                let mut sql = format!(
+                    "ALTER USER {acct} IDENTIFIED BY {} REPLACE {}",
+                    quote_literal(new),
+                    quote_literal(o.current)
+                );
+                if o.dual {
+                    sql.push_str(" RETAIN CURRENT PASSWORD");
+                }
+                let method = if o.dual { METHOD_DUAL } else { METHOD_ALTER };
+                Ok(vec![PasswordChange { sql, method }])
+            }
+            None => Ok(vec![identified_by()]),
+        },
         _ => Ok(vec![identified_by()]),
     }
 }
@@ -472,6 +541,12 @@ fn classify(
                 ),
             )
             .with("host", t.host.as_str()),
+            // MySQL 8+ hides whether an account exists: for a user no account admits from
+            // here it runs a decoy exchange with a plugin picked from the user name, which
+            // may be this one; so the remedy names both readings.
+            DriverError::UnknownAuthPlugin { name } if name == "sha256_password" => {
+                auth_unsupported(name).remedy("Either the account authenticates with sha256_password (switch it: ALTER USER … IDENTIFIED WITH caching_sha2_password BY '…'), or no account of this user admits the function's address: MySQL then answers with a decoy exchange instead of error 1130. Check the user's host parts (SELECT Host FROM mysql.user WHERE User = '…').")
+            }
             DriverError::UnknownAuthPlugin { name } => auth_unsupported(name),
             DriverError::MysqlOldPasswordDisabled => auth_unsupported("mysql_old_password"),
             DriverError::CleartextPluginDisabled => auth_unsupported("mysql_clear_password"),
@@ -552,8 +627,10 @@ fn classify_server(code: u16, message: &str, t: &Target, during: &'static str) -
         .with("user", user)
         .with("statement_kind", during),
         // ER_ACCESS_DENIED_ERROR: wrong password, no such user, or (MariaDB) a REQUIRE SSL
-        // account over plaintext; db::connect's TLS probe tells the last one apart.
-        1045 => f(
+        // account over plaintext; db::connect's TLS probe tells the last one apart. MariaDB
+        // 10.11 answers this driver ER_ACCESS_DENIED_NO_PASSWORD_ERROR (1698) at login for a
+        // user that does not exist (an alternating pair's clone before its first setSecret).
+        1045 | 1698 => f(
             Cause::DbLoginFailed,
             format!("MySQL rejected the password of {user}"),
         )
@@ -569,6 +646,22 @@ fn classify_server(code: u16, message: &str, t: &Target, during: &'static str) -
         3118 | 4151 => f(Cause::DbLoginFailed, format!("the account {user} is locked"))
             .with("user", user)
             .remedy("The account is locked: ALTER USER … ACCOUNT UNLOCK."),
+        // ER_INCORRECT_CURRENT_PASSWORD: the REPLACE password is not the account's primary
+        // password, so the session logged in with its secondary one.
+        3891 => f(
+            Cause::DbLoginFailed,
+            format!("the password {user} logged in with is only its secondary password"),
+        )
+        .with("user", user)
+        .remedy("The account's primary password is neither AWSCURRENT nor AWSPENDING (AWSCURRENT logs in only as the secondary password): reset the primary password to the AWSCURRENT value (ALTER USER … IDENTIFIED BY '<AWSCURRENT>' RETAIN CURRENT PASSWORD as an admin, or DISCARD OLD PASSWORD and set it anew), then rotate again."),
+        // ER_MISSING_CURRENT_PASSWORD: PASSWORD REQUIRE CURRENT, and no REPLACE clause.
+        3892 => f(
+            Cause::DbPermissionDenied,
+            format!("{user} may change its password only by naming the current one"),
+        )
+        .with("user", user)
+        .with("statement_kind", during)
+        .remedy("The account was created with PASSWORD REQUIRE CURRENT, which needs MySQL 8.0.13 or later for ALTER USER … REPLACE: upgrade, or ALTER USER … PASSWORD REQUIRE CURRENT DEFAULT."),
         // ER_SECURE_TRANSPORT_REQUIRED: require_secure_transport=ON.
         3159 => f(
             Cause::DbTlsRequired,
@@ -656,6 +749,8 @@ pub struct MySession {
     version: Option<ServerVersion>,
     account: Account,
     plugins: Option<Vec<String>>,
+    /// The password this session logged in with (the `REPLACE` clause of its own change).
+    login_password: Password,
 }
 
 impl MySession {
@@ -762,7 +857,7 @@ pub async fn connect(
                     .with("elapsed_ms", started.elapsed().as_millis() as u64))
                 }
             };
-            introspect(conn, target.clone(), a.tls).await
+            introspect(conn, target.clone(), a.tls, s.password.clone()).await
         })
         .await
         .map_err(|f| f.with("user", s.username.as_str()))
@@ -777,6 +872,7 @@ async fn introspect(
     mut conn: mysql_async::Conn,
     target: Target,
     tls: TlsMode,
+    login_password: Password,
 ) -> Result<MySession, Failure> {
     let row: Option<mysql_async::Row> = conn
         .query_first("SELECT VERSION(), CURRENT_USER()")
@@ -814,6 +910,7 @@ async fn introspect(
         version,
         account,
         plugins,
+        login_password,
     })
 }
 
@@ -889,15 +986,22 @@ impl MySession {
     }
 
     /// Sets the password of `user` (the logged-in account, or another as a master) with the
-    /// statement [`password_plan`] picks. Returns the method.
+    /// statement [`password_plan`] picks. `dual` (`MYSQL_DUAL_PASSWORD`) keeps the replaced
+    /// password as the secondary one; refused before any statement on a server without dual
+    /// passwords. Returns the method.
     pub async fn set_password(
         &mut self,
         user: &str,
         new: &Password,
+        dual: bool,
         deadline: &Deadline,
     ) -> Result<&'static str, Failure> {
+        if dual && !supports_dual_password(self.version.as_ref()) {
+            return Err(dual_password_unsupported(self.version.as_ref()));
+        }
         let account = self.account_of(user, deadline).await?;
-        let plugins = if account == self.account {
+        let own = account == self.account;
+        let plugins = if own {
             self.plugins.clone()
         } else {
             let MySession { conn, .. } = self;
@@ -922,10 +1026,87 @@ impl MySession {
             plugins.as_deref(),
             &account,
             new.expose(),
+            own.then(|| OwnChange {
+                current: self.login_password.expose(),
+                dual,
+            }),
         )?;
         let settings = session_settings(self.version.as_ref(), deadline.budget());
         self.statement(deadline, "set_timeouts", &settings).await?;
-        self.apply_password(&account, plan, deadline).await
+        self.apply_password(&account, plan, deadline)
+            .await
+            .map_err(|f| match f.cause {
+                // RETAIN CURRENT PASSWORD on one's own account needs its own privilege (1227).
+                Cause::DbPermissionDenied if dual && f.evidence.get("code") == Some(&1227.into()) => f
+                    .with("privilege", "APPLICATION_PASSWORD_ADMIN")
+                    .remedy(format!(
+                        "MYSQL_DUAL_PASSWORD needs the account to keep a secondary password: GRANT APPLICATION_PASSWORD_ADMIN ON *.* TO {}; (or unset MYSQL_DUAL_PASSWORD).",
+                        account.sql()
+                    )),
+                _ => f,
+            })
+    }
+
+    /// Whether the logged-in account has a secondary password (`mysql.user.User_attributes`,
+    /// MySQL 8.0.14+). `None` when the server has no dual passwords or the account may not
+    /// read `mysql.user`.
+    pub async fn has_secondary_password(
+        &mut self,
+        deadline: &Deadline,
+    ) -> Result<Option<bool>, Failure> {
+        if !supports_dual_password(self.version.as_ref()) {
+            return Ok(None);
+        }
+        let (user, host) = (self.account.user.clone(), self.account.host.clone());
+        let MySession { conn, target, .. } = self;
+        let answer = deadline
+            .run(
+                Wait::DbStatement {
+                    operation: "select",
+                },
+                async {
+                    Ok(conn
+                        .exec_first::<Option<i64>, _, _>(
+                            "SELECT JSON_CONTAINS_PATH(User_attributes, 'one', '$.additional_password') \
+                             FROM mysql.user WHERE User = ? AND Host = ?",
+                            (user, host),
+                        )
+                        .await)
+                },
+            )
+            .await?;
+        match answer {
+            Ok(row) => Ok(Some(row.flatten() == Some(1))),
+            // No SELECT on mysql.user: not known from here.
+            Err(mysql_async::Error::Server(e)) if matches!(e.code, 1142 | 1044 | 1143) => Ok(None),
+            Err(e) => Err(classify(&e, target, "select", Duration::ZERO)),
+        }
+    }
+
+    /// Whether the logged-in account may keep a secondary password when it changes its own
+    /// (APPLICATION_PASSWORD_ADMIN, CREATE USER or ALL on `*.*`, from `SHOW GRANTS`).
+    pub async fn may_retain_current_password(
+        &mut self,
+        deadline: &Deadline,
+    ) -> Result<bool, Failure> {
+        let MySession { conn, target, .. } = self;
+        let lines: Vec<String> = deadline
+            .run(
+                Wait::DbStatement {
+                    operation: "show_grants",
+                },
+                async {
+                    conn.query::<String, _>("SHOW GRANTS")
+                        .await
+                        .map_err(|e| classify(&e, target, "show_grants", Duration::ZERO))
+                },
+            )
+            .await?;
+        let parsed: Vec<grants::GrantLine> = lines
+            .iter()
+            .filter_map(|l| grants::parse_line(l).ok())
+            .collect();
+        Ok(grants::may_retain_current_password(&parsed))
     }
 
     /// Runs the password statements of `plan` for `account`, the next only when the server
@@ -976,7 +1157,7 @@ mod tests {
             ("9.1.0", MySql, 9, 1, 0),
             ("5.7.44-log", MySql, 5, 7, 44),
             ("5.7.12", MySql, 5, 7, 12),
-            ("8.0.mysql_aurora.3.05.2", MySql, 8, 0, 0),
+            ("8.0.mysql_aurora.3.05.2", MySql, 8, 0, 23),
             ("8.0.35-27", MySql, 8, 0, 35),
             ("10.11.6-MariaDB-0+deb12u1-log", MariaDb, 10, 11, 6),
             ("5.5.5-10.11.6-MariaDB", MariaDb, 10, 11, 6),
@@ -1086,8 +1267,69 @@ mod tests {
             plugins.as_deref(),
             &acct,
             "new'pw\\",
+            None,
         )
         .map(|p| p.into_iter().map(|c| (c.sql, c.method)).collect())
+    }
+
+    fn own_plan(version: &str, dual: bool) -> Result<Vec<(String, &'static str)>, Failure> {
+        let acct = Account {
+            user: "app'x".into(),
+            host: "10.0.%".into(),
+        };
+        let own = OwnChange {
+            current: "cur'pw\\",
+            dual,
+        };
+        password_plan(
+            parse_version(version).as_ref(),
+            Some(&["caching_sha2_password".to_string()]),
+            &acct,
+            "new'pw\\",
+            Some(own),
+        )
+        .map(|p| p.into_iter().map(|c| (c.sql, c.method)).collect())
+    }
+
+    #[test]
+    fn own_password_changes_replace_the_current_one_and_dual_retains_it() {
+        let acct = "`app'x`@`10.0.%`";
+        let replace = format!("ALTER USER {acct} IDENTIFIED BY 'new''pw\\' REPLACE 'cur''pw\\'");
+        for v in ["8.0.13", "8.4.3", "9.7.4", "8.0.mysql_aurora.3.05.2"] {
+            assert_eq!(
+                own_plan(v, false).unwrap(),
+                [(replace.clone(), METHOD_ALTER)],
+                "{v}"
+            );
+        }
+        // Before 8.0.13 there is no REPLACE clause.
+        assert_eq!(
+            own_plan("8.0.12", false).unwrap(),
+            [(
+                format!("ALTER USER {acct} IDENTIFIED BY 'new''pw\\'"),
+                METHOD_ALTER
+            )]
+        );
+        for v in ["8.0.14", "8.4.3", "9.7.4", "8.0.mysql_aurora.3.05.2"] {
+            assert_eq!(
+                own_plan(v, true).unwrap(),
+                [(format!("{replace} RETAIN CURRENT PASSWORD"), METHOD_DUAL)],
+                "{v}"
+            );
+        }
+        // Refused, before any statement, where there are no dual passwords.
+        for v in [
+            "8.0.13",
+            "5.7.44",
+            "10.11.6-MariaDB",
+            "11.4.2-MariaDB",
+            "unknown",
+        ] {
+            let f = own_plan(v, true).unwrap_err();
+            assert_eq!(f.cause, Cause::DbAuthMethodUnsupported, "{v}");
+            assert_eq!(f.evidence["setting"], "MYSQL_DUAL_PASSWORD", "{v}");
+            assert!(f.remedy.contains("8.0.14"), "{v}");
+        }
     }
 
     #[test]
@@ -1208,6 +1450,8 @@ mod tests {
             (1205, "function_timeout_imminent"),
             (1969, "function_timeout_imminent"),
             (1251, "db_auth_method_unsupported"),
+            (3891, "db_login_failed"),
+            (3892, "db_permission_denied"),
             (1064, "internal_error"),
         ];
         for (code, cause) in cases {
@@ -1223,6 +1467,8 @@ mod tests {
         }
         let f = classify_server(1227, "denied", &target(), "alter_password");
         assert_eq!(f.evidence["statement_kind"], "alter_password");
+        let f = classify_server(1698, "Access denied", &target(), "login");
+        assert_eq!(f.cause, Cause::DbLoginFailed);
         // After login, "access denied" is a refused statement, not a refused password.
         for code in [1045, 1698] {
             let f = classify_server(code, "Access denied", &target(), "grant");

@@ -10,12 +10,27 @@ use crate::store::Description;
 use serde_json::{json, Map, Value};
 use std::time::{Duration, Instant};
 
+/// Something worth acting on that is not a fault of the secret or its database (rotation not
+/// enabled yet, rotation on another function, a rotation in progress): the check passes with
+/// a warning, and the report stays ok.
+#[derive(Debug, Clone)]
+pub struct Warning {
+    /// Stable code, e.g. `rotation_not_enabled`.
+    pub code: &'static str,
+    /// One human sentence.
+    pub message: String,
+    /// What to do about it.
+    pub remedy: String,
+    /// Facts observed.
+    pub evidence: Map<String, Value>,
+}
+
 /// One line of the report.
 #[derive(Debug, Clone)]
 pub struct Check {
     /// Stable check name.
     pub name: &'static str,
-    /// `Some(true)` passed, `Some(false)` failed, `None` skipped.
+    /// `Some(true)` passed (possibly with warnings), `Some(false)` failed, `None` skipped.
     pub ok: Option<bool>,
     /// Time the check took.
     pub duration_ms: u64,
@@ -23,6 +38,20 @@ pub struct Check {
     pub detail: String,
     /// The failure, when it failed.
     pub failure: Option<Failure>,
+    /// Warnings of a check that passed.
+    pub warnings: Vec<Warning>,
+}
+
+impl Check {
+    /// `ok`, `warn`, `fail` or `skipped`.
+    pub fn status(&self) -> &'static str {
+        match self.ok {
+            None => "skipped",
+            Some(false) => "fail",
+            Some(true) if !self.warnings.is_empty() => "warn",
+            Some(true) => "ok",
+        }
+    }
 }
 
 /// The whole report.
@@ -35,12 +64,15 @@ pub struct Report {
 }
 
 impl Report {
-    /// True when no check failed.
+    /// True when no check failed (warnings do not count).
     pub fn ok(&self) -> bool {
         self.checks.iter().all(|c| c.ok != Some(false))
     }
 
-    /// The JSON form of interface.md.
+    /// The JSON form of interface.md: each check has `ok` (true, false or null for skipped)
+    /// and `status` (`ok`, `warn`, `fail`, `skipped`); a warning check carries `remedy` and
+    /// `warnings` (code, message, remedy, evidence), a failed one `cause`, `message`,
+    /// `remedy` and `evidence`.
     pub fn to_json(&self) -> Value {
         let checks: Vec<Value> = self
             .checks
@@ -49,6 +81,7 @@ impl Report {
                 let mut m = Map::new();
                 m.insert("name".into(), c.name.into());
                 m.insert("ok".into(), c.ok.map(Value::Bool).unwrap_or(Value::Null));
+                m.insert("status".into(), c.status().into());
                 m.insert("duration_ms".into(), c.duration_ms.into());
                 m.insert("detail".into(), c.detail.as_str().into());
                 if let Some(f) = &c.failure {
@@ -57,10 +90,32 @@ impl Report {
                     m.insert("remedy".into(), f.remedy.as_str().into());
                     m.insert("evidence".into(), Value::Object((*f.evidence).clone()));
                 }
+                if !c.warnings.is_empty() {
+                    let remedy: Vec<&str> = c.warnings.iter().map(|w| w.remedy.as_str()).collect();
+                    m.insert("remedy".into(), remedy.join(" ").into());
+                    let list: Vec<Value> = c
+                        .warnings
+                        .iter()
+                        .map(|w| {
+                            json!({"code": w.code, "message": w.message, "remedy": w.remedy,
+                                   "evidence": Value::Object(w.evidence.clone())})
+                        })
+                        .collect();
+                    m.insert("warnings".into(), Value::Array(list));
+                }
                 Value::Object(m)
             })
             .collect();
-        let mut v = json!({"secret_id": self.secret_id, "ok": self.ok(), "checks": checks});
+        let warnings = self.checks.iter().filter(|c| c.status() == "warn").count();
+        let status = if !self.ok() {
+            "fail"
+        } else if warnings > 0 {
+            "warn"
+        } else {
+            "ok"
+        };
+        let mut v = json!({"secret_id": self.secret_id, "ok": self.ok(), "status": status,
+                           "warnings": warnings, "checks": checks});
         // Defence in depth: the report passes the same scrubber as every log line.
         crate::telemetry::scrub_value(&mut v);
         v
@@ -68,42 +123,86 @@ impl Report {
 
     /// A table for a terminal.
     pub fn to_text(&self) -> String {
+        Report::text_from_json(&self.to_json())
+    }
+
+    /// The table of a JSON report (also one that came back from a Lambda invocation).
+    pub fn text_from_json(report: &Value) -> String {
+        let checks = report["checks"].as_array().cloned().unwrap_or_default();
+        let warnings = report["warnings"].as_u64().unwrap_or(0);
+        let verdict = match (report["ok"].as_bool(), warnings) {
+            (Some(true), 0) => "OK".to_string(),
+            (Some(true), n) => format!("OK, {n} warning(s)"),
+            _ => "PROBLEM FOUND".to_string(),
+        };
         let mut out = format!(
-            "diagnose {}: {}\n\n",
-            self.secret_id,
-            if self.ok() { "OK" } else { "PROBLEM FOUND" }
+            "diagnose {}: {verdict}\n\n",
+            report["secret_id"].as_str().unwrap_or("?")
         );
-        let width = self.checks.iter().map(|c| c.name.len()).max().unwrap_or(10);
+        let width = checks
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .map(str::len)
+            .max()
+            .unwrap_or(10);
         out.push_str(&format!(
             "{:<6} {:<width$} {:>8}  detail\n",
             "result", "check", "ms"
         ));
-        for c in &self.checks {
-            let mark = match c.ok {
+        let under = |label: &str, text: &str| {
+            format!("{:<6} {:<width$} {:>8}  {label}: {text}\n", "", "", "")
+        };
+        for c in &checks {
+            let status = c["status"].as_str().unwrap_or(match c["ok"].as_bool() {
                 Some(true) => "ok",
-                Some(false) => "FAIL",
-                None => "skip",
+                Some(false) => "fail",
+                None => "skipped",
+            });
+            let mark = match status {
+                "ok" => "ok",
+                "warn" => "warn",
+                "fail" => "FAIL",
+                _ => "skip",
             };
             out.push_str(&format!(
                 "{:<6} {:<width$} {:>8}  {}\n",
-                mark, c.name, c.duration_ms, c.detail
+                mark,
+                c["name"].as_str().unwrap_or("?"),
+                c["duration_ms"].as_u64().unwrap_or(0),
+                c["detail"].as_str().unwrap_or("")
             ));
-            if let Some(f) = &c.failure {
-                out.push_str(&format!(
-                    "{:<6} {:<width$} {:>8}  cause: {}\n",
-                    "",
-                    "",
-                    "",
-                    f.cause.code()
+            if status == "fail" {
+                out.push_str(&under("cause", c["cause"].as_str().unwrap_or("?")));
+                out.push_str(&under("remedy", c["remedy"].as_str().unwrap_or("")));
+                if let Some(e) = c["evidence"].as_object().filter(|e| !e.is_empty()) {
+                    out.push_str(&under("evidence", &Value::Object(e.clone()).to_string()));
+                }
+            }
+            for w in c["warnings"].as_array().into_iter().flatten() {
+                out.push_str(&under(
+                    "warning",
+                    &format!(
+                        "{}: {}",
+                        w["code"].as_str().unwrap_or("?"),
+                        w["message"].as_str().unwrap_or("")
+                    ),
                 ));
-                out.push_str(&format!(
-                    "{:<6} {:<width$} {:>8}  remedy: {}\n",
-                    "", "", "", f.remedy
-                ));
+                out.push_str(&under("remedy", w["remedy"].as_str().unwrap_or("")));
             }
         }
         crate::telemetry::scrub(&out)
     }
+}
+
+/// Who runs the checks: in Lambda the function's own name (a secret rotated by any other
+/// function is then a warning), and a Lambda client to name the other function's runtime.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// The function that will rotate the secret (`AWS_LAMBDA_FUNCTION_NAME` in Lambda,
+    /// `diagnose --function` in the CLI).
+    pub this_function: Option<String>,
+    /// Reads the runtime of the secret's current rotation function (best effort).
+    pub lambda: Option<aws_sdk_lambda::Client>,
 }
 
 struct Runner {
@@ -118,6 +217,7 @@ impl Runner {
             duration_ms: 0,
             detail: format!("skipped: {why}"),
             failure: None,
+            warnings: Vec::new(),
         });
     }
 
@@ -136,6 +236,7 @@ impl Runner {
                     duration_ms,
                     detail,
                     failure: None,
+                    warnings: Vec::new(),
                 });
                 Some(v)
             }
@@ -146,15 +247,36 @@ impl Runner {
                     duration_ms,
                     detail: f.message.clone(),
                     failure: Some(f),
+                    warnings: Vec::new(),
                 });
                 None
             }
         }
     }
+
+    /// Like [`Runner::record`], with the warnings of a check that passed.
+    fn record_warned<T>(
+        &mut self,
+        name: &'static str,
+        started: Instant,
+        r: Result<(T, String), Failure>,
+        warnings: Vec<Warning>,
+    ) -> Option<T> {
+        let got = self.record(name, started, r);
+        if got.is_some() {
+            if let Some(last) = self.checks.last_mut() {
+                last.warnings = warnings;
+            }
+        }
+        got
+    }
 }
 
 /// DNS, TCP and (for https) a TLS handshake to the Secrets Manager endpoint, each timed.
 async fn probe_endpoint(endpoint: &str, deadline: &Deadline) -> Result<((), String), Failure> {
+    if let Some(f) = deadline.passed_before("connect") {
+        return Err(f);
+    }
     let started = Instant::now();
     let fail = |phase: &str, why: String| {
         Failure::new(
@@ -275,43 +397,118 @@ where
     }
 }
 
-fn describe_detail(d: &Description) -> Result<((), String), Failure> {
-    if !d.rotation_enabled {
-        return Err(Failure::new(
-            Cause::RotationNotEnabled,
-            "rotation is not enabled on the secret",
-        ));
+/// The runtime of a function, for naming it ("python3.7"), or why it is unknown.
+async fn runtime_of(ctx: &Context, function: &str, deadline: &Deadline) -> String {
+    let Some(lambda) = &ctx.lambda else {
+        return "runtime unknown".to_string();
+    };
+    let call = lambda
+        .get_function_configuration()
+        .function_name(function)
+        .send();
+    match tokio::time::timeout(deadline.cap(Duration::from_secs(3)), call).await {
+        Ok(Ok(out)) => out
+            .runtime()
+            .map(|r| r.as_str().to_string())
+            .unwrap_or_else(|| "container image".to_string()),
+        Ok(Err(e)) => {
+            use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+            format!(
+                "runtime not readable: {}",
+                e.code().unwrap_or("no answer from Lambda")
+            )
+        }
+        Err(_) => "runtime unknown: Lambda did not answer in time".to_string(),
     }
+}
+
+/// DescribeSecret's answer judged: several AWSCURRENT labels fail; rotation not enabled, on
+/// another function or in progress are warnings with their remedies.
+async fn describe_detail(
+    d: &Description,
+    ctx: &Context,
+    deadline: &Deadline,
+) -> (Result<((), String), Failure>, Vec<Warning>) {
     let current = d
         .versions
         .iter()
         .filter(|(_, s)| s.iter().any(|l| l == "AWSCURRENT"))
         .count();
     if current != 1 {
-        return Err(Failure::new(
-            Cause::AwsServiceError,
-            format!("{current} versions hold AWSCURRENT"),
-        )
-        .with("aws_error_code", "staging_labels"));
+        return (
+            Err(Failure::new(
+                Cause::AwsServiceError,
+                format!("{current} versions hold AWSCURRENT"),
+            )
+            .with("aws_error_code", "staging_labels")),
+            Vec::new(),
+        );
+    }
+    let this = ctx.this_function.as_deref();
+    let switch = format!(
+        "db-secret-rotator migrate --secret-id {} --function {} --apply",
+        d.arn,
+        this.unwrap_or("THIS_FUNCTION")
+    );
+    let mut warnings = Vec::new();
+    let mut parts = Vec::new();
+    let other = match &d.rotation_lambda_arn {
+        Some(arn) => {
+            let name = crate::operate::function_name(arn);
+            let mine = this.is_some_and(|t| crate::operate::function_name(t) == name);
+            if mine {
+                parts.push(format!("rotation function: this one ({name})"));
+                None
+            } else {
+                let runtime = runtime_of(ctx, arn, deadline).await;
+                parts.push(format!("rotation function: {name} ({runtime})"));
+                this.is_some()
+                    .then(|| (arn.clone(), name.to_string(), runtime))
+            }
+        }
+        None => {
+            parts.push("no rotation function".to_string());
+            None
+        }
+    };
+    if !d.rotation_enabled {
+        warnings.push(Warning {
+            code: "rotation_not_enabled",
+            message: "rotation is not enabled on the secret yet".to_string(),
+            remedy: format!("When this preflight passes, point the secret's rotation at this function: {switch}"),
+            evidence: Map::new(),
+        });
+    }
+    if let Some((arn, name, runtime)) = other {
+        let mut evidence = Map::new();
+        evidence.insert("function_arn".into(), arn.into());
+        evidence.insert("runtime".into(), runtime.as_str().into());
+        warnings.push(Warning {
+            code: "rotation_on_other_function",
+            message: format!("the secret is rotated by another function: {name} ({runtime})"),
+            remedy: format!("When this preflight passes, switch the secret to this function (the command prints how to switch back): {switch}"),
+            evidence,
+        });
     }
     if let Some(p) = d.version_with("AWSPENDING") {
         if !d.has(p, "AWSCURRENT") {
-            return Err(Failure::new(
-                Cause::VersionNotPending,
-                "a stale AWSPENDING label sits on a version that is not being rotated",
-            )
-            .with("pending_version_id", p)
-            .with("finding", "stale_pending_label")
-            .remedy(format!("If no rotation is running, remove it: aws secretsmanager update-secret-version-stage --secret-id {} --version-stage AWSPENDING --remove-from-version-id {p}", d.arn)));
+            let mut evidence = Map::new();
+            evidence.insert("pending_version_id".into(), p.into());
+            warnings.push(Warning {
+                code: "stale_pending_label",
+                message: format!("AWSPENDING sits on version {p}, not on AWSCURRENT: a rotation is in progress, or one stopped before finishSecret"),
+                remedy: format!("Let a running rotation finish (Secrets Manager retries it); if none is running, remove the label: aws secretsmanager update-secret-version-stage --secret-id {} --version-stage AWSPENDING --remove-from-version-id {p}", d.arn),
+                evidence,
+            });
         }
     }
-    Ok((
-        (),
-        format!(
-            "rotation enabled; {} versions; staging labels sane",
-            d.versions.len()
-        ),
-    ))
+    parts.push(if d.rotation_enabled {
+        "rotation enabled".to_string()
+    } else {
+        "rotation not enabled".to_string()
+    });
+    parts.push(format!("{} versions", d.versions.len()));
+    (Ok(((), parts.join("; "))), warnings)
 }
 
 async fn tcp_probe(
@@ -319,6 +516,9 @@ async fn tcp_probe(
     deadline: &Deadline,
     connect_timeout: Duration,
 ) -> Result<((), String), Failure> {
+    if let Some(f) = deadline.passed_before("db_connect") {
+        return Err(f);
+    }
     let started = Instant::now();
     let fail = |phase: &str| {
         Failure::new(
@@ -352,6 +552,11 @@ async fn tcp_probe(
 
 /// Runs every check; never fails as a whole, the report says what is wrong.
 pub async fn run(r: &Rotator, secret_id: &str, deadline: Deadline) -> Report {
+    run_with(r, secret_id, deadline, &Context::default()).await
+}
+
+/// [`run`], knowing which function will rotate the secret.
+pub async fn run_with(r: &Rotator, secret_id: &str, deadline: Deadline, ctx: &Context) -> Report {
     let mut run = Runner { checks: Vec::new() };
     let t = Instant::now();
     let endpoint_ok = run
@@ -367,8 +572,8 @@ pub async fn run(r: &Rotator, secret_id: &str, deadline: Deadline) -> Report {
         let d = r.sm.describe(&deadline, secret_id).await;
         match d {
             Ok(d) => {
-                let detail = describe_detail(&d);
-                run.record("describe_secret", t, detail);
+                let (detail, warnings) = describe_detail(&d, ctx, &deadline).await;
+                run.record_warned("describe_secret", t, detail, warnings);
                 Some(d)
             }
             Err(f) => {
@@ -545,6 +750,11 @@ pub async fn run(r: &Rotator, secret_id: &str, deadline: Deadline) -> Report {
                                 .to_string(),
                         ))
                     }
+                    Ok(_) if role == SecretRole::Previous && r.db.mysql_dual_password => Ok((
+                        (),
+                        "AWSPREVIOUS logs in: it is the account's secondary password (MYSQL_DUAL_PASSWORD), as expected"
+                            .to_string(),
+                    )),
                     Ok(_) if role == SecretRole::Previous => Ok((
                         (),
                         "AWSPREVIOUS still logs in: the database accepts an old password (drift)"
@@ -563,6 +773,8 @@ pub async fn run(r: &Rotator, secret_id: &str, deadline: Deadline) -> Report {
     }
     if r.settings.strategy == crate::config::Strategy::AlternatingUsers {
         alternating_checks(&mut run, r, &current, &deadline).await;
+    } else if current.family == crate::secret::EngineFamily::MySql {
+        mysql_secondary_password(&mut run, r, &current, &deadline).await;
     }
     Report {
         secret_id: secret_id.to_string(),
@@ -676,4 +888,74 @@ async fn alternating_checks(
         Err(f) => Err(f),
     };
     run.record("manage_users_privilege", t, privilege);
+}
+
+/// MySQL single user: whether the account has a secondary password (dual passwords,
+/// MySQL 8.0.14+), and, with `MYSQL_DUAL_PASSWORD`, whether the server and the account's
+/// privileges allow the rotation to keep one. Read-only: `mysql.user` when the account may
+/// read it, else whether AWSPREVIOUS logged in beside AWSCURRENT (`login_previous`).
+async fn mysql_secondary_password(
+    run: &mut Runner,
+    r: &Rotator,
+    current: &DbSecret,
+    deadline: &Deadline,
+) {
+    use crate::db::mysql::{dual_password_unsupported, supports_dual_password};
+    const NAME: &str = "mysql_secondary_password";
+    let dual = r.db.mysql_dual_password;
+    let previous_logs_in = run.checks.iter().any(|c| {
+        c.name == "login_previous"
+            && c.ok == Some(true)
+            && c.detail.starts_with("AWSPREVIOUS")
+            && c.detail.contains("logs in")
+    });
+    let t = Instant::now();
+    let mut session = match db::connect(current, SecretRole::Current, &r.db, deadline).await {
+        Ok(db::Session::MySql(s)) => s,
+        Ok(_) => return,
+        Err(_) => return run.skip(NAME, "AWSCURRENT does not log in"),
+    };
+    let version = session.version();
+    if !supports_dual_password(version.as_ref()) {
+        if dual {
+            run.record::<()>(NAME, t, Err(dual_password_unsupported(version.as_ref())));
+        } else {
+            run.skip(
+                NAME,
+                "the server has no dual passwords (MySQL 8.0.14 or later)",
+            );
+        }
+        return;
+    }
+    let result = async {
+        let has = session.has_secondary_password(deadline).await?;
+        let mut detail = match has {
+            Some(true) => "the account has a secondary password".to_string(),
+            Some(false) => "the account has no secondary password".to_string(),
+            None if previous_logs_in => {
+                "the account has a secondary password (AWSPREVIOUS logs in beside AWSCURRENT)"
+                    .to_string()
+            }
+            None => "no secondary password seen (the account may not read mysql.user; AWSPREVIOUS does not log in)".to_string(),
+        };
+        if dual {
+            if !session.may_retain_current_password(deadline).await? {
+                let acct = session.account().sql();
+                return Err(Failure::new(
+                    Cause::DbPermissionDenied,
+                    format!("MYSQL_DUAL_PASSWORD is set, but {acct} may not keep a secondary password"),
+                )
+                .with("user", current.username.as_str())
+                .with("statement_kind", "alter_password")
+                .with("privilege", "APPLICATION_PASSWORD_ADMIN")
+                .remedy(format!(
+                    "GRANT APPLICATION_PASSWORD_ADMIN ON *.* TO {acct}; (or unset MYSQL_DUAL_PASSWORD)."
+                )));
+            }
+            detail.push_str("; MYSQL_DUAL_PASSWORD: the account may keep one (APPLICATION_PASSWORD_ADMIN)");
+        }
+        Ok(((), detail))
+    }
+    .await;
+    run.record(NAME, t, result);
 }

@@ -39,6 +39,53 @@ pub enum Wait {
     },
 }
 
+impl Wait {
+    /// The operation waited on, as events name it.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Wait::SecretsManager { operation, .. }
+            | Wait::Rds { operation, .. }
+            | Wait::DbStatement { operation } => operation,
+            Wait::DbConnect { .. } => "db_connect",
+        }
+    }
+}
+
+fn epoch_ms_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The wall-clock start of this process (first asked for: `main` asks first thing).
+pub fn process_start_epoch_ms() -> u64 {
+    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *START.get_or_init(epoch_ms_now)
+}
+
+/// How a `Lambda-Runtime-Deadline-Ms` value reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderDeadline {
+    /// An epoch time: this much time is left (zero when it has passed).
+    Epoch(Duration),
+    /// Earlier than the process start, so not an epoch time: a timeout of this length.
+    Duration(Duration),
+}
+
+/// Reads a deadline header given the process start and the current time (epoch ms).
+pub fn interpret_deadline_header(
+    header_ms: u64,
+    process_start_ms: u64,
+    now_ms: u64,
+) -> HeaderDeadline {
+    if header_ms < process_start_ms {
+        HeaderDeadline::Duration(Duration::from_millis(header_ms))
+    } else {
+        HeaderDeadline::Epoch(Duration::from_millis(header_ms.saturating_sub(now_ms)))
+    }
+}
+
 /// The time left for one invocation.
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
@@ -60,15 +107,58 @@ impl Deadline {
         }
     }
 
-    /// A deadline at a wall-clock instant given in milliseconds since the Unix epoch (Lambda's).
+    /// A deadline at a wall-clock instant given in milliseconds since the Unix epoch (Lambda's
+    /// `Lambda-Runtime-Deadline-Ms`).
+    ///
+    /// A deadline earlier than the start of this process cannot be an epoch time: local
+    /// emulators (cargo-lambda's `cargo lambda watch`) send the function timeout itself, e.g.
+    /// `600000`. Such a value is taken as a duration from now, with a `finding` that says so,
+    /// instead of failing every call at once against a deadline that passed in 1970.
     pub fn at_epoch_ms(deadline_ms: u64, margin: Duration) -> Self {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        Deadline::after(
-            Duration::from_millis(deadline_ms.saturating_sub(now_ms)),
-            margin,
+        let now_ms = epoch_ms_now();
+        match interpret_deadline_header(deadline_ms, process_start_epoch_ms(), now_ms) {
+            HeaderDeadline::Epoch(left) => Deadline::after(left, margin),
+            HeaderDeadline::Duration(total) => {
+                let mut evidence = serde_json::Map::new();
+                evidence.insert("deadline_ms_header".into(), deadline_ms.into());
+                evidence.insert(
+                    "process_start_epoch_ms".into(),
+                    process_start_epoch_ms().into(),
+                );
+                evidence.insert("taken_as_timeout_ms".into(), deadline_ms.into());
+                crate::telemetry::finding(
+                    "deadline_header_is_a_duration",
+                    &format!(
+                        "Lambda-Runtime-Deadline-Ms is {deadline_ms}, earlier than the start of this process: taken as a timeout of {deadline_ms} ms from now (a local emulator such as cargo-lambda's sends a duration; AWS sends an epoch time)"
+                    ),
+                    &evidence,
+                );
+                Deadline::after(total, margin)
+            }
+        }
+    }
+
+    /// The failure for a wait that never began because the budget had already run out: no
+    /// endpoint or database is to blame, the function's time was used up before the call.
+    pub fn passed_before(&self, operation: &str) -> Option<Failure> {
+        if self.budget() > Duration::ZERO {
+            return None;
+        }
+        let elapsed_ms = self.elapsed().as_millis() as u64;
+        let remaining_ms = self.remaining().as_millis() as u64;
+        Some(
+            Failure::new(
+                Cause::FunctionTimeoutImminent,
+                format!(
+                    "no time was left for {operation}: the function deadline (less DEADLINE_MARGIN_MS) had passed before the call began, {elapsed_ms} ms into the invocation"
+                ),
+            )
+            .with("operation", operation)
+            .with("elapsed_ms", elapsed_ms)
+            .with("remaining_ms", remaining_ms)
+            .with("margin_ms", self.margin.as_millis() as u64)
+            .with("deadline_passed_before_call", true)
+            .remedy("Raise the function timeout (or lower DEADLINE_MARGIN_MS): the time ran out before this call started, so nothing was waited on. Locally, give the invocation a longer deadline (--timeout-ms)."),
         )
     }
 
@@ -98,6 +188,11 @@ impl Deadline {
     where
         F: Future<Output = Result<T, Failure>>,
     {
+        // A call that would start with no time left is not the endpoint's fault: say so
+        // instead of naming what it would have waited on.
+        if let Some(f) = self.passed_before(wait.operation()) {
+            return Err(f);
+        }
         let started = Instant::now();
         match tokio::time::timeout(self.budget(), fut).await {
             Ok(result) => result,
@@ -160,6 +255,43 @@ impl Deadline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deadline_before_the_process_start_is_a_duration() {
+        let start = 1_780_000_000_000;
+        // cargo-lambda's emulator: the timeout itself.
+        assert_eq!(
+            interpret_deadline_header(600_000, start, start + 5),
+            HeaderDeadline::Duration(Duration::from_millis(600_000))
+        );
+        // AWS: an epoch time 3 s from now.
+        assert_eq!(
+            interpret_deadline_header(start + 3_005, start, start + 5),
+            HeaderDeadline::Epoch(Duration::from_millis(3_000))
+        );
+        // A real deadline that has passed stays an epoch time with nothing left.
+        assert_eq!(
+            interpret_deadline_header(start + 1, start, start + 5),
+            HeaderDeadline::Epoch(Duration::ZERO)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_call_after_the_deadline_blames_the_deadline_not_the_endpoint() {
+        let d = Deadline::after(Duration::ZERO, Duration::from_millis(50));
+        let wait = Wait::SecretsManager {
+            operation: "DescribeSecret",
+            endpoint: "https://secretsmanager.us-east-1.amazonaws.com".into(),
+        };
+        let err = d
+            .run(wait, async { Ok::<(), Failure>(()) })
+            .await
+            .unwrap_err();
+        assert_eq!(err.cause, Cause::FunctionTimeoutImminent);
+        assert_eq!(err.evidence["deadline_passed_before_call"], true);
+        assert_eq!(err.evidence["operation"], "DescribeSecret");
+        assert!(err.evidence.get("endpoint").is_none(), "{:?}", err.evidence);
+    }
 
     #[test]
     fn margin_is_kept_back_and_capped() {

@@ -47,6 +47,11 @@ impl Attempts {
         }
     }
 
+    /// The attempts, for the evidence of another failure.
+    pub fn into_values(self) -> Value {
+        Value::Array(self.0)
+    }
+
     /// The final failure when no candidate logged in.
     pub fn login_failed(self, user: &str, message: &str) -> Failure {
         Failure::new(Cause::DbLoginFailed, message)

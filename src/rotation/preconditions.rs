@@ -67,6 +67,7 @@ mod tests {
 
     fn desc(enabled: bool, versions: &[(&str, &[&str])]) -> Description {
         Description {
+            rotation_lambda_arn: None,
             arn: "arn:aws:secretsmanager:us-east-1:1:secret:s".into(),
             rotation_enabled: enabled,
             versions: versions

@@ -104,9 +104,26 @@ async fn single_user(
             ),
         ));
     };
-    session
+    let changed = session
         .set_password(&current.username, &pending.password, opts, deadline)
-        .await
-        .map_err(|f| f.with("user", current.username.as_str()))?;
-    Ok(Outcome::PasswordSet)
+        .await;
+    match changed {
+        // MySQL 3891: the password logged in with is only the secondary one. With dual
+        // passwords that is a retry after the change (AWSCURRENT stays valid as secondary):
+        // AWSPENDING is then the primary, and nothing may change again, or AWSCURRENT is lost.
+        Err(f) if f.evidence.get("code") == Some(&3891.into()) => {
+            drop(session);
+            match attempts
+                .try_login(pending, SecretRole::Pending, opts, deadline)
+                .await?
+            {
+                Some(_) => Ok(Outcome::AlreadySet),
+                None => Err(f
+                    .with("user", current.username.as_str())
+                    .with("attempts", attempts.into_values())),
+            }
+        }
+        Err(f) => Err(f.with("user", current.username.as_str())),
+        Ok(_) => Ok(Outcome::PasswordSet),
+    }
 }

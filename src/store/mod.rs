@@ -7,7 +7,7 @@ pub mod rds;
 pub mod secrets;
 
 pub use rds::Rds;
-pub use secrets::{Description, SecretsManager};
+pub use secrets::{Dates, Description, SecretsManager};
 
 /// Loads the shared AWS configuration once per process: region, credentials and the
 /// `AWS_ENDPOINT_URL*` overrides come from the standard sources.

@@ -10,7 +10,7 @@ use aws_sdk_secretsmanager::Client;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 /// What DescribeSecret says about the secret.
 #[derive(Debug, Clone)]
@@ -19,6 +19,8 @@ pub struct Description {
     pub arn: String,
     /// Whether rotation is enabled.
     pub rotation_enabled: bool,
+    /// The rotation function configured on the secret, if any (also when rotation is off).
+    pub rotation_lambda_arn: Option<String>,
     /// Version id to staging labels.
     pub versions: HashMap<String, Vec<String>>,
 }
@@ -40,8 +42,24 @@ impl Description {
     }
 }
 
+/// When DescribeSecret says the secret last changed and was last rotated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dates {
+    /// `LastChangedDate`.
+    pub last_changed: Option<SystemTime>,
+    /// `LastRotatedDate`.
+    pub last_rotated: Option<SystemTime>,
+}
+
+fn system_time(t: &aws_smithy_types::DateTime) -> Option<SystemTime> {
+    SystemTime::try_from(*t).ok()
+}
+
 /// The number of calls made, by operation (benchmarks and the call-count guard read it).
 pub type CallCounts = Arc<Mutex<HashMap<&'static str, u64>>>;
+
+/// Secret values by (secret ARN, version id), wiped when evicted or dropped.
+type VersionCache = HashMap<(String, String), zeroize::Zeroizing<String>>;
 
 /// Secrets Manager, as rotation uses it.
 #[derive(Clone)]
@@ -51,7 +69,8 @@ pub struct SecretsManager {
     /// A version's value never changes once written, so values are cached by
     /// (secret ARN, version id) for the life of the process: a warm Lambda then reads each
     /// version once per rotation instead of once per step.
-    cache: Arc<Mutex<HashMap<(String, String), String>>>,
+    /// The values are wiped when evicted or dropped.
+    cache: Arc<Mutex<VersionCache>>,
     calls: CallCounts,
 }
 
@@ -149,6 +168,16 @@ impl SecretsManager {
         deadline: &Deadline,
         secret_id: &str,
     ) -> Result<Description, Failure> {
+        Ok(self.describe_dated(deadline, secret_id).await?.0)
+    }
+
+    /// DescribeSecret, with when the secret last changed and was last rotated (repair judges
+    /// from them whether a rotation may still be running).
+    pub async fn describe_dated(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+    ) -> Result<(Description, Dates), Failure> {
         let out = self
             .call(
                 deadline,
@@ -158,11 +187,20 @@ impl SecretsManager {
                 self.client.describe_secret().secret_id(secret_id).send(),
             )
             .await??;
-        Ok(Description {
+        let dates = Dates {
+            last_changed: out.last_changed_date().and_then(system_time),
+            last_rotated: out.last_rotated_date().and_then(system_time),
+        };
+        let description = Description {
             arn: out.arn().unwrap_or(secret_id).to_string(),
             rotation_enabled: out.rotation_enabled().unwrap_or(false),
+            rotation_lambda_arn: out
+                .rotation_lambda_arn()
+                .filter(|a| !a.is_empty())
+                .map(str::to_string),
             versions: out.version_ids_to_stages().cloned().unwrap_or_default(),
-        })
+        };
+        Ok((description, dates))
     }
 
     /// The tags of a secret (DescribeSecret), as (key, value) pairs: RDS-managed master
@@ -207,9 +245,36 @@ impl SecretsManager {
                 .get(&(secret_id.to_string(), v.to_string()))
                 .cloned();
             if let Some(text) = cached {
-                return Ok(Some(Password::new(text)));
+                // Registered again with the scrubber: this invocation reads it anew.
+                return Ok(Some(Password::new(text.as_str())));
             }
         }
+        Ok(self
+            .fetch_value(deadline, secret_id, role, version_id)
+            .await?
+            .map(|(text, _)| text))
+    }
+
+    /// GetSecretValue of one version, uncached, with the version's creation date: repair
+    /// needs the age of an AWSPENDING version.
+    pub async fn get_value_dated(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        role: SecretRole,
+        version_id: &str,
+    ) -> Result<Option<(Password, Option<SystemTime>)>, Failure> {
+        self.fetch_value(deadline, secret_id, role, Some(version_id))
+            .await
+    }
+
+    async fn fetch_value(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        role: SecretRole,
+        version_id: Option<&str>,
+    ) -> Result<Option<(Password, Option<SystemTime>)>, Failure> {
         let mut req = self
             .client
             .get_secret_value()
@@ -241,7 +306,7 @@ impl SecretsManager {
                 if let Some(v) = out.version_id() {
                     self.remember(secret_id, v, text.expose());
                 }
-                Ok(Some(text))
+                Ok(Some((text, out.created_date().and_then(system_time))))
             }
             Err(f) if f.cause == crate::diagnosis::Cause::SecretNotFound => Ok(None),
             Err(f) => Err(f),
@@ -256,7 +321,7 @@ impl SecretsManager {
         }
         cache.insert(
             (secret_id.to_string(), version_id.to_string()),
-            text.to_string(),
+            zeroize::Zeroizing::new(text.to_string()),
         );
     }
 
@@ -310,6 +375,33 @@ impl SecretsManager {
         )
         .await??;
         self.remember(secret_id, token, value);
+        Ok(())
+    }
+
+    /// UpdateSecretVersionStage: `stage` off `version_id` (repair's stale AWSPENDING). Secrets
+    /// Manager refuses it when the label is no longer on that version, so a label that moved
+    /// in the meantime is never removed from its new version.
+    pub async fn remove_stage(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        stage: &str,
+        version_id: &str,
+    ) -> Result<(), Failure> {
+        let req = self
+            .client
+            .update_secret_version_stage()
+            .secret_id(secret_id)
+            .version_stage(stage)
+            .remove_from_version_id(version_id);
+        self.call(
+            deadline,
+            "UpdateSecretVersionStage",
+            secret_id,
+            None,
+            req.send(),
+        )
+        .await??;
         Ok(())
     }
 

@@ -135,6 +135,13 @@ impl Function {
         self.pid
     }
 
+    /// Lines the function has printed so far.
+    pub fn log_lines(&self) -> usize {
+        std::fs::read(&self.stdout_path)
+            .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+            .unwrap_or(0)
+    }
+
     /// Invokes one event and waits for the answer.
     pub async fn invoke(&self, event: Value) -> (Answer, Duration) {
         let t = Instant::now();

@@ -38,14 +38,31 @@ struct Rule {
     remaining: Option<u32>,
 }
 
+/// Work a test runs before one exact call is forwarded.
+struct Hook {
+    operation: String,
+    nth: u64,
+    run: Option<Box<dyn FnOnce() + Send>>,
+}
+
 #[derive(Default)]
 struct State {
     rules: Vec<Rule>,
     calls: HashMap<String, u64>,
     faulted: HashMap<String, u64>,
+    hooks: Vec<Hook>,
 }
 
 impl State {
+    /// The hook due now: `decide` has already counted this call.
+    fn take_hook(&mut self, operation: &str) -> Option<Box<dyn FnOnce() + Send>> {
+        let n = self.calls.get(operation).copied().unwrap_or(0);
+        self.hooks
+            .iter_mut()
+            .find(|h| h.operation == operation && h.nth == n)
+            .and_then(|h| h.run.take())
+    }
+
     fn decide(&mut self, operation: &str) -> Option<Fault> {
         *self.calls.entry(operation.to_string()).or_default() += 1;
         let rule = self
@@ -159,6 +176,17 @@ impl FaultServer {
         self.add(operation, Fault::Hang, None);
     }
 
+    /// Runs `hook` (on a blocking thread, to completion) before the `nth` call (1-based) of
+    /// `operation` is forwarded: a test interleaves its own change at an exact point of the
+    /// binary's sequence of calls.
+    pub fn before_call(&self, operation: &str, nth: u64, hook: impl FnOnce() + Send + 'static) {
+        self.state.lock().unwrap().hooks.push(Hook {
+            operation: operation.to_string(),
+            nth,
+            run: Some(Box::new(hook)),
+        });
+    }
+
     /// Forgets every rule: from now on everything is forwarded.
     pub fn heal(&self) {
         self.state.lock().unwrap().rules.clear();
@@ -211,6 +239,22 @@ pub fn operation_of(headers: &HashMap<String, String>, body: &[u8]) -> (String, 
         .find_map(|kv| kv.strip_prefix("Action="))
         .unwrap_or("unknown");
     (op.to_string(), Protocol::Query)
+}
+
+/// The Lambda operation of a REST request line (Lambda names operations by path), if any.
+pub fn lambda_operation(start: &str) -> Option<&'static str> {
+    let mut parts = start.split_whitespace();
+    let method = parts.next()?;
+    let path = parts.next()?.split('?').next()?;
+    if path.starts_with("/2017-03-31/tags/") {
+        return Some("ListTags");
+    }
+    let rest = path.strip_prefix("/2015-03-31/functions/")?;
+    match (method, rest.rsplit('/').next()?) {
+        ("GET", "configuration") => Some("GetFunctionConfiguration"),
+        ("POST", "invocations") => Some("Invoke"),
+        _ => None,
+    }
 }
 
 /// The wire protocol of a request: it decides the shape of an injected error.
@@ -277,8 +321,15 @@ async fn serve_connection(
     let (r, mut w) = conn.into_split();
     let mut reader = BufReader::new(r);
     while let Some(req) = read_message(&mut reader).await? {
-        let (operation, protocol) = operation_of(&req.headers, &req.body);
+        let (operation, protocol) = match lambda_operation(&req.start) {
+            Some(op) => (op.to_string(), Protocol::Json),
+            None => operation_of(&req.headers, &req.body),
+        };
         let fault = state.lock().unwrap().decide(&operation);
+        let hook = state.lock().unwrap().take_hook(&operation);
+        if let Some(hook) = hook {
+            let _ = tokio::task::spawn_blocking(hook).await;
+        }
         match fault {
             Some(Fault::Hang) => {
                 // Keep the connection (and the caller) waiting until the server stops.
@@ -305,7 +356,7 @@ async fn serve_connection(
 
 /// Sends the request to `upstream` as it came (start line, headers, body) on a fresh
 /// connection, and gives back the response, re-framed with its exact length.
-async fn forward(upstream: &str, req: &super::http::Message) -> std::io::Result<Vec<u8>> {
+pub async fn forward(upstream: &str, req: &super::http::Message) -> std::io::Result<Vec<u8>> {
     let stream = TcpStream::connect(upstream).await?;
     let (r, mut w) = stream.into_split();
     let mut head = format!("{}\r\n", req.start);

@@ -1,4 +1,4 @@
-//! The shared test harness: real services (PostgreSQL, MariaDB, moto) started by
+//! The shared test harness: real services (PostgreSQL, MariaDB, MySQL, moto) started by
 //! `scripts/services up`, fresh state per test (unique users and secrets), and the real
 //! binary driven through its CLI, with every byte it prints kept for the leak scan.
 
@@ -7,8 +7,10 @@
 pub mod driver;
 pub mod fault;
 pub mod http;
+pub mod lambda_invoke;
 pub mod mysql;
 pub mod runtime_api;
+pub mod soak;
 pub mod tcp_proxy;
 
 use aws_sdk_secretsmanager::Client as SmClient;
@@ -33,6 +35,11 @@ pub struct Services {
     pub mariadb_admin_user: String,
     pub mariadb_admin_password: String,
     pub mariadb_general_log: PathBuf,
+    pub mysql_host: String,
+    pub mysql_port: u16,
+    pub mysql_admin_user: String,
+    pub mysql_admin_password: String,
+    pub mysql_general_log: PathBuf,
     pub moto: String,
     pub ca_file: PathBuf,
 }
@@ -68,6 +75,15 @@ pub fn services() -> &'static Services {
             mariadb_general_log: var(
                 "DSR_MARIADB_GENERAL_LOG",
                 state.join("mariadb/general.log").to_str().unwrap(),
+            )
+            .into(),
+            mysql_host: var("DSR_MYSQL_HOST", "localhost"),
+            mysql_port: var("DSR_MYSQL_PORT", "33079").parse().unwrap(),
+            mysql_admin_user: var("DSR_MYSQL_ADMIN_USER", "dsr_admin"),
+            mysql_admin_password: var("DSR_MYSQL_ADMIN_PASSWORD", "dsr-admin-pw"),
+            mysql_general_log: var(
+                "DSR_MYSQL_GENERAL_LOG",
+                state.join("mysql/general.log").to_str().unwrap(),
             )
             .into(),
             moto: var("DSR_MOTO_ENDPOINT", "http://127.0.0.1:45000"),
@@ -139,7 +155,7 @@ pub async fn sm() -> SmClient {
     SmClient::new(&conf)
 }
 
-fn moto_addr() -> String {
+pub fn moto_addr() -> String {
     services()
         .moto
         .trim_start_matches("http://")
@@ -147,7 +163,7 @@ fn moto_addr() -> String {
         .to_string()
 }
 
-fn fake_auth(service: &str) -> (&'static str, String) {
+pub fn fake_auth(service: &str) -> (&'static str, String) {
     // moto routes unsigned requests by the credential scope of the Authorization header.
     (
         "authorization",

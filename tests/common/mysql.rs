@@ -1,6 +1,9 @@
-//! MariaDB helpers for the integration tests: an admin session whose fixture DDL stays out
-//! of the general log, accounts with any name, host part, password and TLS requirement,
-//! logins as those accounts, and secrets pointing at them.
+//! MariaDB and MySQL helpers for the integration tests: an admin session whose fixture DDL
+//! stays out of the general log, accounts with any name, host part, password and TLS
+//! requirement, logins as those accounts, and secrets pointing at them.
+//!
+//! Each helper takes the [`Server`]; the `maria_*` names are the MariaDB ones (the MariaDB
+//! tests were written first), and the MySQL tests pass [`Server::MySql`].
 
 use super::services;
 use mysql_async::prelude::Queryable;
@@ -13,22 +16,89 @@ pub fn sql_mode_lock() -> &'static tokio::sync::RwLock<()> {
     &LOCK
 }
 
-fn admin_opts() -> mysql_async::OptsBuilder {
-    let s = services();
-    mysql_async::OptsBuilder::default()
+/// Which of the two local servers (`scripts/services`): MariaDB 10.11 or Oracle MySQL 9.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    /// MariaDB, port `DSR_MARIADB_PORT`.
+    MariaDb,
+    /// Oracle MySQL, port `DSR_MYSQL_PORT`.
+    MySql,
+}
+
+impl Server {
+    /// The server's port on 127.0.0.1.
+    pub fn port(self) -> u16 {
+        match self {
+            Server::MariaDb => services().mariadb_port,
+            Server::MySql => services().mysql_port,
+        }
+    }
+
+    /// The host name its certificate carries.
+    pub fn host(self) -> &'static str {
+        match self {
+            Server::MariaDb => services().mariadb_host.as_str(),
+            Server::MySql => services().mysql_host.as_str(),
+        }
+    }
+
+    /// The `engine` of a secret for it.
+    pub fn engine(self) -> &'static str {
+        match self {
+            Server::MariaDb => "mariadb",
+            Server::MySql => "mysql",
+        }
+    }
+
+    fn admin(self) -> (&'static str, &'static str) {
+        let s = services();
+        match self {
+            Server::MariaDb => (&s.mariadb_admin_user, &s.mariadb_admin_password),
+            Server::MySql => (&s.mysql_admin_user, &s.mysql_admin_password),
+        }
+    }
+
+    /// Its general log file.
+    pub fn general_log_path(self) -> &'static std::path::Path {
+        match self {
+            Server::MariaDb => &services().mariadb_general_log,
+            Server::MySql => &services().mysql_general_log,
+        }
+    }
+}
+
+fn admin_opts(server: Server) -> mysql_async::OptsBuilder {
+    let (user, pw) = server.admin();
+    let opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname("127.0.0.1")
-        .tcp_port(s.mariadb_port)
-        .user(Some(s.mariadb_admin_user.as_str()))
-        .pass(Some(s.mariadb_admin_password.as_str()))
-        .prefer_socket(false)
+        .tcp_port(server.port())
+        .user(Some(user))
+        .pass(Some(pw))
+        .prefer_socket(false);
+    match server {
+        Server::MariaDb => opts,
+        // caching_sha2_password: TLS spares the RSA key exchange (127.0.0.1: not verified).
+        Server::MySql => opts.ssl_opts(
+            mysql_async::SslOpts::default()
+                .with_danger_accept_invalid_certs(true)
+                .with_danger_skip_domain_validation(true),
+        ),
+    }
 }
 
 /// An admin session (all privileges) whose statements never reach the general log, in
 /// `NO_BACKSLASH_ESCAPES` so that [`lit`] quoting holds whatever the global `sql_mode` is.
 pub async fn maria_admin() -> mysql_async::Conn {
-    let mut conn = mysql_async::Conn::new(admin_opts())
+    admin_on(Server::MariaDb).await
+}
+
+/// [`maria_admin`] on either server.
+pub async fn admin_on(server: Server) -> mysql_async::Conn {
+    let mut conn = mysql_async::Conn::new(admin_opts(server))
         .await
-        .expect("admin connection to MariaDB (is `scripts/services up` running?)");
+        .unwrap_or_else(|e| {
+            panic!("admin connection to {server:?} (is `scripts/services up` running?): {e}")
+        });
     conn.query_drop("SET SESSION sql_log_off = 1, SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'")
         .await
         .unwrap();
@@ -52,7 +122,18 @@ pub fn account(user: &str, host: &str) -> String {
 /// Creates an account; the server hashes the password itself (so a login with a
 /// password the rotator set proves its client-side hash right).
 pub async fn maria_create_user(user: &str, host: &str, password: &str, require_ssl: bool) {
-    let mut admin = maria_admin().await;
+    create_user_on(Server::MariaDb, user, host, password, require_ssl).await
+}
+
+/// [`maria_create_user`] on either server.
+pub async fn create_user_on(
+    server: Server,
+    user: &str,
+    host: &str,
+    password: &str,
+    require_ssl: bool,
+) {
+    let mut admin = admin_on(server).await;
     let require = if require_ssl { " REQUIRE SSL" } else { "" };
     admin
         .query_drop(format!(
@@ -66,7 +147,12 @@ pub async fn maria_create_user(user: &str, host: &str, password: &str, require_s
 
 /// Sets an account's password behind the rotator's back.
 pub async fn maria_set_password(user: &str, host: &str, password: &str) {
-    let mut admin = maria_admin().await;
+    set_password_on(Server::MariaDb, user, host, password).await
+}
+
+/// [`maria_set_password`] on either server.
+pub async fn set_password_on(server: Server, user: &str, host: &str, password: &str) {
+    let mut admin = admin_on(server).await;
     admin
         .query_drop(format!(
             "ALTER USER {} IDENTIFIED BY {}",
@@ -79,7 +165,12 @@ pub async fn maria_set_password(user: &str, host: &str, password: &str) {
 
 /// The stored authentication string (hash) of an account.
 pub async fn maria_auth_string(user: &str, host: &str) -> String {
-    let mut admin = maria_admin().await;
+    auth_string_on(Server::MariaDb, user, host).await
+}
+
+/// [`maria_auth_string`] on either server.
+pub async fn auth_string_on(server: Server, user: &str, host: &str) -> String {
+    let mut admin = admin_on(server).await;
     admin
         .exec_first::<String, _, _>(
             "SELECT authentication_string FROM mysql.user WHERE User = ? AND Host = ?",
@@ -97,10 +188,20 @@ pub async fn maria_login(
     password: &str,
     tls: bool,
 ) -> Result<String, mysql_async::Error> {
+    login_on(Server::MariaDb, user, password, tls).await
+}
+
+/// [`maria_login`] on either server.
+pub async fn login_on(
+    server: Server,
+    user: &str,
+    password: &str,
+    tls: bool,
+) -> Result<String, mysql_async::Error> {
     let s = services();
     let mut opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname("localhost")
-        .tcp_port(s.mariadb_port)
+        .tcp_port(server.port())
         .user(Some(user))
         .pass(Some(password))
         .prefer_socket(false);
@@ -124,7 +225,12 @@ pub fn server_code(err: &mysql_async::Error) -> Option<u16> {
 
 /// Sets MariaDB's GLOBAL `sql_mode` (new sessions take it); gives the previous value.
 pub async fn maria_set_global_sql_mode(mode: &str) -> String {
-    let mut admin = maria_admin().await;
+    set_global_sql_mode_on(Server::MariaDb, mode).await
+}
+
+/// [`maria_set_global_sql_mode`] on either server.
+pub async fn set_global_sql_mode_on(server: Server, mode: &str) -> String {
+    let mut admin = admin_on(server).await;
     let old: String = admin
         .query_first("SELECT @@GLOBAL.sql_mode")
         .await
@@ -139,7 +245,12 @@ pub async fn maria_set_global_sql_mode(mode: &str) -> String {
 
 /// Everything MariaDB's general log holds so far.
 pub fn maria_general_log() -> String {
-    std::fs::read(&services().mariadb_general_log)
+    general_log_on(Server::MariaDb)
+}
+
+/// [`maria_general_log`] of either server.
+pub fn general_log_on(server: Server) -> String {
+    std::fs::read(server.general_log_path())
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default()
 }
@@ -147,12 +258,17 @@ pub fn maria_general_log() -> String {
 /// A secret for a MariaDB account on the local server (`localhost`, the name on its
 /// certificate).
 pub fn maria_secret(user: &str, password: &str) -> Value {
+    secret_on(Server::MariaDb, user, password)
+}
+
+/// [`maria_secret`] for either server (engine `mariadb` or `mysql`).
+pub fn secret_on(server: Server, user: &str, password: &str) -> Value {
     serde_json::json!({
-        "engine": "mariadb",
-        "host": services().mariadb_host,
+        "engine": server.engine(),
+        "host": server.host(),
         "username": user,
         "password": password,
-        "port": services().mariadb_port,
+        "port": server.port(),
     })
 }
 
@@ -161,7 +277,12 @@ pub fn maria_secret(user: &str, password: &str) -> Value {
 /// Runs fixture statements in an admin session (out of the general log, NO_BACKSLASH_ESCAPES),
 /// each asserted to succeed.
 pub async fn maria_do(statements: &[String]) {
-    let mut admin = maria_admin().await;
+    do_on(Server::MariaDb, statements).await
+}
+
+/// [`maria_do`] on either server.
+pub async fn do_on(server: Server, statements: &[String]) {
+    let mut admin = admin_on(server).await;
     for sql in statements {
         admin
             .query_drop(sql)
@@ -174,7 +295,12 @@ pub async fn maria_do(statements: &[String]) {
 /// line without its `IDENTIFIED BY PASSWORD` / `REQUIRE` / limits tail, so lines of two
 /// accounts compare after replacing the grantee.
 pub async fn maria_grants(user: &str, host: &str) -> Vec<String> {
-    let mut admin = maria_admin().await;
+    grants_on(Server::MariaDb, user, host).await
+}
+
+/// [`maria_grants`] on either server.
+pub async fn grants_on(server: Server, user: &str, host: &str) -> Vec<String> {
+    let mut admin = admin_on(server).await;
     let mut lines: Vec<String> = admin
         .query(format!("SHOW GRANTS FOR {}", account(user, host)))
         .await
@@ -191,8 +317,13 @@ pub async fn maria_grants(user: &str, host: &str) -> Vec<String> {
 
 /// The grants of `user@host` written for `other@host`, for comparison with [`maria_grants`].
 pub async fn maria_grants_as(user: &str, other: &str, host: &str) -> Vec<String> {
+    grants_as_on(Server::MariaDb, user, other, host).await
+}
+
+/// [`maria_grants_as`] on either server.
+pub async fn grants_as_on(server: Server, user: &str, other: &str, host: &str) -> Vec<String> {
     let (from, to) = (account(user, host), account(other, host));
-    let mut lines: Vec<String> = maria_grants(user, host)
+    let mut lines: Vec<String> = grants_on(server, user, host)
         .await
         .into_iter()
         .map(|l| l.replace(&from, &to))
@@ -203,21 +334,29 @@ pub async fn maria_grants_as(user: &str, other: &str, host: &str) -> Vec<String>
 
 /// The host parts of every account of `user`, sorted.
 pub async fn maria_hosts(user: &str) -> Vec<String> {
-    let mut admin = maria_admin().await;
-    let mut hosts: Vec<String> = admin
-        .exec(
-            "SELECT Host FROM mysql.user WHERE User = ? AND is_role = 'N'",
-            (user,),
-        )
-        .await
-        .unwrap();
+    hosts_on(Server::MariaDb, user).await
+}
+
+/// [`maria_hosts`] on either server (MySQL keeps roles as accounts under their own names).
+pub async fn hosts_on(server: Server, user: &str) -> Vec<String> {
+    let mut admin = admin_on(server).await;
+    let sql = match server {
+        Server::MariaDb => "SELECT Host FROM mysql.user WHERE User = ? AND is_role = 'N'",
+        Server::MySql => "SELECT Host FROM mysql.user WHERE User = ?",
+    };
+    let mut hosts: Vec<String> = admin.exec(sql, (user,)).await.unwrap();
     hosts.sort();
     hosts
 }
 
 /// `mysql.user.ssl_type` of an account: '' (none), 'ANY' (REQUIRE SSL), 'X509', 'SPECIFIED'.
 pub async fn maria_ssl_type(user: &str, host: &str) -> String {
-    let mut admin = maria_admin().await;
+    ssl_type_on(Server::MariaDb, user, host).await
+}
+
+/// [`maria_ssl_type`] on either server.
+pub async fn ssl_type_on(server: Server, user: &str, host: &str) -> String {
+    let mut admin = admin_on(server).await;
     admin
         .exec_first::<String, _, _>(
             "SELECT ssl_type FROM mysql.user WHERE User = ? AND Host = ?",
@@ -235,11 +374,21 @@ pub async fn maria_query_as(
     password: &str,
     sql: &str,
 ) -> Result<Vec<String>, mysql_async::Error> {
+    query_as_on(Server::MariaDb, user, password, sql).await
+}
+
+/// [`maria_query_as`] on either server.
+pub async fn query_as_on(
+    server: Server,
+    user: &str,
+    password: &str,
+    sql: &str,
+) -> Result<Vec<String>, mysql_async::Error> {
     let s = services();
     let pem = std::fs::read(&s.ca_file).unwrap();
     let opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname("localhost")
-        .tcp_port(s.mariadb_port)
+        .tcp_port(server.port())
         .user(Some(user))
         .pass(Some(password))
         .prefer_socket(false)
@@ -254,22 +403,39 @@ pub async fn maria_query_as(
 /// `ALL PRIVILEGES ON *.* … WITH GRANT OPTION`, given as the text after GRANT up to TO and
 /// after TO's grantee), and its secret. Returns (user, secret ARN).
 pub async fn maria_master(privileges: &str, with: &str) -> (String, String) {
-    let name = super::unique("dsr_my_master");
+    master_on(Server::MariaDb, privileges, with).await
+}
+
+/// [`maria_master`] on either server.
+pub async fn master_on(server: Server, privileges: &str, with: &str) -> (String, String) {
+    let name = short_unique("dsr_master");
     let pw = super::password("master");
-    maria_create_user(&name, "%", &pw, false).await;
-    maria_do(&[format!(
-        "GRANT {privileges} TO {} {with}",
-        account(&name, "%")
-    )])
+    create_user_on(server, &name, "%", &pw, false).await;
+    do_on(
+        server,
+        &[format!(
+            "GRANT {privileges} TO {} {with}",
+            account(&name, "%")
+        )],
+    )
     .await;
-    let arn = super::create_secret(&maria_secret(&name, &pw)).await;
+    let arn = super::create_secret(&secret_on(server, &name, &pw)).await;
     (name, arn)
 }
 
 /// An account's TLS requirement and limits as `mysql.user` holds them: ssl_type, ssl_cipher,
 /// x509_issuer, x509_subject, max_user_connections.
 pub async fn maria_requirement(user: &str, host: &str) -> (String, String, String, String, u64) {
-    let mut admin = maria_admin().await;
+    requirement_on(Server::MariaDb, user, host).await
+}
+
+/// [`maria_requirement`] on either server.
+pub async fn requirement_on(
+    server: Server,
+    user: &str,
+    host: &str,
+) -> (String, String, String, String, u64) {
+    let mut admin = admin_on(server).await;
     let row: Option<mysql_async::Row> = admin
         .exec_first(
             "SELECT ssl_type, ssl_cipher, x509_issuer, x509_subject, max_user_connections \
@@ -286,4 +452,14 @@ pub async fn maria_requirement(user: &str, host: &str) -> (String, String, Strin
     let (t, c, i, s) = (text(0), text(1), text(2), text(3));
     let n: u64 = row.take(4).unwrap_or(0);
     (t, c, i, s, n)
+}
+
+/// A unique name short enough for MySQL (32 characters), also with `_clone` appended:
+/// `prefix` (at most 16 characters), `_` and 9 hexadecimal digits of [`super::unique`].
+pub fn short_unique(prefix: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    assert!(prefix.len() <= 16, "{prefix}");
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    super::unique(prefix).hash(&mut h);
+    format!("{prefix}_{:09x}", h.finish() & 0xf_ffff_ffff)
 }

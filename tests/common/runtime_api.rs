@@ -144,6 +144,20 @@ impl RuntimeApi {
         id
     }
 
+    /// Queues an event with this exact `Lambda-Runtime-Deadline-Ms` value (emulators send
+    /// odd ones); returns its request id.
+    pub fn invoke_with_deadline_header(&self, payload: Value, deadline_ms: u64) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.state
+            .lock()
+            .unwrap()
+            .queue
+            .push_back((id.clone(), payload, deadline_ms));
+        self.queued.notify_waiters();
+        self.queued.notify_one();
+        id
+    }
+
     /// Waits for the answer to a request.
     pub async fn answer(&self, id: &str, within: Duration) -> Answer {
         let wait = async {

@@ -469,6 +469,7 @@ impl MySession {
             Some(plugins.as_slice()),
             &account,
             new.expose(),
+            None,
         )?;
         if self.flavor() == Flavor::MariaDb {
             plan.insert(

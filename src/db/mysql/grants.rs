@@ -587,6 +587,18 @@ pub fn can_manage_users(lines: &[GrantLine]) -> bool {
     })
 }
 
+/// Whether an account with these grants may keep a secondary password when it changes its
+/// own (`RETAIN CURRENT PASSWORD`, MySQL 8.0.14+): APPLICATION_PASSWORD_ADMIN, CREATE USER or
+/// ALL PRIVILEGES on `*.*`.
+pub fn may_retain_current_password(lines: &[GrantLine]) -> bool {
+    let h = holdings(lines);
+    h.objects.get("*.*").is_some_and(|g| {
+        [ALL, "CREATE USER", "APPLICATION_PASSWORD_ADMIN"]
+            .iter()
+            .any(|p| g.set.contains(&(p.to_string(), None)))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

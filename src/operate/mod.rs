@@ -1,0 +1,226 @@
+//! Operator commands that look across secrets, run with the caller's credentials (never the
+//! function's): [`audit`] lists every secret with rotation and what to do next, [`migrate`]
+//! moves a secret's rotation onto this function after a preflight run by that function.
+//!
+//! Both are read-only until `migrate --apply`. The IAM permissions each needs are in
+//! docs/deploy.md ("Migrating from the Python rotation functions").
+
+pub mod audit;
+pub mod migrate;
+pub mod runtimes;
+
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use serde_json::{json, Map, Value};
+
+/// The two clients the operator commands use, built once from the shared AWS configuration.
+#[derive(Clone)]
+pub struct Clients {
+    /// Secrets Manager.
+    pub sm: aws_sdk_secretsmanager::Client,
+    /// Lambda.
+    pub lambda: aws_sdk_lambda::Client,
+}
+
+impl Clients {
+    /// Builds both clients (no network calls). `SECRETS_MANAGER_ENDPOINT` is honoured, as by
+    /// the function.
+    pub fn new(sdk: &aws_config::SdkConfig) -> Clients {
+        let mut sm = aws_sdk_secretsmanager::config::Builder::from(sdk);
+        if let Ok(url) = std::env::var("SECRETS_MANAGER_ENDPOINT") {
+            if !url.is_empty() {
+                sm = sm.endpoint_url(url);
+            }
+        }
+        Clients {
+            sm: aws_sdk_secretsmanager::Client::from_conf(sm.build()),
+            lambda: aws_sdk_lambda::Client::new(sdk),
+        }
+    }
+}
+
+/// An AWS call that failed: its error code (or how it failed to reach AWS) and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsError {
+    /// The AWS error code, e.g. `AccessDeniedException`; `unreachable` when no answer came.
+    pub code: String,
+    /// The service's message, or the transport error.
+    pub message: String,
+}
+
+impl AwsError {
+    /// Whether the caller lacks permission.
+    pub fn denied(&self) -> bool {
+        matches!(
+            self.code.as_str(),
+            "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation"
+        )
+    }
+
+    /// Whether the resource does not exist.
+    pub fn not_found(&self) -> bool {
+        self.code == "ResourceNotFoundException"
+    }
+}
+
+impl std::fmt::Display for AwsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+/// Classifies an SDK error by its code (unmodelled errors included), never by its text.
+pub fn aws_error<E, R>(err: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match err.code() {
+        Some(code) => AwsError {
+            code: code.to_string(),
+            message: err.message().unwrap_or("").to_string(),
+        },
+        None => {
+            let mut chain = err.to_string();
+            let mut source = std::error::Error::source(err);
+            while let Some(e) = source {
+                chain.push_str(": ");
+                chain.push_str(&e.to_string());
+                source = e.source();
+            }
+            AwsError {
+                code: "unreachable".to_string(),
+                message: crate::telemetry::scrub(&chain),
+            }
+        }
+    }
+}
+
+/// The function name in a Lambda ARN (`arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`),
+/// or the argument itself when it is a name.
+pub fn function_name(name_or_arn: &str) -> &str {
+    let parts: Vec<&str> = name_or_arn.split(':').collect();
+    if parts.len() >= 7 && parts[0] == "arn" && parts[5] == "function" {
+        parts[6]
+    } else {
+        name_or_arn
+    }
+}
+
+/// What the hosted rotation application a function came from says, from its
+/// `serverlessrepo:applicationId` tag alone (no secret value is read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostedApp {
+    /// The application name, e.g. `SecretsManagerRDSPostgreSQLRotationSingleUser`.
+    pub name: String,
+    /// The engine family (`postgres`, `mysql`, `mariadb`), when this function supports it.
+    pub engine: Option<&'static str>,
+    /// `single_user` or `alternating_users` (MultiUser), when known.
+    pub strategy: Option<&'static str>,
+}
+
+/// The tag AWS's Serverless Application Repository puts on the functions it deploys.
+pub const APPLICATION_TAG: &str = "serverlessrepo:applicationId";
+
+/// Parses an application id (`arn:aws:serverlessrepo:REGION:ACCOUNT:applications/NAME`).
+pub fn hosted_app(application_id: &str) -> HostedApp {
+    let name = application_id
+        .rsplit('/')
+        .next()
+        .unwrap_or(application_id)
+        .to_string();
+    let rest = name.strip_prefix("SecretsManagerRDS");
+    let (engine, rest) = match rest {
+        Some(r) if r.starts_with("PostgreSQLRotation") => (Some("postgres"), &r[18..]),
+        Some(r) if r.starts_with("MySQLRotation") => (Some("mysql"), &r[13..]),
+        Some(r) if r.starts_with("MariaDBRotation") => (Some("mariadb"), &r[15..]),
+        _ => (None, ""),
+    };
+    let strategy = match rest {
+        "SingleUser" => Some("single_user"),
+        "MultiUser" => Some("alternating_users"),
+        _ => None,
+    };
+    HostedApp {
+        name,
+        engine: engine.filter(|_| strategy.is_some()),
+        strategy,
+    }
+}
+
+/// The rotation rules as the AWS CLI's `--rotation-rules` takes them.
+pub fn rules_json(rules: &aws_sdk_secretsmanager::types::RotationRulesType) -> Value {
+    let mut m = Map::new();
+    if let Some(days) = rules.automatically_after_days() {
+        m.insert("AutomaticallyAfterDays".into(), json!(days));
+    }
+    if let Some(expr) = rules.schedule_expression() {
+        m.insert("ScheduleExpression".into(), json!(expr));
+    }
+    if let Some(duration) = rules.duration() {
+        m.insert("Duration".into(), json!(duration));
+    }
+    Value::Object(m)
+}
+
+/// A Secrets Manager date as RFC 3339, for reports.
+pub fn date(d: Option<&aws_smithy_types::DateTime>) -> Option<String> {
+    d.and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+}
+
+/// Quotes a word for a POSIX shell when it needs it (the switch-back command is copied as is).
+pub fn shell_quote(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+".contains(&b))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosted_application_names_give_engine_and_strategy() {
+        let a = hosted_app("arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSPostgreSQLRotationSingleUser");
+        assert_eq!(a.engine, Some("postgres"));
+        assert_eq!(a.strategy, Some("single_user"));
+        let a = hosted_app("arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSMySQLRotationMultiUser");
+        assert_eq!(
+            (a.engine, a.strategy),
+            (Some("mysql"), Some("alternating_users"))
+        );
+        let a = hosted_app("arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSMariaDBRotationSingleUser");
+        assert_eq!(a.engine, Some("mariadb"));
+        let a = hosted_app("arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSOracleRotationSingleUser");
+        assert_eq!(a.engine, None);
+        assert_eq!(a.name, "SecretsManagerRDSOracleRotationSingleUser");
+    }
+
+    #[test]
+    fn function_names_come_out_of_arns() {
+        assert_eq!(
+            function_name("arn:aws:lambda:us-east-1:1:function:old"),
+            "old"
+        );
+        assert_eq!(
+            function_name("arn:aws:lambda:us-east-1:1:function:old:live"),
+            "old"
+        );
+        assert_eq!(function_name("old"), "old");
+    }
+
+    #[test]
+    fn shell_words_are_quoted_when_needed() {
+        assert_eq!(shell_quote("my/app/db"), "my/app/db");
+        assert_eq!(
+            shell_quote(r#"{"AutomaticallyAfterDays":30}"#),
+            r#"'{"AutomaticallyAfterDays":30}'"#
+        );
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}
