@@ -3,6 +3,7 @@
 
 pub mod mysql;
 pub mod postgres;
+pub mod scram;
 pub mod tls;
 
 use crate::config::{PgPasswordEncryption, TlsFallback};

@@ -776,20 +776,13 @@ impl MySession {
 
 fn connect_opts(a: &Attempt<'_>, opts: &DbOptions) -> Result<mysql_async::OptsBuilder, Failure> {
     let s = a.secret;
-    let ssl = match a.tls {
-        TlsMode::Verified => {
-            let roots = opts
-                .anchors
-                .der_certs()?
-                .into_iter()
-                .map(Into::into)
-                .collect();
-            // Chain and host name verified (the defaults), against system roots plus these.
-            Some(mysql_async::SslOpts::default().with_root_certs(roots))
-        }
-        TlsMode::Plain => None,
+    let base = match a.tls {
+        // Chain and host name verified, against system roots plus DB_CA_BUNDLE; one TLS
+        // context per process (building one parses the whole root store).
+        TlsMode::Verified => opts.anchors.mysql_opts()?,
+        TlsMode::Plain => mysql_async::OptsBuilder::default(),
     };
-    Ok(mysql_async::OptsBuilder::default()
+    Ok(base
         .ip_or_hostname(s.host.as_str())
         .tcp_port(s.port)
         .user(Some(s.username.as_str()))
@@ -798,7 +791,6 @@ fn connect_opts(a: &Attempt<'_>, opts: &DbOptions) -> Result<mysql_async::OptsBu
         // On a loopback address mysql_async would otherwise reconnect over the Unix socket
         // it reads from @@socket: not the connection the secret describes, and never TLS.
         .prefer_socket(false)
-        .ssl_opts(ssl)
         .stmt_cache_size(0)
         // Known values: no extra SELECT @@max_allowed_packet, @@wait_timeout at login.
         .max_allowed_packet(Some(16 * 1024 * 1024))

@@ -415,7 +415,7 @@ impl PgSession {
     ) -> Result<&'static str, Failure> {
         let (verifier, method) = match encryption {
             PgPasswordEncryption::ScramSha256 => (
-                postgres_protocol::password::scram_sha_256(new.expose().as_bytes()),
+                super::scram::verifier(new.expose())?,
                 "scram-sha-256 verifier",
             ),
             PgPasswordEncryption::Md5 => (

@@ -10,6 +10,9 @@ pub struct TrustAnchors {
     /// Built once: OpenSSL reads and parses the whole system root store for every new
     /// context, which cost more CPU than the handshake itself when done per connection.
     connector: std::sync::Arc<std::sync::OnceLock<native_tls::TlsConnector>>,
+    /// The same for mysql_async, which builds its own connector from its options and keeps
+    /// it in them: every connection made from clones of one set of options shares it.
+    mysql: std::sync::Arc<std::sync::OnceLock<mysql_async::OptsBuilder>>,
 }
 
 impl std::fmt::Debug for TrustAnchors {
@@ -41,7 +44,7 @@ impl TrustAnchors {
         }
         Ok(TrustAnchors {
             certs,
-            connector: Default::default(),
+            ..Default::default()
         })
     }
 
@@ -65,6 +68,19 @@ impl TrustAnchors {
                     .map_err(|e| Failure::internal("encoding a DB_CA_BUNDLE certificate", &e))
             })
             .collect()
+    }
+
+    /// mysql_async options verifying chain and host name against system roots plus these
+    /// (the defaults), with the TLS connector built on first use and shared by every
+    /// connection made from a clone of them.
+    pub fn mysql_opts(&self) -> Result<mysql_async::OptsBuilder, Failure> {
+        if let Some(o) = self.mysql.get() {
+            return Ok(o.clone());
+        }
+        let roots = self.der_certs()?.into_iter().map(Into::into).collect();
+        let built = mysql_async::OptsBuilder::default()
+            .ssl_opts(Some(mysql_async::SslOpts::default().with_root_certs(roots)));
+        Ok(self.mysql.get_or_init(|| built).clone())
     }
 
     /// A connector that verifies chain and host name against system roots plus these

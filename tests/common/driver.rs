@@ -18,6 +18,8 @@ pub struct RotationStats {
     pub token: String,
     /// Step name → latency from invocation to answer.
     pub step_latency: BTreeMap<&'static str, Duration>,
+    /// Step name → CPU time the function process used for that step.
+    pub step_cpu: BTreeMap<&'static str, Duration>,
     pub total: Duration,
     /// CPU time the function process used for this rotation.
     pub cpu: Duration,
@@ -76,15 +78,17 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
 }
 
 impl Function {
-    /// Starts `binary` (optionally under a runner such as qemu) against a fresh Runtime API.
+    /// Starts `binary` (optionally under a runner such as qemu, or a command line such as
+    /// `valgrind --tool=callgrind`: split at spaces) against a fresh Runtime API.
     pub async fn start(binary: &str, runner: Option<&str>, env: &[(&str, &str)]) -> Function {
         let api = RuntimeApi::start().await;
         let stdout_path = output_dir().join(format!("function-{}.log", uuid::Uuid::new_v4()));
         let stdout = std::fs::File::create(&stdout_path).unwrap();
         let mut cmd = match runner {
             Some(r) => {
-                let mut c = tokio::process::Command::new(r);
-                c.arg(binary);
+                let mut words = r.split_whitespace();
+                let mut c = tokio::process::Command::new(words.next().unwrap_or(r));
+                c.args(words).arg(binary);
                 c
             }
             None => tokio::process::Command::new(binary),
@@ -156,6 +160,7 @@ impl Function {
             ..Default::default()
         };
         for st in STEPS {
+            let step_cpu0 = cpu_time(self.pid);
             let (answer, took) = self
                 .invoke(json!({"Step": st, "SecretId": arn, "ClientRequestToken": token}))
                 .await;
@@ -165,6 +170,9 @@ impl Function {
                 "{st} failed: {answer:?}"
             );
             stats.step_latency.insert(st, took);
+            stats
+                .step_cpu
+                .insert(st, cpu_time(self.pid).saturating_sub(step_cpu0));
         }
         stats.total = t0.elapsed();
         stats.cpu = cpu_time(self.pid).saturating_sub(cpu0);
