@@ -661,7 +661,7 @@ fn classify_server(code: u16, message: &str, t: &Target, during: &'static str) -
         )
         .with("user", user)
         .with("statement_kind", during)
-        .remedy("The account was created with PASSWORD REQUIRE CURRENT, which needs MySQL 8.0.13 or later for ALTER USER … REPLACE: upgrade, or ALTER USER … PASSWORD REQUIRE CURRENT DEFAULT."),
+        .remedy("The account requires its current password (PASSWORD REQUIRE CURRENT), but the server's version string did not read as MySQL 8.0.13 or later, so no REPLACE clause was sent: check what SELECT VERSION() reports through this endpoint (a proxy may rewrite it), or ALTER USER … PASSWORD REQUIRE CURRENT DEFAULT."),
         // ER_SECURE_TRANSPORT_REQUIRED: require_secure_transport=ON.
         3159 => f(
             Cause::DbTlsRequired,
