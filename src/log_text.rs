@@ -13,53 +13,20 @@
 //!              evidence user=app attempts=[...]
 //! ```
 
+use crate::telemetry::Fields;
 use serde_json::{Map, Value};
 use std::io::Write;
 use std::sync::Mutex;
-use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
-
-/// Fields whose string value is JSON text (as in the JSON layer).
-const JSON_FIELDS: &[&str] = &["evidence", "attempts"];
 
 /// Fields that belong to the EMF document or the line's frame, not to what a person reads.
 const HIDDEN: &[&str] = &["_aws", "Step", "Cause", "StepDuration", "StepFailed"];
 
 /// Indentation of a failure's detail lines: under the step name.
 const INDENT: &str = "             ";
-
-#[derive(Default)]
-struct Fields(Map<String, Value>);
-
-impl Visit for Fields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        let name = field.name();
-        let v = if JSON_FIELDS.contains(&name) {
-            serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()))
-        } else {
-            Value::String(value.to_string())
-        };
-        self.0.insert(name.to_string(), v);
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().to_string(), value.into());
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().to_string(), value.into());
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(field.name().to_string(), value.into());
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().to_string(), value.into());
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.record_str(field, &format!("{value:?}"));
-    }
-}
 
 /// Writes each event as readable text to stdout or stderr.
 pub struct TextLayer {

@@ -243,8 +243,9 @@ pub fn scrub_value(value: &mut Value) {
     }
 }
 
+/// An event's or span's fields as JSON values (shared by the JSON and the text layer).
 #[derive(Default)]
-struct Fields(Map<String, Value>);
+pub(crate) struct Fields(pub(crate) Map<String, Value>);
 
 impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
