@@ -10,29 +10,6 @@ use common::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-/// Runs `diagnose --format json`; gives the run and the report: stdout is the report and
-/// nothing else (log lines go to stderr).
-fn diagnose_json(arn: &str, env: &[(&str, &str)]) -> (Run, Value) {
-    let run = run_bin(&["diagnose", "--secret-id", arn, "--format", "json"], env);
-    let report: Value = serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not one JSON report ({e}):\n{}\n{}",
-            run.stdout, run.stderr
-        )
-    });
-    assert!(report.get("checks").is_some(), "{report}");
-    (run, report)
-}
-
-fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no check {name} in {report}"))
-}
-
 fn names(report: &Value) -> Vec<String> {
     report["checks"]
         .as_array()
@@ -108,7 +85,7 @@ async fn healthy_secret_passes_every_check_and_nothing_changes() {
         assert!(!c["detail"].as_str().unwrap().is_empty(), "{c}");
         assert!(c.get("cause").is_none(), "{c}");
     }
-    assert!(check(&report, "login_previous")["detail"]
+    assert!(report_check(&report, "login_previous")["detail"]
         .as_str()
         .unwrap()
         .contains("refused"));
@@ -153,13 +130,13 @@ async fn wrong_password_fails_login_current_with_db_login_failed() {
     let (run, report) = diagnose_json(&arn, &[]);
     assert_eq!(run.status, 1);
     assert_eq!(report["ok"], false);
-    let login = check(&report, "login_current");
+    let login = report_check(&report, "login_current");
     assert_eq!(login["ok"], false, "{login}");
     assert_eq!(login["cause"], "db_login_failed");
     assert!(login["remedy"].as_str().unwrap().len() > 20);
     assert_eq!(login["evidence"]["user"], user.as_str());
     for name in ["database_reachable", "tls", "secret_json_valid"] {
-        assert_eq!(check(&report, name)["ok"], true, "{report:#}");
+        assert_eq!(report_check(&report, name)["ok"], true, "{report:#}");
     }
     assert_eq!(snapshot(&arn, &user).await, before);
 }
@@ -177,13 +154,13 @@ async fn kms_refusal_fails_current_secret_readable_and_skips_the_rest() {
     );
     let (run, report) = diagnose_json(&arn, &[("AWS_ENDPOINT_URL", fault.url())]);
     assert_eq!(run.status, 1, "{report:#}");
-    assert_eq!(check(&report, "describe_secret")["ok"], true);
-    let read = check(&report, "current_secret_readable");
+    assert_eq!(report_check(&report, "describe_secret")["ok"], true);
+    let read = report_check(&report, "current_secret_readable");
     assert_eq!(read["ok"], false);
     assert_eq!(read["cause"], "kms_access_denied");
     assert_eq!(read["evidence"]["secret"], "current");
     for name in ["secret_json_valid", "database_reachable", "login_current"] {
-        let c = check(&report, name);
+        let c = report_check(&report, name);
         assert_eq!(c["ok"], Value::Null, "{c}");
         assert!(c["detail"].as_str().unwrap().starts_with("skipped"), "{c}");
     }
@@ -227,13 +204,13 @@ async fn closed_database_port_fails_database_reachable() {
     start_rotation(&arn).await;
     let (run, report) = diagnose_json(&arn, &[]);
     assert_eq!(run.status, 1);
-    let reach = check(&report, "database_reachable");
+    let reach = report_check(&report, "database_reachable");
     assert_eq!(reach["ok"], false, "{reach}");
     assert_eq!(reach["cause"], "db_unreachable");
     assert_eq!(reach["evidence"]["phase"], "connect");
     assert_eq!(reach["evidence"]["port"], port);
     for name in ["tls", "login_current"] {
-        assert_eq!(check(&report, name)["ok"], Value::Null);
+        assert_eq!(report_check(&report, name)["ok"], Value::Null);
     }
 }
 
@@ -243,11 +220,11 @@ async fn never_answering_endpoint_fails_the_endpoint_check_at_the_response() {
     let silent = SilentListener::start();
     let (run, report) = diagnose_json(&arn, &[("AWS_ENDPOINT_URL", silent.url())]);
     assert_eq!(run.status, 1);
-    let endpoint = check(&report, "secrets_manager_endpoint");
+    let endpoint = report_check(&report, "secrets_manager_endpoint");
     assert_eq!(endpoint["ok"], false, "{endpoint}");
     assert_eq!(endpoint["cause"], "secrets_manager_unreachable");
     assert_eq!(endpoint["evidence"]["phase"], "response", "{endpoint}");
-    assert_eq!(check(&report, "describe_secret")["ok"], Value::Null);
+    assert_eq!(report_check(&report, "describe_secret")["ok"], Value::Null);
 }
 
 /// A check's warning with this code.
@@ -271,7 +248,7 @@ async fn an_awspending_of_a_rotation_in_progress_is_a_warning_with_the_command_t
     assert_eq!(run.status, 0, "{report:#}");
     assert_eq!(report["ok"], true);
     assert_eq!(report["status"], "warn");
-    let d = check(&report, "describe_secret");
+    let d = report_check(&report, "describe_secret");
     assert_eq!(d["ok"], true, "{d}");
     assert_eq!(d["status"], "warn", "{d}");
     assert!(d.get("cause").is_none(), "a warning is not a cause: {d}");
@@ -286,7 +263,11 @@ async fn an_awspending_of_a_rotation_in_progress_is_a_warning_with_the_command_t
         .unwrap()
         .contains("update-secret-version-stage"));
     // The rest still runs: the label is not a fault of the secret.
-    assert_eq!(check(&report, "login_current")["ok"], true, "{report:#}");
+    assert_eq!(
+        report_check(&report, "login_current")["ok"],
+        true,
+        "{report:#}"
+    );
 }
 
 #[tokio::test]
@@ -299,7 +280,7 @@ async fn rotation_not_enabled_yet_is_a_warning_and_the_preflight_passes() {
     assert_eq!(run.status, 0, "{report:#}");
     assert_eq!(report["ok"], true);
     assert_eq!(report["warnings"], 1, "{report:#}");
-    let d = check(&report, "describe_secret");
+    let d = report_check(&report, "describe_secret");
     assert_eq!(d["status"], "warn");
     let w = warning(d, "rotation_not_enabled");
     assert!(
@@ -346,7 +327,7 @@ async fn rotation_on_another_function_is_a_warning_naming_it_and_its_runtime() {
     let (run, report) = diagnose_json(&arn, &[]);
     // Without a function to compare with, the function is named in the detail only.
     assert_eq!(run.status, 0);
-    let d = check(&report, "describe_secret");
+    let d = report_check(&report, "describe_secret");
     assert_eq!(d["status"], "ok", "{d}");
     assert!(
         d["detail"]
@@ -371,7 +352,7 @@ async fn rotation_on_another_function_is_a_warning_naming_it_and_its_runtime() {
     assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
     let report: Value = serde_json::from_str(run.stdout.trim()).unwrap();
     assert_eq!(report["ok"], true);
-    let d = check(&report, "describe_secret");
+    let d = report_check(&report, "describe_secret");
     let w = warning(d, "rotation_on_other_function");
     assert!(
         w["message"]
@@ -411,7 +392,7 @@ async fn a_deadline_passed_before_the_checks_blames_the_deadline_not_the_endpoin
     );
     assert_eq!(run.status, 1, "{}", run.stdout);
     let report: Value = serde_json::from_str(run.stdout.trim()).unwrap();
-    let endpoint = check(&report, "secrets_manager_endpoint");
+    let endpoint = report_check(&report, "secrets_manager_endpoint");
     assert_eq!(endpoint["cause"], "function_timeout_imminent", "{endpoint}");
     assert_eq!(endpoint["evidence"]["deadline_passed_before_call"], true);
     assert!(endpoint["evidence"].get("endpoint").is_none(), "{endpoint}");
@@ -430,7 +411,7 @@ async fn no_ssl_key_against_a_server_without_tls_is_a_finding_not_a_failure() {
     rotate_all(&arn, &token, &[]);
     let (run, report) = diagnose_json(&arn, &[]);
     assert_eq!(run.status, 0, "{report:#}");
-    let tls = check(&report, "tls");
+    let tls = report_check(&report, "tls");
     assert_eq!(tls["ok"], true);
     assert!(
         tls["detail"].as_str().unwrap().contains("tls_downgraded"),
@@ -439,5 +420,5 @@ async fn no_ssl_key_against_a_server_without_tls_is_a_finding_not_a_failure() {
     // With TLS_FALLBACK=deny the same is a failure.
     let (run, report) = diagnose_json(&arn, &[("TLS_FALLBACK", "deny")]);
     assert_eq!(run.status, 1);
-    assert_eq!(check(&report, "tls")["cause"], "db_tls_unavailable");
+    assert_eq!(report_check(&report, "tls")["cause"], "db_tls_unavailable");
 }

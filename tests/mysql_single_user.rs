@@ -984,20 +984,8 @@ async fn diagnose_says_whether_the_account_has_a_secondary_password() {
     )
     .await;
     let check = |env: &[(&str, &str)]| -> Value {
-        let run = run_bin(&["diagnose", "--secret-id", &arn, "--format", "json"], env);
-        let report: Value = run
-            .stdout
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|v| v.get("checks").is_some())
-            .unwrap_or_else(|| panic!("no report in:\n{}", run.stdout));
-        report["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == "mysql_secondary_password")
-            .unwrap_or_else(|| panic!("no mysql_secondary_password check in {report}"))
-            .clone()
+        let (_, report) = diagnose_json(&arn, env);
+        report_check(&report, "mysql_secondary_password").clone()
     };
     let before = check(DUAL);
     assert_eq!(before["ok"], true, "{before}");

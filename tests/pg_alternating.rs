@@ -603,22 +603,8 @@ async fn diagnose_checks_the_master_and_its_privilege() {
         let mut secret = pg_secret(&user, &pw);
         secret["masterarn"] = json!(master_arn);
         let arn = create_secret(&secret).await;
-        let run = run_bin(&["diagnose", "--secret-id", &arn, "--format", "json"], ALT);
-        let report: Value = run
-            .stdout
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|v| v.get("checks").is_some())
-            .unwrap_or_else(|| panic!("no report in:\n{}", run.stdout));
-        let check = |name: &str| {
-            report["checks"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|c| c["name"] == name)
-                .unwrap_or_else(|| panic!("no {name} check in {report}"))
-                .clone()
-        };
+        let (_, report) = diagnose_json(&arn, ALT);
+        let check = |name: &str| report_check(&report, name).clone();
         assert_eq!(check("master_secret_readable")["ok"], true);
         assert_eq!(check("master_login")["ok"], true, "{report}");
         let privilege = check("manage_users_privilege");

@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const ALT: (&str, &str) = ("ROTATION_STRATEGY", "alternating_users");
 const OVERRIDE: (&str, &str) = ("DSR_TEST_ONLY_RDS_HOST_OVERRIDE", "localhost");
@@ -165,25 +165,14 @@ async fn rds_managed_master_through_moto_rotates_with_the_host_override() {
     pg_login(s.pg_port, &user, &old, true).await.unwrap();
 
     // diagnose reaches the RDS API and logs in as the master.
-    let run = run_bin(&["diagnose", "--secret-id", &arn, "--format", "json"], &env);
-    let report: Value = run
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|v| v.get("checks").is_some())
-        .unwrap_or_else(|| panic!("no report:\n{}", run.stdout));
+    let (_, report) = diagnose_json(&arn, &env);
     for name in [
         "master_secret_readable",
         "rds_api_reachable",
         "master_login",
         "manage_users_privilege",
     ] {
-        let check = report["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == name)
-            .unwrap_or_else(|| panic!("no {name} in {report}"));
+        let check = report_check(&report, name);
         assert_eq!(check["ok"], true, "{check}");
     }
 }

@@ -458,6 +458,30 @@ pub fn run_bin(args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
+/// Runs `diagnose --format json`; gives the run and the report: stdout is the report and
+/// nothing else (log lines go to stderr).
+pub fn diagnose_json(arn: &str, env: &[(&str, &str)]) -> (Run, Value) {
+    let run = run_bin(&["diagnose", "--secret-id", arn, "--format", "json"], env);
+    let report: Value = serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON report ({e}):\n{}\n{}",
+            run.stdout, run.stderr
+        )
+    });
+    assert!(report.get("checks").is_some(), "{report}");
+    (run, report)
+}
+
+/// The check called `name` in a diagnose report.
+pub fn report_check<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {report}"))
+}
+
 /// Runs the binary and kills it (SIGKILL) as soon as it prints an event for which `when`
 /// is true: a crash at that exact point. Returns whether it was killed there (false: it
 /// finished first), and everything it printed.
