@@ -424,6 +424,19 @@ impl PgSession {
             ),
         };
         self.bound_statements(deadline).await?;
+        // Two setSecrets at once (Secrets Manager retries a step it thinks timed out) would
+        // otherwise both update the role's catalog row, and one fails with "tuple
+        // concurrently updated" (XX000). The second waits here, then sets the same password;
+        // the lock ends with the session.
+        self.statement(
+            deadline,
+            "lock",
+            &format!(
+                "SELECT pg_advisory_lock(hashtext({}))",
+                quote_literal(&format!("db-secret-rotator password {user}"))
+            ),
+        )
+        .await?;
         let sql = format!(
             "ALTER ROLE {} WITH PASSWORD {}",
             quote_ident(user, '"'),
