@@ -24,6 +24,7 @@ pub mod diagnosis;
 pub mod event;
 pub mod lambda;
 pub mod log_text;
+pub mod net;
 pub mod operate;
 pub mod repair;
 pub mod rotation;

@@ -36,7 +36,7 @@ mod alternate;
 pub mod grants;
 
 use super::{quote_ident, Attempt, DbOptions, TlsMode};
-use crate::diagnosis::{Cause, Deadline, Failure, Wait};
+use crate::diagnosis::{Cause, DbCode, Deadline, Failure, Wait};
 use crate::secret::Password;
 use crate::telemetry;
 use mysql_async::prelude::Queryable;
@@ -591,7 +591,7 @@ fn classify(
                 UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe => {
                     unreachable("handshake").with("error", text)
                 }
-                _ => match crate::store::classify::phase_from_text(&text) {
+                _ => match crate::net::Phase::from_text(&text).as_str() {
                     "dns" => unreachable("dns").with("error", text),
                     _ if during == "login" => unreachable("connect").with("error", text),
                     _ => dropped("2013"),
@@ -609,7 +609,7 @@ fn classify_server(code: u16, message: &str, t: &Target, during: &'static str) -
     // messages of classified errors, which never quote it, are kept for alter_password and
     // create_user (MySQL 8's CREATE USER … IDENTIFIED BY carries the plaintext).
     let f = |cause: Cause, summary: String| {
-        let mut f = Failure::new(cause, summary).with("code", code);
+        let mut f = Failure::new(cause, summary).db_code(DbCode::MySql(code));
         if cause != Cause::InternalError || !matches!(during, "alter_password" | "create_user") {
             f = f.with("server_message", message);
         }
@@ -1037,7 +1037,7 @@ impl MySession {
             .await
             .map_err(|f| match f.cause {
                 // RETAIN CURRENT PASSWORD on one's own account needs its own privilege (1227).
-                Cause::DbPermissionDenied if dual && f.evidence.get("code") == Some(&1227.into()) => f
+                Cause::DbPermissionDenied if dual && f.is_mysql_code(1227) => f
                     .with("privilege", "APPLICATION_PASSWORD_ADMIN")
                     .remedy(format!(
                         "MYSQL_DUAL_PASSWORD needs the account to keep a secondary password: GRANT APPLICATION_PASSWORD_ADMIN ON *.* TO {}; (or unset MYSQL_DUAL_PASSWORD).",

@@ -4,7 +4,7 @@
 
 use super::{quote_ident, tls, Attempt, DbOptions, TlsMode};
 use crate::config::PgPasswordEncryption;
-use crate::diagnosis::{Cause, Deadline, Failure, Wait};
+use crate::diagnosis::{Cause, DbCode, Deadline, Failure, Wait};
 use crate::secret::Password;
 use crate::telemetry;
 use std::time::{Duration, Instant};
@@ -180,7 +180,7 @@ pub fn classify_db_error(
         _ => format!("unexpected PostgreSQL error {code} during {during}"),
     };
     let f = Failure::new(cause, message)
-        .with("code", code)
+        .db_code(DbCode::SqlState(code.to_string()))
         .with("server_message", server_message.as_str());
     match cause {
         Cause::DbLoginFailed => f.with("user", s.username.as_str()),
@@ -225,7 +225,7 @@ pub fn classify(
     };
     match client_error_kind(&err.to_string(), first_source.as_deref()) {
         ClientErrorKind::Connect | ClientErrorKind::Timeout => {
-            let phase = match crate::store::classify::phase_from_text(&chain) {
+            let phase = match crate::net::Phase::from_text(&chain).as_str() {
                 "dns" => "dns",
                 _ => "connect",
             };
@@ -270,7 +270,7 @@ pub fn classify(
             format!("the connection to {} dropped during {during}", s.host),
         )
         .with("host", s.host.as_str())
-        .with("code", "connection_closed"),
+        .db_code(DbCode::ConnectionClosed),
         ClientErrorKind::Other => Failure::internal(during, err),
     }
 }
@@ -468,7 +468,7 @@ fn pg_statement_failure(err: &tokio_postgres::Error, operation: &'static str) ->
                 _ => format!("{operation} failed: {}", db.message()),
             };
             Failure::new(cause, message)
-                .with("code", code)
+                .db_code(DbCode::SqlState(code.to_string()))
                 .with("statement_kind", operation)
                 .with("operation", operation)
                 .with("server_message", db.message())
@@ -477,7 +477,7 @@ fn pg_statement_failure(err: &tokio_postgres::Error, operation: &'static str) ->
             Cause::DbUnavailable,
             format!("the connection dropped during {operation}"),
         )
-        .with("code", "connection_closed")
+        .db_code(DbCode::ConnectionClosed)
         .with("statement_kind", operation),
     }
 }

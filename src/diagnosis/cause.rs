@@ -147,7 +147,47 @@ pub struct Failure {
     /// The remedy: the cause's default unless a more specific one applies.
     pub remedy: String,
     /// Observed facts (boxed: failures travel in every `Result` and should stay small).
+    /// Output only: code never reads it back to decide; it decides on [`Failure::signals`].
     pub evidence: Box<Evidence>,
+    /// The typed facts code may decide on.
+    pub signals: Box<Signals>,
+}
+
+/// The typed facts of a failure that code may decide on (retry, fall back, re-classify).
+/// Each setter on [`Failure`] also writes the fact into the evidence, under the key events
+/// have always used, so the output does not depend on which of the two a caller reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Signals {
+    /// The AWS error code of a service's answer (`ResourceExistsException`).
+    pub aws_code: Option<String>,
+    /// The database server's error code.
+    pub db_code: Option<DbCode>,
+    /// Where a network connection failed.
+    pub phase: Option<crate::net::Phase>,
+    /// The deadline watchdog cut the wait short.
+    pub cut_by_deadline: bool,
+}
+
+/// A database server's error code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbCode {
+    /// A PostgreSQL SQLSTATE (`28P01`).
+    SqlState(String),
+    /// A MySQL or MariaDB server error number (`1045`).
+    MySql(u16),
+    /// The server closed the connection without an error code.
+    ConnectionClosed,
+}
+
+impl DbCode {
+    /// The value in the evidence's `code` field.
+    pub fn to_value(&self) -> Value {
+        match self {
+            DbCode::SqlState(s) => Value::String(s.clone()),
+            DbCode::MySql(n) => Value::from(*n),
+            DbCode::ConnectionClosed => Value::String("connection_closed".into()),
+        }
+    }
 }
 
 impl Failure {
@@ -158,7 +198,43 @@ impl Failure {
             message: message.into(),
             remedy: cause.remedy().to_string(),
             evidence: Box::default(),
+            signals: Box::default(),
         }
+    }
+
+    /// Records the AWS error code (evidence `aws_error_code`).
+    pub fn aws_code(mut self, code: &str) -> Self {
+        self.signals.aws_code = Some(code.to_string());
+        self.with("aws_error_code", code)
+    }
+
+    /// Records the database server's error code (evidence `code`).
+    pub fn db_code(mut self, code: DbCode) -> Self {
+        let value = code.to_value();
+        self.signals.db_code = Some(code);
+        self.with("code", value)
+    }
+
+    /// Records the network phase a connection failed in (evidence `phase`).
+    pub fn phase(mut self, phase: crate::net::Phase) -> Self {
+        self.signals.phase = Some(phase);
+        self.with("phase", phase.as_str())
+    }
+
+    /// Marks the failure as cut short by the deadline (evidence `"deadline": true`).
+    pub fn cut_by_deadline(mut self) -> Self {
+        self.signals.cut_by_deadline = true;
+        self.with("deadline", true)
+    }
+
+    /// Whether the AWS error code is `code`.
+    pub fn is_aws_code(&self, code: &str) -> bool {
+        self.signals.aws_code.as_deref() == Some(code)
+    }
+
+    /// Whether the MySQL/MariaDB server error number is `code`.
+    pub fn is_mysql_code(&self, code: u16) -> bool {
+        self.signals.db_code == Some(DbCode::MySql(code))
     }
 
     /// Adds one evidence field.
@@ -175,12 +251,9 @@ impl Failure {
 
     /// An unclassified error: its chain (already free of secrets) becomes the evidence.
     pub fn internal(context: &str, err: &(dyn std::error::Error + 'static)) -> Self {
-        let mut chain = Vec::new();
-        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-        while let Some(e) = cur {
-            chain.push(Value::String(e.to_string()));
-            cur = e.source();
-        }
+        let chain = crate::net::source_chain(err)
+            .map(|e| Value::String(e.to_string()))
+            .collect();
         Failure::new(Cause::InternalError, format!("{context}: unexpected error"))
             .with("error_chain", Value::Array(chain))
     }

@@ -291,7 +291,7 @@ async fn probe_endpoint(endpoint: &str, deadline: &Deadline) -> Result<((), Stri
     let scheme = endpoint
         .split_once("://")
         .map_or("https", |(scheme, _)| scheme);
-    let (host, port) = crate::store::classify::endpoint_address(endpoint);
+    let (host, port) = crate::net::endpoint_address(endpoint);
     let budget = deadline.cap(Duration::from_secs(5));
     let t0 = Instant::now();
     let addrs: Vec<_> =
@@ -556,10 +556,8 @@ async fn tcp_probe(
             ),
         )),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(fail("connect")),
-        Ok(Err(e)) => Err(
-            fail(crate::store::classify::phase_from_text(&e.to_string()))
-                .with("error", e.to_string()),
-        ),
+        Ok(Err(e)) => Err(fail(crate::net::Phase::from_text(&e.to_string()).as_str())
+            .with("error", e.to_string())),
         Err(_) => Err(fail("connect").with("timeout", true)),
     }
 }

@@ -5,6 +5,7 @@
 //! margin back means the step can always classify the wait and write its `step_failed` event.
 
 use super::cause::{Cause, Failure};
+use crate::net::Phase;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -214,10 +215,10 @@ impl Deadline {
             )
             .with("endpoint", endpoint.as_str())
             .with("operation", *operation)
-            .with("phase", "response")
+            .phase(Phase::Response)
             .with("elapsed_ms", elapsed_ms)
             .with("remaining_ms", remaining_ms)
-            .with("deadline", true),
+            .cut_by_deadline(),
             Wait::Rds {
                 operation,
                 endpoint,
@@ -227,20 +228,20 @@ impl Deadline {
             )
             .with("endpoint", endpoint.as_str())
             .with("operation", *operation)
-            .with("phase", "response")
+            .phase(Phase::Response)
             .with("elapsed_ms", elapsed_ms)
             .with("remaining_ms", remaining_ms)
-            .with("deadline", true),
+            .cut_by_deadline(),
             Wait::DbConnect { host, port } => Failure::new(
                 Cause::DbUnreachable,
                 format!("no database connection to {host}:{port} before the function deadline"),
             )
             .with("host", host.as_str())
             .with("port", *port)
-            .with("phase", "connect")
+            .phase(Phase::Connect)
             .with("elapsed_ms", elapsed_ms)
             .with("remaining_ms", remaining_ms)
-            .with("deadline", true),
+            .cut_by_deadline(),
             Wait::DbStatement { operation } => Failure::new(
                 Cause::FunctionTimeoutImminent,
                 format!("the database statement ({operation}) was still running near the function deadline"),

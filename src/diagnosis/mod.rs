@@ -4,5 +4,5 @@ pub mod cause;
 pub mod checks;
 pub mod deadline;
 
-pub use cause::{Cause, Evidence, Failure};
+pub use cause::{Cause, DbCode, Evidence, Failure, Signals};
 pub use deadline::{Deadline, Wait};

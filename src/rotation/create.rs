@@ -47,15 +47,10 @@ pub(super) async fn run(ctx: &StepCtx<'_>) -> Result<Outcome, Failure> {
         // Two createSecret invocations at once: Secrets Manager keeps the first value for the
         // token and refuses the second with ResourceExistsException. The pending secret
         // exists, which is all this step promises.
-        Err(f)
-            if f.evidence.get("aws_error_code").and_then(|c| c.as_str())
-                == Some("ResourceExistsException") =>
-        {
-            match ctx.pending().await? {
-                Some(_) => Ok(Outcome::PendingExists),
-                None => Err(f),
-            }
-        }
+        Err(f) if f.is_aws_code("ResourceExistsException") => match ctx.pending().await? {
+            Some(_) => Ok(Outcome::PendingExists),
+            None => Err(f),
+        },
         Err(f) => Err(f),
     }
 }

@@ -111,7 +111,7 @@ async fn single_user(
         // MySQL 3891: the password logged in with is only the secondary one. With dual
         // passwords that is a retry after the change (AWSCURRENT stays valid as secondary):
         // AWSPENDING is then the primary, and nothing may change again, or AWSCURRENT is lost.
-        Err(f) if f.evidence.get("code") == Some(&3891.into()) => {
+        Err(f) if f.is_mysql_code(3891) => {
             drop(session);
             match attempts
                 .try_login(pending, SecretRole::Pending, opts, deadline)

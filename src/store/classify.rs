@@ -6,6 +6,7 @@
 //! in [`names_kms`] / [`names_vpc_endpoint`], each pinned by a test.
 
 use crate::diagnosis::{Cause, Deadline, Failure};
+use crate::net::{self, Phase};
 use crate::secret::SecretRole;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -31,83 +32,14 @@ impl Service {
     }
 }
 
-/// Where a call failed before the service answered.
-pub fn network_phase(err: &(dyn Error + 'static)) -> &'static str {
-    let mut cur: Option<&(dyn Error + 'static)> = Some(err);
-    let mut text = String::new();
-    while let Some(e) = cur {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            match io.kind() {
-                std::io::ErrorKind::ConnectionRefused
-                | std::io::ErrorKind::ConnectionReset
-                | std::io::ErrorKind::TimedOut
-                | std::io::ErrorKind::HostUnreachable
-                | std::io::ErrorKind::NetworkUnreachable => return "connect",
-                _ => {}
-            }
-        }
-        text.push_str(&e.to_string().to_ascii_lowercase());
-        text.push('\n');
-        cur = e.source();
-    }
-    phase_from_text(&text)
-}
-
-/// The phase named by an error chain's text, when no typed error says it (hyper-util's
-/// connector reports DNS failures only as text).
-pub fn phase_from_text(text: &str) -> &'static str {
-    let text = text.to_ascii_lowercase();
-    if text.contains("dns error")
-        || text.contains("failed to lookup address")
-        || text.contains("name or service not known")
-        || text.contains("no such host")
-    {
-        "dns"
-    } else if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
-        "tls"
-    } else if text.contains("connection refused")
-        || text.contains("tcp connect")
-        || text.contains("timed out")
-        || text.contains("unreachable")
-    {
-        "connect"
-    } else {
-        "response"
-    }
-}
-
-/// The host and port of an endpoint URL (`https://host[:port][/...]`).
-pub fn endpoint_address(endpoint: &str) -> (String, u16) {
-    let (scheme, rest) = endpoint.split_once("://").unwrap_or(("https", endpoint));
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let default = if scheme.eq_ignore_ascii_case("http") {
-        80
-    } else {
-        443
-    };
-    let (host, port) = match authority.strip_prefix('[') {
-        // [IPv6]:port
-        Some(v6) => match v6.split_once(']') {
-            Some((host, rest)) => (host, rest.strip_prefix(':')),
-            None => (v6, None),
-        },
-        None => match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        },
-    };
-    let port = port.and_then(|p| p.parse::<u16>().ok()).unwrap_or(default);
-    (host.to_string(), port)
-}
-
 /// A call the watchdog cut short says `"phase": "response"`, but the SDK may have been stuck
 /// connecting (retrying a connect that a security group or NACL silently drops: the classic
 /// "no activity" of a function in a VPC without an endpoint, cut short by a short function
 /// timeout). A fresh TCP connect to the endpoint, bounded to a slice of the time kept back for
 /// reporting, tells the two apart: no address is `dns`, no connection is `connect`, a
-/// connection is `response`. Failures without `"deadline": true` are returned as they are.
+/// connection is `response`. Failures not cut by the deadline are returned as they are.
 pub async fn name_deadline_phase(f: Failure, endpoint: &str, deadline: &Deadline) -> Failure {
-    if f.evidence.get("deadline") != Some(&serde_json::Value::Bool(true)) {
+    if !f.signals.cut_by_deadline {
         return f;
     }
     // Keep most of the margin for reporting; skip the probe when there is too little left.
@@ -118,24 +50,24 @@ pub async fn name_deadline_phase(f: Failure, endpoint: &str, deadline: &Deadline
     if budget < Duration::from_millis(50) {
         return f;
     }
-    let (host, port) = endpoint_address(endpoint);
+    let (host, port) = net::endpoint_address(endpoint);
     let probe = async {
         let addrs = match tokio::net::lookup_host((host.as_str(), port)).await {
             Ok(addrs) => addrs.collect::<Vec<_>>(),
-            Err(_) => return "dns",
+            Err(_) => return Phase::Dns,
         };
         let Some(addr) = addrs.first() else {
-            return "dns";
+            return Phase::Dns;
         };
         match tokio::net::TcpStream::connect(addr).await {
-            Ok(_) => "response",
-            Err(_) => "connect",
+            Ok(_) => Phase::Response,
+            Err(_) => Phase::Connect,
         }
     };
     let phase = tokio::time::timeout(budget, probe)
         .await
-        .unwrap_or("connect");
-    f.with("phase", phase)
+        .unwrap_or(Phase::Connect);
+    f.phase(phase)
 }
 
 /// Whether an error message is about KMS (Secrets Manager decrypts with KMS).
@@ -172,7 +104,7 @@ where
     R: std::fmt::Debug,
 {
     let elapsed_ms = elapsed.as_millis() as u64;
-    let unreachable = |phase: &str| {
+    let unreachable = |phase: Phase| {
         let (cause, what) = match ctx.service {
             Service::SecretsManager => (Cause::SecretsManagerUnreachable, "Secrets Manager"),
             Service::Rds => (Cause::RdsApiUnreachable, "the RDS API"),
@@ -186,20 +118,20 @@ where
         )
         .with("endpoint", ctx.endpoint)
         .with("operation", ctx.operation)
-        .with("phase", phase)
+        .phase(phase)
         .with("elapsed_ms", elapsed_ms)
     };
     match err {
         SdkError::DispatchFailure(d) => {
             let phase = match d.as_connector_error() {
-                Some(c) if c.is_timeout() => "connect",
-                Some(c) => network_phase(c),
-                None => "connect",
+                Some(c) if c.is_timeout() => Phase::Connect,
+                Some(c) => Phase::of_error(c),
+                None => Phase::Connect,
             };
             return unreachable(phase);
         }
-        SdkError::TimeoutError(_) => return unreachable("response"),
-        SdkError::ResponseError(_) => return unreachable("response"),
+        SdkError::TimeoutError(_) => return unreachable(Phase::Response),
+        SdkError::ResponseError(_) => return unreachable(Phase::Response),
         _ => {}
     }
     let code = err.code().unwrap_or("Unknown").to_string();
@@ -210,7 +142,7 @@ where
     let denied = code == "AccessDeniedException"
         || code == "AccessDenied"
         || code == "UnauthorizedOperation";
-    match ctx.service {
+    let mut f = match ctx.service {
         Service::SecretsManager
             if is_kms_code
                 || (denied && names_kms(&message))
@@ -221,7 +153,7 @@ where
                 format!("{} was refused by KMS: {message}", ctx.operation),
             )
             .with("operation", ctx.operation)
-            .with("aws_error_code", code.as_str());
+            .aws_code(&code);
             if let Some(role) = role {
                 f = f.with("secret", role);
             }
@@ -238,7 +170,7 @@ where
                 format!("{} was denied: {message}", ctx.operation),
             )
             .with("operation", ctx.operation)
-            .with("aws_error_code", code.as_str())
+            .aws_code(&code)
             .with("policy", policy);
             if policy == "vpc_endpoint" {
                 f = f.remedy("The VPC endpoint policy of the Secrets Manager interface endpoint does not allow this call: add the function's role (or this secret) to the endpoint policy.");
@@ -256,50 +188,31 @@ where
             format!("{} was denied: {message}", ctx.operation),
         )
         .with("operation", ctx.operation)
-        .with("aws_error_code", code.as_str()),
+        .aws_code(&code),
         _ => Failure::new(
             Cause::AwsServiceError,
             format!("{} failed with {code}: {message}", ctx.operation),
         )
         .with("service", ctx.service.as_str())
         .with("operation", ctx.operation)
-        .with("aws_error_code", code.as_str()),
-    }
+        .aws_code(&code),
+    };
+    // Every answer from the service carries its code as a signal, in the evidence or not.
+    f.signals.aws_code = Some(code);
+    f
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn phase_text_is_pinned() {
-        assert_eq!(
-            phase_from_text(
-                "dns error: failed to lookup address information: Name or service not known"
-            ),
-            "dns"
-        );
-        assert_eq!(
-            phase_from_text("invalid peer certificate: UnknownIssuer"),
-            "tls"
-        );
-        assert_eq!(
-            phase_from_text("tcp connect error: Connection refused (os error 111)"),
-            "connect"
-        );
-        assert_eq!(
-            phase_from_text("connection closed before message completed"),
-            "response"
-        );
-    }
-
     #[tokio::test]
     async fn a_deadline_cut_names_the_phase_a_fresh_connect_reaches() {
         let deadline = Deadline::after(Duration::from_secs(10), Duration::from_secs(3));
         let cut = || {
             Failure::new(Cause::SecretsManagerUnreachable, "cut")
-                .with("phase", "response")
-                .with("deadline", true)
+                .phase(Phase::Response)
+                .cut_by_deadline()
         };
         let listening = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let open = format!("http://{}", listening.local_addr().unwrap());
@@ -317,29 +230,9 @@ mod tests {
         assert_eq!(f.evidence["phase"], "dns");
 
         // Only deadline cuts are probed.
-        let own = Failure::new(Cause::SecretsManagerUnreachable, "sdk").with("phase", "tls");
+        let own = Failure::new(Cause::SecretsManagerUnreachable, "sdk").phase(Phase::Tls);
         let f = name_deadline_phase(own, &closed, &deadline).await;
         assert_eq!(f.evidence["phase"], "tls");
-    }
-
-    #[test]
-    fn endpoint_addresses_parse() {
-        assert_eq!(
-            endpoint_address("https://secretsmanager.us-east-1.amazonaws.com"),
-            ("secretsmanager.us-east-1.amazonaws.com".to_string(), 443)
-        );
-        assert_eq!(
-            endpoint_address("http://127.0.0.1:45000/"),
-            ("127.0.0.1".to_string(), 45000)
-        );
-        assert_eq!(
-            endpoint_address("https://[::1]:8443"),
-            ("::1".to_string(), 8443)
-        );
-        assert_eq!(
-            endpoint_address("http://localhost"),
-            ("localhost".to_string(), 80)
-        );
     }
 
     #[test]

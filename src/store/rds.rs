@@ -330,7 +330,7 @@ impl Rds {
 fn is_not_found(f: &Failure) -> bool {
     f.cause == Cause::AwsServiceError
         && matches!(
-            f.evidence.get("aws_error_code").and_then(|c| c.as_str()),
+            f.signals.aws_code.as_deref(),
             Some("DBInstanceNotFound" | "DBInstanceNotFoundFault" | "DBClusterNotFoundFault")
         )
 }
@@ -342,7 +342,7 @@ fn not_found(operation: &'static str, id: &str) -> Failure {
     )
     .with("service", "rds")
     .with("operation", operation)
-    .with("aws_error_code", "DBInstanceNotFound")
+    .aws_code("DBInstanceNotFound")
     .with("db_identifier", id)
 }
 
@@ -353,7 +353,7 @@ fn no_endpoint(operation: &'static str, id: &str) -> Failure {
     )
     .with("service", "rds")
     .with("operation", operation)
-    .with("aws_error_code", "NoEndpoint")
+    .aws_code("NoEndpoint")
     .with("db_identifier", id)
     .remedy("Wait until the database is available, then rotate again.")
 }
@@ -368,7 +368,7 @@ fn port(operation: &'static str, id: &str, port: Option<i32>) -> Result<u16, Fai
             )
             .with("service", "rds")
             .with("operation", operation)
-            .with("aws_error_code", "NoPort")
+            .aws_code("NoPort")
             .with("db_identifier", id)
         })
 }
