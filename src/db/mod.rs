@@ -1,6 +1,7 @@
 //! Database drivers behind one small interface: connect (with the `ssl` key's semantics),
 //! change a password, run a trivial query. Each driver classifies its own errors.
 
+pub mod failure;
 pub mod mysql;
 pub mod postgres;
 pub mod scram;
