@@ -164,6 +164,9 @@ pub struct Signals {
     pub db_code: Option<DbCode>,
     /// Where a network connection failed.
     pub phase: Option<crate::net::Phase>,
+    /// The authentication method (plugin) the server asked for, when the client could not
+    /// perform it.
+    pub auth_method: Option<String>,
     /// The deadline watchdog cut the wait short.
     pub cut_by_deadline: bool,
 }
@@ -219,6 +222,12 @@ impl Failure {
     pub fn phase(mut self, phase: crate::net::Phase) -> Self {
         self.signals.phase = Some(phase);
         self.with("phase", phase.as_str())
+    }
+
+    /// Records the authentication method the server asked for (evidence `method`).
+    pub fn auth_method(mut self, method: &str) -> Self {
+        self.signals.auth_method = Some(method.to_string());
+        self.with("method", method)
     }
 
     /// Marks the failure as cut short by the deadline (evidence `"deadline": true`).
