@@ -4,7 +4,6 @@
 pub mod failure;
 pub mod mysql;
 pub mod postgres;
-pub mod scram;
 pub mod tls;
 
 use crate::config::{PgPasswordEncryption, TlsFallback};
