@@ -245,7 +245,7 @@ pub fn classify(
                 format!("the certificate of {} did not verify ({reason})", s.host),
             )
             .with("host", s.host.as_str())
-            .with("reason", reason)
+            .tls_reason(reason)
             .with("tls_error", chain.as_str()),
             None => unreachable("tls").with("error", chain.as_str()),
         },

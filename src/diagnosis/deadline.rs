@@ -4,7 +4,7 @@
 //! Lambda kills a function at its deadline without a word ("no activity" in the logs). Keeping a
 //! margin back means the step can always classify the wait and write its `step_failed` event.
 
-use super::cause::{Cause, Failure};
+use super::{Cause, Failure};
 use crate::net::Phase;
 use std::future::Future;
 use std::time::{Duration, Instant};

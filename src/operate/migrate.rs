@@ -364,7 +364,7 @@ impl Migration {
         }
         if r["preflight"].is_object() && r["preflight"].get("checks").is_some() {
             out.push_str("\n  preflight (diagnose, run by the target function):\n");
-            let text = crate::diagnosis::checks::Report::text_from_json(&r["preflight"]);
+            let text = crate::diagnose::Report::text_from_json(&r["preflight"]);
             for line in text.lines() {
                 if line.is_empty() {
                     out.push('\n');
