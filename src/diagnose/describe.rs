@@ -124,7 +124,12 @@ pub(super) async fn describe_detail(
             warnings.push(Warning {
                 code: "stale_pending_label",
                 message: format!("AWSPENDING sits on version {p}, not on AWSCURRENT: a rotation is in progress, or one stopped before finishSecret"),
-                remedy: format!("Let a running rotation finish (Secrets Manager retries it); if none is running, remove the label: aws secretsmanager update-secret-version-stage --secret-id {} --version-stage AWSPENDING --remove-from-version-id {p}", d.arn),
+                remedy: format!(
+                    "Let a running rotation finish (Secrets Manager retries it); if none is running, remove the label: {}",
+                    // The command `repair` prints for the same state.
+                    crate::repair::Action::RemovePendingLabel { pending: p.to_string() }
+                        .command(&d.arn)
+                ),
                 evidence,
             });
         }
