@@ -142,3 +142,80 @@ pub(super) async fn describe_detail(
     parts.push(format!("{} versions", d.versions.len()));
     (Ok(((), parts.join("; "))), warnings)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desc(enabled: bool, function: Option<&str>, versions: &[(&str, &[&str])]) -> Description {
+        Description {
+            rotation_lambda_arn: function.map(str::to_string),
+            arn: "arn:aws:secretsmanager:us-east-1:1:secret:s".into(),
+            rotation_enabled: enabled,
+            versions: versions
+                .iter()
+                .map(|(v, s)| (v.to_string(), s.iter().map(|x| x.to_string()).collect()))
+                .collect(),
+        }
+    }
+
+    fn deadline() -> Deadline {
+        Deadline::after(Duration::from_secs(30), Duration::from_secs(1))
+    }
+
+    #[tokio::test]
+    async fn rotation_off_and_a_stale_label_are_warnings_with_their_commands() {
+        let d = desc(
+            false,
+            None,
+            &[("c", &["AWSCURRENT"]), ("p", &["AWSPENDING"])],
+        );
+        let ctx = Context {
+            this_function: Some("mine".into()),
+            lambda: None,
+        };
+        let (result, warnings) = describe_detail(&d, &ctx, &deadline()).await;
+        let ((), detail) = result.unwrap();
+        assert!(detail.contains("rotation not enabled"), "{detail}");
+        let codes: Vec<&str> = warnings.iter().map(|w| w.code).collect();
+        assert_eq!(codes, ["rotation_not_enabled", "stale_pending_label"]);
+        assert!(warnings[0].remedy.contains("--function mine --apply"));
+        assert!(warnings[1]
+            .remedy
+            .contains("--version-stage AWSPENDING --remove-from-version-id p"));
+        assert_eq!(warnings[1].evidence["pending_version_id"], "p");
+    }
+
+    #[tokio::test]
+    async fn another_function_warns_only_when_this_one_is_known() {
+        let other = "arn:aws:lambda:us-east-1:1:function:old";
+        let d = desc(true, Some(other), &[("c", &["AWSCURRENT"])]);
+        let (_, anonymous) = describe_detail(&d, &Context::default(), &deadline()).await;
+        assert!(anonymous.is_empty());
+        let ctx = Context {
+            this_function: Some("mine".into()),
+            lambda: None,
+        };
+        let (_, warnings) = describe_detail(&d, &ctx, &deadline()).await;
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].code, "rotation_on_other_function");
+        assert_eq!(warnings[0].evidence["runtime"], "runtime unknown");
+        let ctx = Context {
+            this_function: Some("old".into()),
+            lambda: None,
+        };
+        let (_, mine) = describe_detail(&d, &ctx, &deadline()).await;
+        assert!(mine.is_empty());
+    }
+
+    #[tokio::test]
+    async fn two_awscurrent_labels_fail() {
+        let d = desc(
+            true,
+            None,
+            &[("a", &["AWSCURRENT"]), ("b", &["AWSCURRENT"])],
+        );
+        let (result, _) = describe_detail(&d, &Context::default(), &deadline()).await;
+        assert_eq!(result.unwrap_err().cause, Cause::AwsServiceError);
+    }
+}
