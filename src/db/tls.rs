@@ -1,5 +1,6 @@
 //! TLS for database connections: the system roots plus `DB_CA_BUNDLE`, chain and host name
-//! always verified when TLS is used.
+//! always verified when TLS is used; why a verification failed, as a typed [`TlsReason`]
+//! both drivers record; and the chain a server presents, which diagnose names.
 
 use crate::diagnosis::{Cause, Failure, TlsReason};
 
