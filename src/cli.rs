@@ -1,7 +1,7 @@
 //! The command-line face: `step`, `rotate`, `diagnose` and `repair` (one secret), `audit`
 //! and `migrate` (the operator's journey across secrets), all described in the README.
 
-use crate::diagnosis::checks::{self, Context};
+use crate::diagnose::{self as checks, Context};
 use crate::diagnosis::Deadline;
 use crate::lambda::{self, App};
 use crate::operate::{self, audit, migrate};

@@ -130,15 +130,14 @@ pub async fn invoke(app: &App, mut payload: Value, deadline: Deadline) -> Result
             let rotator = app.rotator()?;
             // In Lambda the function knows its own name: a secret rotated by another
             // function (the one it is about to replace) is then a warning, not a fault.
-            let ctx = crate::diagnosis::checks::Context {
+            let ctx = crate::diagnose::Context {
                 // "_" is cargo-lambda's placeholder name under `cargo lambda watch`.
                 this_function: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
                     .ok()
                     .filter(|n| !n.is_empty() && n != "_"),
                 lambda: Some(app.lambda.clone()),
             };
-            let report =
-                crate::diagnosis::checks::run_with(rotator, &secret_id, deadline, &ctx).await;
+            let report = crate::diagnose::run_with(rotator, &secret_id, deadline, &ctx).await;
             Ok(report.to_json())
         }
         Invocation::Repair {

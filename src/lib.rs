@@ -8,7 +8,8 @@
 //! - [`store`]: Secrets Manager (and RDS) adapters; each classifies its own errors.
 //! - [`db`]: database drivers (PostgreSQL, MySQL/MariaDB): connect, TLS, set password.
 //! - [`rotation`]: the four steps, their preconditions and the strategies.
-//! - [`diagnosis`]: the cause taxonomy, the deadline watchdog and the `diagnose` checks.
+//! - [`diagnosis`]: the cause taxonomy, the failure and its typed signals, the deadline watchdog.
+//! - [`diagnose`]: the `diagnose` command's read-only checks and their report.
 //! - [`repair`]: names the state of a stuck or drifted rotation and takes its one safe action.
 //! - [`telemetry`]: one JSON object per log line, CloudWatch Embedded Metric Format.
 //! - [`log_text`]: the same log events as readable text, for a terminal.
@@ -20,6 +21,7 @@
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod diagnose;
 pub mod diagnosis;
 pub mod event;
 pub mod lambda;

@@ -527,7 +527,7 @@ fn classify(
                 t.user
             ),
         )
-        .with("method", method)
+        .auth_method(method)
         .with("user", t.user.as_str())
     };
     match err {
@@ -572,7 +572,7 @@ fn classify(
                     format!("the certificate of {} did not verify ({reason})", t.host),
                 )
                 .with("host", t.host.as_str())
-                .with("reason", reason)
+                .tls_reason(reason)
                 .with("tls_error", text),
                 None => unreachable("tls").with("error", text),
             }

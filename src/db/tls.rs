@@ -1,7 +1,8 @@
 //! TLS for database connections: the system roots plus `DB_CA_BUNDLE`, chain and host name
-//! always verified when TLS is used.
+//! always verified when TLS is used; why a verification failed, as a typed [`TlsReason`]
+//! both drivers record; and the chain a server presents, which diagnose names.
 
-use crate::diagnosis::{Cause, Failure};
+use crate::diagnosis::{Cause, Failure, TlsReason};
 
 /// Extra trust anchors, read once per process.
 #[derive(Clone, Default)]
@@ -32,7 +33,7 @@ impl TrustAnchors {
                 Cause::DbTlsVerificationFailed,
                 format!("DB_CA_BUNDLE cannot be used: {why}"),
             )
-            .with("reason", "other")
+            .tls_reason(TlsReason::Other)
             .with("ca_bundle", path)
             .remedy("Point DB_CA_BUNDLE at a readable PEM file of CA certificates (the RDS global bundle), or unset it.")
         };
@@ -103,21 +104,21 @@ impl TrustAnchors {
 
 /// Why certificate verification failed, from OpenSSL's verify result text (the only signal
 /// native-tls gives). `None` when the text is not a verification failure.
-pub fn verification_reason(text: &str) -> Option<&'static str> {
+pub fn verification_reason(text: &str) -> Option<TlsReason> {
     let t = text.to_ascii_lowercase();
     if t.contains("hostname mismatch") || t.contains("ip address mismatch") {
-        Some("hostname_mismatch")
+        Some(TlsReason::HostnameMismatch)
     } else if t.contains("certificate has expired") || t.contains("certificate is not yet valid") {
-        Some("expired")
+        Some(TlsReason::Expired)
     } else if t.contains("unable to get local issuer certificate")
         || t.contains("self-signed certificate")
         || t.contains("self signed certificate")
         || t.contains("unable to get issuer certificate")
         || t.contains("unable to verify the first certificate")
     {
-        Some("untrusted_ca")
+        Some(TlsReason::UntrustedCa)
     } else if t.contains("certificate verify failed") {
-        Some("other")
+        Some(TlsReason::Other)
     } else {
         None
     }
@@ -290,21 +291,21 @@ mod tests {
         let base = "error:0A000086:SSL routines:tls_post_process_server_certificate:certificate verify failed:../ssl/statem/statem_clnt.c:1889:";
         assert_eq!(
             verification_reason(&format!("{base} (unable to get local issuer certificate)")),
-            Some("untrusted_ca")
+            Some(TlsReason::UntrustedCa)
         );
         assert_eq!(
             verification_reason(&format!(
                 "{base} (self-signed certificate in certificate chain)"
             )),
-            Some("untrusted_ca")
+            Some(TlsReason::UntrustedCa)
         );
         assert_eq!(
             verification_reason(&format!("{base} (Hostname mismatch)")),
-            Some("hostname_mismatch")
+            Some(TlsReason::HostnameMismatch)
         );
         assert_eq!(
             verification_reason(&format!("{base} (certificate has expired)")),
-            Some("expired")
+            Some(TlsReason::Expired)
         );
         assert_eq!(verification_reason("unexpected EOF"), None);
     }

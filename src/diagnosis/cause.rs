@@ -1,14 +1,11 @@
-//! The failure-cause taxonomy of `causes.md`: one stable code per cause, its remedy, and the
-//! [`Failure`] value every fallible operation returns.
+//! The failure-cause taxonomy: one stable code per cause, its default remedy and a doc line,
+//! in the one table below. The code is the Lambda `errorType`, the `cause` field of every
+//! `step_failed` event and of a failed `diagnose` check, and never changes meaning; a new
+//! cause is added here, never renamed.
 //!
-//! Drivers and adapters classify their own errors (`db::postgres`, `db::mysql`,
-//! `store::classify`) and build a [`Failure`] here; nothing above them inspects error text.
+//! The [`Failure`](super::Failure) value that carries a cause lives in `failure.rs`.
 
-use serde_json::{Map, Value};
 use std::fmt;
-
-/// Facts observed while failing: codes, phases, timings, stage labels. Never a secret value.
-pub type Evidence = Map<String, Value>;
 
 macro_rules! causes {
     ($( $(#[$doc:meta])* $variant:ident => $code:literal, $remedy:literal; )*) => {
@@ -19,7 +16,7 @@ macro_rules! causes {
         }
 
         impl Cause {
-            /// Every cause, in the order of causes.md.
+            /// Every cause, in the order of the table below.
             pub const ALL: &'static [Cause] = &[$(Cause::$variant),*];
 
             /// The stable snake_case code.
@@ -133,138 +130,6 @@ causes! {
 impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())
-    }
-}
-
-/// A classified failure: the cause, a one-line summary, the remedy and the evidence.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{cause}: {message}")]
-pub struct Failure {
-    /// The documented cause.
-    pub cause: Cause,
-    /// One human sentence (no secret values).
-    pub message: String,
-    /// The remedy: the cause's default unless a more specific one applies.
-    pub remedy: String,
-    /// Observed facts (boxed: failures travel in every `Result` and should stay small).
-    /// Output only: code never reads it back to decide; it decides on [`Failure::signals`].
-    pub evidence: Box<Evidence>,
-    /// The typed facts code may decide on.
-    pub signals: Box<Signals>,
-}
-
-/// The typed facts of a failure that code may decide on (retry, fall back, re-classify).
-/// Each setter on [`Failure`] also writes the fact into the evidence, under the key events
-/// have always used, so the output does not depend on which of the two a caller reads.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Signals {
-    /// The AWS error code of a service's answer (`ResourceExistsException`).
-    pub aws_code: Option<String>,
-    /// The database server's error code.
-    pub db_code: Option<DbCode>,
-    /// Where a network connection failed.
-    pub phase: Option<crate::net::Phase>,
-    /// The authentication method (plugin) the server asked for, when the client could not
-    /// perform it.
-    pub auth_method: Option<String>,
-    /// The deadline watchdog cut the wait short.
-    pub cut_by_deadline: bool,
-}
-
-/// A database server's error code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DbCode {
-    /// A PostgreSQL SQLSTATE (`28P01`).
-    SqlState(String),
-    /// A MySQL or MariaDB server error number (`1045`).
-    MySql(u16),
-    /// The server closed the connection without an error code.
-    ConnectionClosed,
-}
-
-impl DbCode {
-    /// The value in the evidence's `code` field.
-    pub fn to_value(&self) -> Value {
-        match self {
-            DbCode::SqlState(s) => Value::String(s.clone()),
-            DbCode::MySql(n) => Value::from(*n),
-            DbCode::ConnectionClosed => Value::String("connection_closed".into()),
-        }
-    }
-}
-
-impl Failure {
-    /// A failure with the cause's default remedy and no evidence yet.
-    pub fn new(cause: Cause, message: impl Into<String>) -> Self {
-        Failure {
-            cause,
-            message: message.into(),
-            remedy: cause.remedy().to_string(),
-            evidence: Box::default(),
-            signals: Box::default(),
-        }
-    }
-
-    /// Records the AWS error code (evidence `aws_error_code`).
-    pub fn aws_code(mut self, code: &str) -> Self {
-        self.signals.aws_code = Some(code.to_string());
-        self.with("aws_error_code", code)
-    }
-
-    /// Records the database server's error code (evidence `code`).
-    pub fn db_code(mut self, code: DbCode) -> Self {
-        let value = code.to_value();
-        self.signals.db_code = Some(code);
-        self.with("code", value)
-    }
-
-    /// Records the network phase a connection failed in (evidence `phase`).
-    pub fn phase(mut self, phase: crate::net::Phase) -> Self {
-        self.signals.phase = Some(phase);
-        self.with("phase", phase.as_str())
-    }
-
-    /// Records the authentication method the server asked for (evidence `method`).
-    pub fn auth_method(mut self, method: &str) -> Self {
-        self.signals.auth_method = Some(method.to_string());
-        self.with("method", method)
-    }
-
-    /// Marks the failure as cut short by the deadline (evidence `"deadline": true`).
-    pub fn cut_by_deadline(mut self) -> Self {
-        self.signals.cut_by_deadline = true;
-        self.with("deadline", true)
-    }
-
-    /// Whether the AWS error code is `code`.
-    pub fn is_aws_code(&self, code: &str) -> bool {
-        self.signals.aws_code.as_deref() == Some(code)
-    }
-
-    /// Whether the MySQL/MariaDB server error number is `code`.
-    pub fn is_mysql_code(&self, code: u16) -> bool {
-        self.signals.db_code == Some(DbCode::MySql(code))
-    }
-
-    /// Adds one evidence field.
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.evidence.insert(key.to_string(), value.into());
-        self
-    }
-
-    /// Replaces the remedy with a more specific one.
-    pub fn remedy(mut self, remedy: impl Into<String>) -> Self {
-        self.remedy = remedy.into();
-        self
-    }
-
-    /// An unclassified error: its chain (already free of secrets) becomes the evidence.
-    pub fn internal(context: &str, err: &(dyn std::error::Error + 'static)) -> Self {
-        let chain = crate::net::source_chain(err)
-            .map(|e| Value::String(e.to_string()))
-            .collect();
-        Failure::new(Cause::InternalError, format!("{context}: unexpected error"))
-            .with("error_chain", Value::Array(chain))
     }
 }
 

@@ -4,7 +4,7 @@
 //! Lambda kills a function at its deadline without a word ("no activity" in the logs). Keeping a
 //! margin back means the step can always classify the wait and write its `step_failed` event.
 
-use super::cause::{Cause, Failure};
+use super::{Cause, Failure};
 use crate::net::Phase;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -209,29 +209,28 @@ impl Deadline {
             Wait::SecretsManager {
                 operation,
                 endpoint,
-            } => Failure::new(
-                Cause::SecretsManagerUnreachable,
-                format!("Secrets Manager did not answer {operation} before the function deadline"),
-            )
-            .with("endpoint", endpoint.as_str())
-            .with("operation", *operation)
-            .phase(Phase::Response)
-            .with("elapsed_ms", elapsed_ms)
-            .with("remaining_ms", remaining_ms)
-            .cut_by_deadline(),
-            Wait::Rds {
+            }
+            | Wait::Rds {
                 operation,
                 endpoint,
-            } => Failure::new(
-                Cause::RdsApiUnreachable,
-                format!("the RDS API did not answer {operation} before the function deadline"),
-            )
-            .with("endpoint", endpoint.as_str())
-            .with("operation", *operation)
-            .phase(Phase::Response)
-            .with("elapsed_ms", elapsed_ms)
-            .with("remaining_ms", remaining_ms)
-            .cut_by_deadline(),
+            } => {
+                let (cause, service) = match wait {
+                    Wait::SecretsManager { .. } => {
+                        (Cause::SecretsManagerUnreachable, "Secrets Manager")
+                    }
+                    _ => (Cause::RdsApiUnreachable, "the RDS API"),
+                };
+                Failure::new(
+                    cause,
+                    format!("{service} did not answer {operation} before the function deadline"),
+                )
+                .with("endpoint", endpoint.as_str())
+                .with("operation", *operation)
+                .phase(Phase::Response)
+                .with("elapsed_ms", elapsed_ms)
+                .with("remaining_ms", remaining_ms)
+                .cut_by_deadline()
+            }
             Wait::DbConnect { host, port } => Failure::new(
                 Cause::DbUnreachable,
                 format!("no database connection to {host}:{port} before the function deadline"),
@@ -324,5 +323,38 @@ mod tests {
             d.remaining() > Duration::ZERO,
             "reported before the deadline"
         );
+    }
+
+    #[test]
+    fn each_api_wait_names_its_own_service() {
+        let d = Deadline::after(Duration::from_secs(10), Duration::from_secs(1));
+        let endpoint = "https://example.invalid".to_string();
+        let sm = d.expired(
+            &Wait::SecretsManager {
+                operation: "GetSecretValue",
+                endpoint: endpoint.clone(),
+            },
+            Duration::from_millis(5),
+        );
+        let rds = d.expired(
+            &Wait::Rds {
+                operation: "DescribeDBInstances",
+                endpoint,
+            },
+            Duration::from_millis(5),
+        );
+        assert_eq!(sm.cause, Cause::SecretsManagerUnreachable);
+        assert!(sm
+            .message
+            .starts_with("Secrets Manager did not answer GetSecretValue"));
+        assert_eq!(rds.cause, Cause::RdsApiUnreachable);
+        assert!(rds
+            .message
+            .starts_with("the RDS API did not answer DescribeDBInstances"));
+        for f in [&sm, &rds] {
+            assert!(f.signals.cut_by_deadline);
+            assert_eq!(f.signals.phase, Some(Phase::Response));
+            assert_eq!(f.evidence["elapsed_ms"], 5);
+        }
     }
 }

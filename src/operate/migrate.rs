@@ -53,6 +53,18 @@ fn refuse(secret_id: &str, mut report: Value, why: String) -> Migration {
     }
 }
 
+/// A migration that passed and changed nothing (already done, or a dry run).
+fn unchanged(secret_id: &str, mut report: Value) -> Migration {
+    report["applied"] = json!(false);
+    Migration {
+        secret_id: secret_id.to_string(),
+        passed: true,
+        applied: false,
+        refused: None,
+        report,
+    }
+}
+
 fn function_json(f: &Function) -> Value {
     json!({
         "arn": f.arn,
@@ -117,15 +129,9 @@ pub async fn one(clients: &Clients, secret_id: &str, req: &Request) -> Migration
     ));
 
     if was_enabled && old.as_deref().map(function_name) == Some(function_name(&target_arn)) {
-        report["applied"] = json!(false);
-        report["note"] = json!("rotation already uses this function: nothing to do");
-        return Migration {
-            secret_id: secret_id.to_string(),
-            passed: true,
-            applied: false,
-            refused: None,
-            report,
-        };
+        let mut done = unchanged(secret_id, report);
+        done.report["note"] = json!("rotation already uses this function: nothing to do");
+        return done;
     }
 
     // The preflight, run by the target function itself.
@@ -207,14 +213,7 @@ pub async fn one(clients: &Clients, secret_id: &str, req: &Request) -> Migration
     };
     report["new_rotation_rules"] = rules.clone();
     if !req.apply {
-        report["applied"] = json!(false);
-        return Migration {
-            secret_id: secret_id.to_string(),
-            passed: true,
-            applied: false,
-            refused: None,
-            report,
-        };
+        return unchanged(secret_id, report);
     }
     let mut builder = aws_sdk_secretsmanager::types::RotationRulesType::builder();
     if let Some(days) = rules["AutomaticallyAfterDays"].as_i64() {
@@ -364,7 +363,7 @@ impl Migration {
         }
         if r["preflight"].is_object() && r["preflight"].get("checks").is_some() {
             out.push_str("\n  preflight (diagnose, run by the target function):\n");
-            let text = crate::diagnosis::checks::Report::text_from_json(&r["preflight"]);
+            let text = crate::diagnose::Report::text_from_json(&r["preflight"]);
             for line in text.lines() {
                 if line.is_empty() {
                     out.push('\n');

@@ -3,22 +3,25 @@
 //!
 //! It reads the staging labels, tries each stored password against the database (read-only
 //! logins, as diagnose makes them), and names one [`State`] with at most one safe
-//! [`Action`] ([`state`] holds the table). Nothing changes unless `apply` is set; then the
+//! [`Action`] ([`state`] holds the table, [`action`] the actions and the commands that do and
+//! undo them, [`observe`] what is looked at). Nothing changes unless `apply` is set; then the
 //! look is taken again just before acting, and the action runs only if the state and every
 //! version's labels are still the same. Both actions are conditional in Secrets Manager
 //! itself (a label is removed only from the version named; AWSCURRENT moves only away from
 //! the version named), so a rotation that starts in between makes them fail rather than
 //! undo its work. Every change prints the one AWS CLI command that undoes it.
 
+pub mod action;
 pub mod observe;
 pub mod state;
 
 use crate::diagnosis::{Deadline, Failure};
 use crate::event::{RotationEvent, Step};
 use crate::rotation::Rotator;
+pub use action::Action;
 pub use observe::{Login, Observation};
 use serde_json::{json, Map, Value};
-pub use state::{Action, State, Verdict};
+pub use state::{State, Verdict};
 use std::time::Duration;
 
 /// A rotation runs four steps, each of which may take the whole function timeout.

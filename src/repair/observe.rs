@@ -1,6 +1,8 @@
 //! What `repair` looks at: the staging labels (DescribeSecret), the age of AWSPENDING, and a
 //! read-only login with each stored password, made the way diagnose makes them
 //! (`db::connect`, AWSPENDING and AWSPREVIOUS with AWSCURRENT's TLS setting).
+//! The evidence of a failed login is copied into the report's `logins` entries (output);
+//! what a login means is decided on its cause and signals.
 
 use crate::config::Strategy;
 use crate::db;
@@ -165,7 +167,7 @@ async fn try_login(
 /// removing the AWSPENDING label, is undone by the printed command.
 fn is_mysql_decoy(f: &Failure) -> bool {
     f.cause == Cause::DbAuthMethodUnsupported
-        && f.evidence.get("method") == Some(&json!("sha256_password"))
+        && f.signals.auth_method.as_deref() == Some("sha256_password")
 }
 
 /// The `refused` entry for [`is_mysql_decoy`], naming the method MySQL asked for.

@@ -1,6 +1,7 @@
 //! The decision table of `repair`: from what was observed to one named state and its one
 //! safe action. Pure, so every row is unit-tested without a server.
 
+use super::action::Action;
 use super::observe::{Login, Observation};
 use crate::config::Strategy;
 use crate::diagnosis::Cause;
@@ -43,87 +44,6 @@ impl State {
             State::Undetermined => "undetermined",
         }
     }
-}
-
-/// The one safe action of a state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// UpdateSecretVersionStage: AWSPENDING off `pending`.
-    RemovePendingLabel {
-        /// The version holding the stale label.
-        pending: String,
-    },
-    /// finishSecret for `pending`: AWSCURRENT moves to it from `current`.
-    PromotePending {
-        /// The AWSPENDING version.
-        pending: String,
-        /// The AWSCURRENT version it replaces.
-        current: String,
-    },
-}
-
-impl Action {
-    /// The stable name.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Action::RemovePendingLabel { .. } => "remove_pending_label",
-            Action::PromotePending { .. } => "promote_pending",
-        }
-    }
-
-    /// The AWS CLI command that does the same.
-    pub fn command(&self, arn: &str) -> String {
-        match self {
-            Action::RemovePendingLabel { pending } => {
-                stage_command(arn, "AWSPENDING", None, Some(pending))
-            }
-            Action::PromotePending { pending, current } => {
-                stage_command(arn, "AWSCURRENT", Some(pending), Some(current))
-            }
-        }
-    }
-
-    /// The one AWS CLI command that undoes it.
-    pub fn undo(&self, arn: &str) -> String {
-        match self {
-            Action::RemovePendingLabel { pending } => {
-                stage_command(arn, "AWSPENDING", Some(pending), None)
-            }
-            Action::PromotePending { pending, current } => {
-                stage_command(arn, "AWSCURRENT", Some(current), Some(pending))
-            }
-        }
-    }
-}
-
-/// Quotes a word for a POSIX shell when it holds anything beyond the characters ARNs and
-/// version ids use.
-fn shell_word(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || ":/_+=.@,-".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
-}
-
-fn stage_command(
-    arn: &str,
-    stage: &str,
-    move_to: Option<&str>,
-    remove_from: Option<&str>,
-) -> String {
-    let mut cmd = format!(
-        "aws secretsmanager update-secret-version-stage --secret-id {} --version-stage {stage}",
-        shell_word(arn)
-    );
-    if let Some(v) = move_to {
-        cmd.push_str(&format!(" --move-to-version-id {}", shell_word(v)));
-    }
-    if let Some(v) = remove_from {
-        cmd.push_str(&format!(" --remove-from-version-id {}", shell_word(v)));
-    }
-    cmd
 }
 
 /// A state with its explanation and action.
@@ -265,7 +185,7 @@ pub fn classify(o: &Observation) -> Verdict {
             if only_previous && !alternating {
                 remedy.push_str(&format!(
                     " Or start a rotation (aws secretsmanager rotate-secret --secret-id {}): single-user setSecret logs in with AWSPREVIOUS and sets a new password.",
-                    shell_word(&o.arn)
+                    crate::operate::shell_quote(&o.arn)
                 ));
             }
             Verdict {
@@ -436,33 +356,5 @@ mod tests {
         assert_eq!(v.cause, Some(Cause::DbUnreachable));
         assert!(v.action.is_none());
         assert_eq!(v.remedy, Cause::DbUnreachable.remedy());
-    }
-
-    #[test]
-    fn undo_commands_reverse_the_action() {
-        let arn = "arn:aws:secretsmanager:us-east-1:1:secret:a/b-Xy";
-        let remove = Action::RemovePendingLabel {
-            pending: "p1".into(),
-        };
-        assert_eq!(
-            remove.command(arn),
-            format!("aws secretsmanager update-secret-version-stage --secret-id {arn} --version-stage AWSPENDING --remove-from-version-id p1")
-        );
-        assert_eq!(
-            remove.undo(arn),
-            format!("aws secretsmanager update-secret-version-stage --secret-id {arn} --version-stage AWSPENDING --move-to-version-id p1")
-        );
-        let promote = Action::PromotePending {
-            pending: "p1".into(),
-            current: "c1".into(),
-        };
-        assert!(promote.command(arn).ends_with(
-            "--version-stage AWSCURRENT --move-to-version-id p1 --remove-from-version-id c1"
-        ));
-        assert!(promote.undo(arn).ends_with(
-            "--version-stage AWSCURRENT --move-to-version-id c1 --remove-from-version-id p1"
-        ));
-        assert_eq!(shell_word("it's"), "'it'\\''s'");
-        assert_eq!(shell_word("a b"), "'a b'");
     }
 }

@@ -7,7 +7,7 @@ pub(crate) mod alternating;
 mod create;
 mod finish;
 mod login;
-mod preconditions;
+pub mod preconditions;
 mod set;
 mod test;
 

@@ -5,7 +5,8 @@ use crate::diagnosis::{Cause, Failure};
 use crate::store::Description;
 use crate::telemetry;
 
-pub(super) fn rotation_not_enabled() -> Failure {
+/// Rotation is disabled on the secret: every step stops here (diagnose reports it as a warning).
+pub fn rotation_not_enabled() -> Failure {
     Failure::new(
         Cause::RotationNotEnabled,
         "rotation is not enabled on the secret",

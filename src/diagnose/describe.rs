@@ -1,0 +1,221 @@
+//! The `describe_secret` check of `diagnose`: DescribeSecret's answer judged. Several
+//! AWSCURRENT labels fail; rotation not enabled (the failure every rotation step would stop
+//! on, from `rotation::preconditions`), rotation on another function (named with its
+//! runtime, read from Lambda) and an AWSPENDING left on another version are warnings.
+
+use super::report::Warning;
+use super::Context;
+use crate::diagnosis::{Cause, Deadline, Failure};
+use crate::rotation::preconditions;
+use crate::store::Description;
+use serde_json::Map;
+use std::time::{Duration, Instant};
+
+/// The runtime of a function, for naming it ("python3.7"), or why it is unknown.
+async fn runtime_of(ctx: &Context, function: &str, deadline: &Deadline) -> String {
+    let Some(lambda) = &ctx.lambda else {
+        return "runtime unknown".to_string();
+    };
+    let call = lambda
+        .get_function_configuration()
+        .function_name(function)
+        .send();
+    let started = Instant::now();
+    let answer = tokio::time::timeout(deadline.cap(Duration::from_secs(3)), call).await;
+    // Logged like every other AWS call, so the IAM policy test sees that the role needs it.
+    let outcome = match &answer {
+        Ok(Ok(_)) => "ok",
+        Ok(Err(_)) => "error",
+        Err(_) => "timeout",
+    };
+    crate::telemetry::aws_call(
+        "lambda",
+        "GetFunctionConfiguration",
+        started.elapsed().as_millis() as u64,
+        outcome,
+    );
+    match answer {
+        Ok(Ok(out)) => out
+            .runtime()
+            .map(|r| r.as_str().to_string())
+            .unwrap_or_else(|| "container image".to_string()),
+        Ok(Err(e)) => {
+            use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+            format!(
+                "runtime not readable: {}",
+                e.code().unwrap_or("no answer from Lambda")
+            )
+        }
+        Err(_) => "runtime unknown: Lambda did not answer in time".to_string(),
+    }
+}
+
+/// DescribeSecret's answer judged: several AWSCURRENT labels fail; rotation not enabled, on
+/// another function or in progress are warnings with their remedies.
+pub(super) async fn describe_detail(
+    d: &Description,
+    ctx: &Context,
+    deadline: &Deadline,
+) -> (Result<((), String), Failure>, Vec<Warning>) {
+    let current = d
+        .versions
+        .iter()
+        .filter(|(_, s)| s.iter().any(|l| l == "AWSCURRENT"))
+        .count();
+    if current != 1 {
+        return (
+            Err(Failure::new(
+                Cause::AwsServiceError,
+                format!("{current} versions hold AWSCURRENT"),
+            )
+            .with("aws_error_code", "staging_labels")),
+            Vec::new(),
+        );
+    }
+    let this = ctx.this_function.as_deref();
+    let switch = format!(
+        "db-secret-rotator migrate --secret-id {} --function {} --apply",
+        d.arn,
+        this.unwrap_or("THIS_FUNCTION")
+    );
+    let mut warnings = Vec::new();
+    let mut parts = Vec::new();
+    let other = match &d.rotation_lambda_arn {
+        Some(arn) => {
+            let name = crate::operate::function_name(arn);
+            let mine = this.is_some_and(|t| crate::operate::function_name(t) == name);
+            if mine {
+                parts.push(format!("rotation function: this one ({name})"));
+                None
+            } else {
+                let runtime = runtime_of(ctx, arn, deadline).await;
+                parts.push(format!("rotation function: {name} ({runtime})"));
+                this.is_some()
+                    .then(|| (arn.clone(), name.to_string(), runtime))
+            }
+        }
+        None => {
+            parts.push("no rotation function".to_string());
+            None
+        }
+    };
+    if !d.rotation_enabled {
+        // The failure every step would stop on, reported before rotation is switched on.
+        warnings.push(Warning::from_failure(
+            preconditions::rotation_not_enabled(),
+            format!("When this preflight passes, point the secret's rotation at this function: {switch}"),
+        ));
+    }
+    if let Some((arn, name, runtime)) = other {
+        let mut evidence = Map::new();
+        evidence.insert("function_arn".into(), arn.into());
+        evidence.insert("runtime".into(), runtime.as_str().into());
+        warnings.push(Warning {
+            code: "rotation_on_other_function",
+            message: format!("the secret is rotated by another function: {name} ({runtime})"),
+            remedy: format!("When this preflight passes, switch the secret to this function (the command prints how to switch back): {switch}"),
+            evidence,
+        });
+    }
+    if let Some(p) = d.version_with("AWSPENDING") {
+        if !d.has(p, "AWSCURRENT") {
+            let mut evidence = Map::new();
+            evidence.insert("pending_version_id".into(), p.into());
+            warnings.push(Warning {
+                code: "stale_pending_label",
+                message: format!("AWSPENDING sits on version {p}, not on AWSCURRENT: a rotation is in progress, or one stopped before finishSecret"),
+                remedy: format!(
+                    "Let a running rotation finish (Secrets Manager retries it); if none is running, remove the label: {}",
+                    // The command `repair` prints for the same state.
+                    crate::repair::Action::RemovePendingLabel { pending: p.to_string() }
+                        .command(&d.arn)
+                ),
+                evidence,
+            });
+        }
+    }
+    parts.push(if d.rotation_enabled {
+        "rotation enabled".to_string()
+    } else {
+        "rotation not enabled".to_string()
+    });
+    parts.push(format!("{} versions", d.versions.len()));
+    (Ok(((), parts.join("; "))), warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desc(enabled: bool, function: Option<&str>, versions: &[(&str, &[&str])]) -> Description {
+        Description {
+            rotation_lambda_arn: function.map(str::to_string),
+            arn: "arn:aws:secretsmanager:us-east-1:1:secret:s".into(),
+            rotation_enabled: enabled,
+            versions: versions
+                .iter()
+                .map(|(v, s)| (v.to_string(), s.iter().map(|x| x.to_string()).collect()))
+                .collect(),
+        }
+    }
+
+    fn deadline() -> Deadline {
+        Deadline::after(Duration::from_secs(30), Duration::from_secs(1))
+    }
+
+    #[tokio::test]
+    async fn rotation_off_and_a_stale_label_are_warnings_with_their_commands() {
+        let d = desc(
+            false,
+            None,
+            &[("c", &["AWSCURRENT"]), ("p", &["AWSPENDING"])],
+        );
+        let ctx = Context {
+            this_function: Some("mine".into()),
+            lambda: None,
+        };
+        let (result, warnings) = describe_detail(&d, &ctx, &deadline()).await;
+        let ((), detail) = result.unwrap();
+        assert!(detail.contains("rotation not enabled"), "{detail}");
+        let codes: Vec<&str> = warnings.iter().map(|w| w.code).collect();
+        assert_eq!(codes, ["rotation_not_enabled", "stale_pending_label"]);
+        assert!(warnings[0].remedy.contains("--function mine --apply"));
+        assert!(warnings[1]
+            .remedy
+            .contains("--version-stage AWSPENDING --remove-from-version-id p"));
+        assert_eq!(warnings[1].evidence["pending_version_id"], "p");
+    }
+
+    #[tokio::test]
+    async fn another_function_warns_only_when_this_one_is_known() {
+        let other = "arn:aws:lambda:us-east-1:1:function:old";
+        let d = desc(true, Some(other), &[("c", &["AWSCURRENT"])]);
+        let (_, anonymous) = describe_detail(&d, &Context::default(), &deadline()).await;
+        assert!(anonymous.is_empty());
+        let ctx = Context {
+            this_function: Some("mine".into()),
+            lambda: None,
+        };
+        let (_, warnings) = describe_detail(&d, &ctx, &deadline()).await;
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].code, "rotation_on_other_function");
+        assert_eq!(warnings[0].evidence["runtime"], "runtime unknown");
+        let ctx = Context {
+            this_function: Some("old".into()),
+            lambda: None,
+        };
+        let (_, mine) = describe_detail(&d, &ctx, &deadline()).await;
+        assert!(mine.is_empty());
+    }
+
+    #[tokio::test]
+    async fn two_awscurrent_labels_fail() {
+        let d = desc(
+            true,
+            None,
+            &[("a", &["AWSCURRENT"]), ("b", &["AWSCURRENT"])],
+        );
+        let (result, _) = describe_detail(&d, &Context::default(), &deadline()).await;
+        assert_eq!(result.unwrap_err().cause, Cause::AwsServiceError);
+    }
+}

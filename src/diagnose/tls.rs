@@ -1,0 +1,172 @@
+//! The `tls` check of `diagnose`: a login that demands verified TLS (a refusal of the
+//! credentials still proves the TLS part), judged against what rotation would do with the
+//! secret's `ssl` setting, and the CA the server's chain ends at, read in a second handshake
+//! that verifies nothing and sends no credentials.
+
+use crate::db::{self, tls::ServerChain};
+use crate::diagnosis::{Cause, Deadline, Failure, TlsReason};
+use crate::rotation::Rotator;
+use crate::secret::{DbSecret, SecretRole, SslSetting};
+
+/// What the verified-TLS login showed.
+enum Seen {
+    /// TLS was offered and verified; the detail says whether the login itself got through.
+    Verified(&'static str),
+    /// TLS is not usable (not offered, not verified, or no connection at all).
+    Unusable(Failure),
+}
+
+/// The `tls` check. Passes when TLS verifies, or when it does not but rotation does not use
+/// it (`"ssl": false`, or no `ssl` key with `TLS_FALLBACK=allow`); the detail then says so.
+pub(super) async fn check(
+    r: &Rotator,
+    current: &DbSecret,
+    deadline: &Deadline,
+) -> Result<((), String), Failure> {
+    let mut probe = current.clone();
+    probe.ssl = SslSetting::Required;
+    let seen = match db::connect(&probe, SecretRole::Current, &r.db, deadline).await {
+        Ok(_) => Seen::Verified("TLS offered; chain and host name verified"),
+        Err(f)
+            if matches!(
+                f.cause,
+                Cause::DbTlsUnavailable | Cause::DbTlsVerificationFailed | Cause::DbUnreachable
+            ) =>
+        {
+            Seen::Unusable(f)
+        }
+        // Any other refusal comes after the TLS handshake.
+        Err(_) => Seen::Verified("TLS offered and verified (login itself judged below)"),
+    };
+    // The chain is worth naming when TLS verified (where its CA was found) and when
+    // verification failed (which CA to add); a server without TLS has none.
+    let wants_chain = match &seen {
+        Seen::Verified(_) => true,
+        Seen::Unusable(f) => f.cause == Cause::DbTlsVerificationFailed,
+    };
+    let chain = if wants_chain {
+        let budget = deadline.cap(r.db.connect_timeout);
+        db::tls::server_chain(
+            current.family,
+            &current.host,
+            current.port,
+            &r.db.anchors,
+            budget,
+        )
+        .await
+        .ok()
+    } else {
+        None
+    };
+    let f = match seen {
+        Seen::Verified(detail) => {
+            return Ok((
+                (),
+                with_chain(detail.to_string(), chain.as_ref(), r, false, true),
+            ));
+        }
+        Seen::Unusable(f) => f,
+    };
+    // The anchors are missing (not a host name or expiry problem): name the CA to add.
+    let untrusted = f.signals.tls_reason == Some(TlsReason::UntrustedCa)
+        && chain.as_ref().is_some_and(|c| !c.in_bundle);
+    let what = match f.signals.tls_reason {
+        Some(reason) => format!("{} ({reason})", f.cause),
+        None => f.cause.code().to_string(),
+    };
+    match current.ssl {
+        // Not used anyway: worth knowing, not a failure.
+        SslSetting::Disabled => Ok((
+            (),
+            with_chain(
+                format!("TLS not usable: {what}; not used (the secret says \"ssl\": false)"),
+                chain.as_ref(),
+                r,
+                untrusted,
+                false,
+            ),
+        )),
+        // What rotation does with it: plaintext, reported as a finding.
+        SslSetting::Absent
+            if r.db.tls_fallback == crate::config::TlsFallback::Allow
+                && f.cause != Cause::DbUnreachable =>
+        {
+            Ok((
+                (),
+                with_chain(
+                    format!("TLS not usable: {what}; with no \"ssl\" key rotation falls back to plaintext and reports tls_downgraded (set \"ssl\": true once TLS works, or TLS_FALLBACK=deny)"),
+                    chain.as_ref(),
+                    r,
+                    untrusted,
+                    false,
+                ),
+            ))
+        }
+        _ => Err(match chain {
+            Some(chain) => name_chain_ca(f, &chain, r, untrusted),
+            None => f,
+        }),
+    }
+}
+
+/// A detail with where the chain ends appended, when the chain was read.
+fn with_chain(
+    detail: String,
+    chain: Option<&ServerChain>,
+    r: &Rotator,
+    untrusted: bool,
+    verified: bool,
+) -> String {
+    match chain {
+        Some(c) => format!("{detail}; {}", ends_at(c, r, untrusted, verified)),
+        None => detail,
+    }
+}
+
+/// Where the chain ends, and whether that CA is trusted and by what.
+fn ends_at(chain: &ServerChain, r: &Rotator, untrusted: bool, verified: bool) -> String {
+    if untrusted {
+        let bundle = if r.db.anchors.is_empty() {
+            "DB_CA_BUNDLE is not set".to_string()
+        } else {
+            format!(
+                "not among the {} DB_CA_BUNDLE certificates",
+                r.db.anchors.len()
+            )
+        };
+        format!(
+            "the server's chain ends at \"{}\", which is not trusted ({bundle})",
+            chain.ends_at
+        )
+    } else if chain.in_bundle {
+        format!("the chain ends at \"{}\" (in DB_CA_BUNDLE)", chain.ends_at)
+    } else if verified {
+        format!(
+            "the chain ends at \"{}\" (in the system roots)",
+            chain.ends_at
+        )
+    } else {
+        format!("the chain ends at \"{}\"", chain.ends_at)
+    }
+}
+
+/// A verification failure with the chain's CA in its message and evidence (`ca_needed` and a
+/// remedy naming it when the CA is what is missing, `ca` otherwise) and the names sent.
+fn name_chain_ca(f: Failure, chain: &ServerChain, r: &Rotator, untrusted: bool) -> Failure {
+    let message = format!("{}; {}", f.message, ends_at(chain, r, untrusted, false));
+    let (key, remedy) = if untrusted {
+        let remedy = format!(
+            "Add the CA \"{}\" to the PEM file DB_CA_BUNDLE names (for Amazon RDS the package ships its roots as /var/task/rds-roots.pem: deploy with dbCaBundlePath set to it, and refresh them with scripts/refresh-rds-certs).",
+            chain.ends_at
+        );
+        ("ca_needed", remedy)
+    } else {
+        ("ca", f.remedy.clone())
+    };
+    let mut f = f
+        .with(key, chain.ends_at.as_str())
+        .with("server_chain", chain.sent.clone())
+        .remedy(remedy);
+    f.message = message;
+    f
+}
