@@ -2,10 +2,10 @@
 //! `step` command so both run the same code path.
 
 use crate::config::{self, Settings};
-use crate::db::{DbOptions, TrustAnchors};
+use crate::db::{DbOptions, MySqlOptions, PgOptions, TrustAnchors};
 use crate::diagnosis::{Cause, Deadline, Failure};
 use crate::event::{self, Invocation};
-use crate::rotation::Rotator;
+use crate::rotation::{Invoker, Rotator};
 use crate::store::{Rds, SecretsManager};
 use crate::telemetry;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
@@ -82,8 +82,12 @@ fn build(settings: Settings, sdk: &aws_config::SdkConfig) -> Result<Rotator, Fai
         connect_timeout: settings.db_connect_timeout,
         anchors,
         tls_fallback: settings.tls_fallback,
-        pg_password_encryption: settings.pg_password_encryption,
-        mysql_dual_password: settings.mysql_dual_password,
+        postgres: PgOptions {
+            password_encryption: settings.pg_password_encryption,
+        },
+        mysql: MySqlOptions {
+            dual_password: settings.mysql_dual_password,
+        },
     };
     let sm = SecretsManager::new(sdk, settings.secrets_manager_endpoint.as_deref());
     let rds = Rds::new(sdk);
@@ -123,7 +127,9 @@ pub async fn invoke(app: &App, mut payload: Value, deadline: Deadline) -> Result
                     return Err(f);
                 }
             };
-            rotator.run_step(&ev, deadline, false).await?;
+            rotator
+                .run_step(&ev, deadline, Invoker::SecretsManager)
+                .await?;
             Ok(Value::Null)
         }
         Invocation::Diagnose { secret_id } => {

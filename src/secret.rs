@@ -76,41 +76,7 @@ impl SecretRole {
     }
 }
 
-/// The database family: decides the driver and the reference defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EngineFamily {
-    /// postgres, aurora-postgresql.
-    Postgres,
-    /// mysql, aurora-mysql, mariadb.
-    MySql,
-}
-
-impl EngineFamily {
-    /// The default port.
-    pub fn default_port(self) -> u16 {
-        match self {
-            EngineFamily::Postgres => 5432,
-            EngineFamily::MySql => 3306,
-        }
-    }
-
-    /// The name in events.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EngineFamily::Postgres => "postgres",
-            EngineFamily::MySql => "mysql",
-        }
-    }
-}
-
-/// Maps an `engine` value onto its family.
-pub fn engine_family(engine: &str) -> Option<EngineFamily> {
-    match engine {
-        "postgres" | "aurora-postgresql" => Some(EngineFamily::Postgres),
-        "mysql" | "aurora-mysql" | "mariadb" => Some(EngineFamily::MySql),
-        _ => None,
-    }
-}
+pub use crate::db::engine::{Engine, EngineFamily};
 
 /// The `ssl` key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,8 +131,8 @@ impl std::io::Write for Counter {
 /// A database secret, parsed and validated.
 #[derive(Clone)]
 pub struct DbSecret {
-    /// The `engine` value as written.
-    pub engine: String,
+    /// The `engine` value.
+    pub engine: Engine,
     /// Its family.
     pub family: EngineFamily,
     /// Host name.
@@ -306,7 +272,7 @@ impl DbSecret {
     /// Validates an already parsed object.
     pub fn from_map(map: Map<String, Value>, role: SecretRole) -> Result<DbSecret, Failure> {
         let engine = string_key(&map, role, "engine", true)?.unwrap_or_default();
-        let family = engine_family(&engine).ok_or_else(|| {
+        let engine = Engine::parse(&engine).ok_or_else(|| {
             Failure::new(
                 Cause::UnsupportedEngine,
                 format!("the {} secret names an unsupported engine", role.as_str()),
@@ -322,12 +288,12 @@ impl DbSecret {
             Some(_) => return Err(invalid(role, Some("password"), "a string")),
         };
         let dbname = string_key(&map, role, "dbname", false)?.filter(|d| !d.is_empty());
-        let port = port_key(&map, role, family.default_port())?;
+        let port = port_key(&map, role, engine.default_port())?;
         let ssl = ssl_key(&map, role)?;
         let masterarn = string_key(&map, role, "masterarn", false)?;
         Ok(DbSecret {
             engine,
-            family,
+            family: engine.family(),
             host,
             port,
             username,
@@ -341,11 +307,9 @@ impl DbSecret {
 
     /// The database to connect to: `dbname`, else the engine's default.
     pub fn database(&self) -> Option<&str> {
-        match (&self.dbname, self.family) {
-            (Some(d), _) => Some(d),
-            (None, EngineFamily::Postgres) => Some("postgres"),
-            (None, EngineFamily::MySql) => None,
-        }
+        self.dbname
+            .as_deref()
+            .or_else(|| self.engine.default_database())
     }
 
     /// A copy with a new username and password, every other key kept in place and order.

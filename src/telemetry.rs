@@ -471,17 +471,8 @@ fn emf() -> String {
 }
 
 /// `step_started`.
-pub fn step_started(step: &str, strategy: &str, engine: Option<&str>) {
-    match engine {
-        Some(engine) => tracing::info!(
-            event = "step_started",
-            step,
-            strategy,
-            engine,
-            "{step} started"
-        ),
-        None => tracing::info!(event = "step_started", step, strategy, "{step} started"),
-    }
+pub fn step_started(step: &str, strategy: &str) {
+    tracing::info!(event = "step_started", step, strategy, "{step} started");
 }
 
 /// `step_succeeded`, also an EMF document (StepFailed = 0, Cause = "none").

@@ -763,7 +763,7 @@ pub async fn run_with(r: &Rotator, secret_id: &str, deadline: Deadline, ctx: &Co
                                 .to_string(),
                         ))
                     }
-                    Ok(_) if role == SecretRole::Previous && r.db.mysql_dual_password => Ok((
+                    Ok(_) if role == SecretRole::Previous && r.db.mysql.dual_password => Ok((
                         (),
                         "AWSPREVIOUS logs in: it is the account's secondary password (MYSQL_DUAL_PASSWORD), as expected"
                             .to_string(),
@@ -991,7 +991,7 @@ async fn mysql_secondary_password(
 ) {
     use crate::db::mysql::{dual_password_unsupported, supports_dual_password};
     const NAME: &str = "mysql_secondary_password";
-    let dual = r.db.mysql_dual_password;
+    let dual = r.db.mysql.dual_password;
     let previous_logs_in = run.checks.iter().any(|c| {
         c.name == "login_previous"
             && c.ok == Some(true)

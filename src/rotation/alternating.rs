@@ -10,11 +10,12 @@
 use super::login::Attempts;
 use super::{Outcome, StepCtx};
 use crate::config::Settings;
+use crate::db::engine::NameLimit;
 use crate::db::{self, AlternateUser};
 use crate::diagnosis::{Cause, Deadline, Failure};
-use crate::secret::{self, DbSecret, EngineFamily, Password, SecretRole, SslSetting};
+use crate::secret::{self, DbSecret, Password, SecretRole, SslSetting};
 use crate::store::rds::{self, DbEndpoints, PrimaryResource};
-use crate::store::{Rds, SecretsManager};
+use crate::store::{Rds, SecretStore};
 
 /// The suffix that marks the second user of a pair.
 pub const CLONE_SUFFIX: &str = "_clone";
@@ -24,27 +25,6 @@ pub fn alternate_username(name: &str) -> String {
     match name.strip_suffix(CLONE_SUFFIX) {
         Some(original) => original.to_string(),
         None => format!("{name}{CLONE_SUFFIX}"),
-    }
-}
-
-/// The longest user name the engine accepts, and how it counts.
-///
-/// PostgreSQL truncates identifiers beyond 63 bytes (NAMEDATALEN - 1), so the limit is in
-/// bytes; MariaDB allows 80 characters; MySQL and Aurora MySQL take
-/// `USERNAME_CHARACTER_LIMIT` (16 by default, as in the reference, for MySQL 5.6).
-pub fn username_limit(secret: &DbSecret, settings: &Settings) -> (usize, &'static str) {
-    match secret.family {
-        EngineFamily::Postgres => (63, "bytes"),
-        EngineFamily::MySql if secret.engine == "mariadb" => (80, "characters"),
-        EngineFamily::MySql => (settings.username_character_limit, "characters"),
-    }
-}
-
-fn username_length(name: &str, unit: &str) -> usize {
-    if unit == "bytes" {
-        name.len()
-    } else {
-        name.chars().count()
     }
 }
 
@@ -85,8 +65,15 @@ pub fn checked_alternate(current: &DbSecret, settings: &Settings) -> Result<Stri
         .with("secret", SecretRole::Current.as_str())
         .with("expected", "a username with more than the _clone suffix"));
     }
-    let (limit, unit) = username_limit(current, settings);
-    let length = username_length(&alternate, unit);
+    let NameLimit {
+        max: limit,
+        unit,
+        configured,
+    } = current
+        .engine
+        .username_limit(settings.username_character_limit);
+    let length = unit.length(&alternate);
+    let unit = unit.as_str();
     if length > limit {
         let expected = format!(
             "a username of at most {} {unit}, so that its alternate (with _clone appended) fits the {} limit of {limit} {unit}",
@@ -106,9 +93,10 @@ pub fn checked_alternate(current: &DbSecret, settings: &Settings) -> Result<Stri
         .with("alternate_user", alternate.as_str())
         .with("length", length as u64)
         .with("limit", limit as u64)
-        .remedy(match current.family {
-            EngineFamily::MySql if current.engine != "mariadb" => "Shorten the username, or raise USERNAME_CHARACTER_LIMIT to what the server allows (32 for MySQL 5.7 and later).",
-            _ => "Shorten the username so that it fits the engine's limit with _clone appended.",
+        .remedy(if configured {
+            "Shorten the username, or raise USERNAME_CHARACTER_LIMIT to what the server allows (32 for MySQL 5.7 and later)."
+        } else {
+            "Shorten the username so that it fits the engine's limit with _clone appended."
         }));
     }
     Ok(alternate)
@@ -149,7 +137,7 @@ fn master_failure(f: Failure) -> Failure {
 
 /// Reads the master secret named by `masterarn` (GetSecretValue, AWSCURRENT).
 pub async fn read_master(
-    sm: &SecretsManager,
+    sm: &impl SecretStore,
     deadline: &Deadline,
     current: &DbSecret,
 ) -> Result<MasterValue, Failure> {
@@ -186,7 +174,7 @@ pub struct Master {
 
 /// Completes an RDS-managed master from its system tag and the RDS API.
 pub async fn resolve_rds_managed(
-    sm: &SecretsManager,
+    sm: &impl SecretStore,
     rds: &Rds,
     deadline: &Deadline,
     current: &DbSecret,
@@ -243,7 +231,7 @@ pub fn connect_like_current(mut master: DbSecret, current: &DbSecret) -> Result<
 
 /// Reads and completes the master secret.
 pub async fn resolve_master(
-    sm: &SecretsManager,
+    sm: &impl SecretStore,
     rds: &Rds,
     deadline: &Deadline,
     current: &DbSecret,
@@ -313,8 +301,8 @@ pub async fn check_master_host(
 /// or pg_hba group rules); on MySQL grants are copies that drift. So the master always
 /// brings the pending user in step, and the pending login only decides whether its
 /// password still needs setting: `already_set` when it does not, `password_set` when it did.
-pub(super) async fn set_secret(
-    ctx: &StepCtx<'_>,
+pub(super) async fn set_secret<S: SecretStore>(
+    ctx: &StepCtx<'_, S>,
     current: &DbSecret,
     pending: &DbSecret,
 ) -> Result<Outcome, Failure> {
