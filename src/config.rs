@@ -1,5 +1,5 @@
 //! Settings read from the environment: the reference functions' variables with their
-//! names, meanings and defaults, plus this project's own (interface.md).
+//! names, meanings and defaults, plus this project's own (both tables are in the README).
 
 use crate::db::engine::Engine;
 use std::time::Duration;

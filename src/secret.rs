@@ -5,22 +5,35 @@
 use crate::diagnosis::{Cause, Failure};
 use serde_json::{Map, Value};
 use std::fmt;
+use std::sync::OnceLock;
 use zeroize::{Zeroize, Zeroizing};
 
 /// Secrets Manager refuses values over 64 KiB; anything larger did not come from it.
 pub const MAX_SECRET_BYTES: usize = 65_536;
 
+/// What every new [`Password`] is shown to: the log scrubber, which `telemetry::init`
+/// installs, so that logging depends on secrets and not the other way round.
+static WATCHER: OnceLock<fn(&str)> = OnceLock::new();
+
+/// Installs the function every new [`Password`] is shown to (once per process; later calls
+/// keep the first).
+pub fn watch_new_passwords(watcher: fn(&str)) {
+    let _ = WATCHER.set(watcher);
+}
+
 /// A password (or any secret string). `Debug` and `Display` print `***`, every value wrapped
-/// is registered with the log scrubber (for the invocation that read it), so it cannot reach
-/// a log line even by mistake, and its bytes are overwritten with zeros when it is dropped.
+/// is shown to the log scrubber (for the invocation that read it), so it cannot reach a log
+/// line even by mistake, and its bytes are overwritten with zeros when it is dropped.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(Zeroizing<String>);
 
 impl Password {
-    /// Wraps a secret string and registers it with the log scrubber.
+    /// Wraps a secret string and shows it to the watcher (the log scrubber).
     pub fn new(value: impl Into<String>) -> Self {
         let value = Zeroizing::new(value.into());
-        crate::telemetry::register_sensitive(&value);
+        if let Some(watch) = WATCHER.get() {
+            watch(&value);
+        }
         Password(value)
     }
 

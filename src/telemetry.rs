@@ -1,4 +1,6 @@
-//! Structured logging: every line is one JSON object (interface.md, "Structured log events").
+//! Structured logging: every line is one JSON object with an `event` field (`step_started`,
+//! `step_succeeded`, `step_failed`, `db_connected`, `password_changed`, `finding`,
+//! `aws_call`, ...), a `timestamp`, a `level` and a `message`.
 //!
 //! Events are ordinary `tracing` events carrying an `event` field; [`JsonLayer`] writes them
 //! flat, merges the fields of enclosing spans (`secret_id`, `step`, `version_id`,
@@ -117,7 +119,8 @@ tokio::task_local! {
 /// Runs `fut` as one invocation for the scrubber: values registered while it runs (on its
 /// task) are hidden until it completes, then forgotten and wiped, so a warm process holds
 /// only what its current invocation read. A value needed later is registered again when it
-/// is read again (every [`crate::secret::Password`] registers itself).
+/// is read again (every [`crate::secret::Password`] is registered when it is made, once
+/// [`init`] has installed the scrubber as its watcher).
 pub async fn scoped<F: std::future::Future>(fut: F) -> F::Output {
     SCOPE.scope(Arc::new(Scope::default()), fut).await
 }
@@ -422,6 +425,8 @@ pub enum LogFormat {
 
 /// [`init`] with a choice of format.
 pub fn init_with(sink: Sink, format: LogFormat) {
+    // Every password read from now on is hidden from the log lines of its invocation.
+    crate::secret::watch_new_passwords(register_sensitive);
     let _ = match format {
         LogFormat::Json => tracing_subscriber::registry()
             .with(JsonLayer::new(sink).with_filter(filter()))
@@ -568,31 +573,19 @@ pub fn db_connected(c: &Connected<'_>) {
         auth,
         duration_ms,
     } = c;
-    match auth {
-        Some(auth) => tracing::info!(
-            event = "db_connected",
-            engine,
-            host,
-            port,
-            user,
-            secret,
-            tls,
-            auth,
-            duration_ms,
-            "logged in to {engine} at {host}:{port} as {user} with the {secret} secret"
-        ),
-        None => tracing::info!(
-            event = "db_connected",
-            engine,
-            host,
-            port,
-            user,
-            secret,
-            tls,
-            duration_ms,
-            "logged in to {engine} at {host}:{port} as {user} with the {secret} secret"
-        ),
-    }
+    // `auth` is an Option: tracing records the field only when it is Some.
+    tracing::info!(
+        event = "db_connected",
+        engine,
+        host,
+        port,
+        user,
+        secret,
+        tls,
+        auth = *auth,
+        duration_ms,
+        "logged in to {engine} at {host}:{port} as {user} with the {secret} secret"
+    );
 }
 
 /// `password_changed`.

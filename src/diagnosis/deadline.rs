@@ -209,29 +209,26 @@ impl Deadline {
             Wait::SecretsManager {
                 operation,
                 endpoint,
-            } => Failure::new(
-                Cause::SecretsManagerUnreachable,
-                format!("Secrets Manager did not answer {operation} before the function deadline"),
-            )
-            .with("endpoint", endpoint.as_str())
-            .with("operation", *operation)
-            .phase(Phase::Response)
-            .with("elapsed_ms", elapsed_ms)
-            .with("remaining_ms", remaining_ms)
-            .cut_by_deadline(),
-            Wait::Rds {
+            }
+            | Wait::Rds {
                 operation,
                 endpoint,
-            } => Failure::new(
-                Cause::RdsApiUnreachable,
-                format!("the RDS API did not answer {operation} before the function deadline"),
-            )
-            .with("endpoint", endpoint.as_str())
-            .with("operation", *operation)
-            .phase(Phase::Response)
-            .with("elapsed_ms", elapsed_ms)
-            .with("remaining_ms", remaining_ms)
-            .cut_by_deadline(),
+            } => {
+                let (cause, service) = match wait {
+                    Wait::Rds { .. } => (Cause::RdsApiUnreachable, "the RDS API"),
+                    _ => (Cause::SecretsManagerUnreachable, "Secrets Manager"),
+                };
+                Failure::new(
+                    cause,
+                    format!("{service} did not answer {operation} before the function deadline"),
+                )
+                .with("endpoint", endpoint.as_str())
+                .with("operation", *operation)
+                .phase(Phase::Response)
+                .with("elapsed_ms", elapsed_ms)
+                .with("remaining_ms", remaining_ms)
+                .cut_by_deadline()
+            }
             Wait::DbConnect { host, port } => Failure::new(
                 Cause::DbUnreachable,
                 format!("no database connection to {host}:{port} before the function deadline"),
