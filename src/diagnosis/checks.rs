@@ -7,6 +7,7 @@ use crate::db;
 use crate::rotation::Rotator;
 use crate::secret::{DbSecret, SecretRole, SslSetting};
 use crate::store::Description;
+use crate::store::SecretStore as _;
 use serde_json::{json, Map, Value};
 use std::time::{Duration, Instant};
 

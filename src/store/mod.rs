@@ -90,61 +90,6 @@ pub trait SecretStore: Send + Sync {
     ) -> impl Future<Output = Result<(), Failure>> + Send;
 }
 
-impl SecretStore for SecretsManager {
-    async fn describe(&self, deadline: &Deadline, secret_id: &str) -> Result<Description, Failure> {
-        SecretsManager::describe(self, deadline, secret_id).await
-    }
-
-    async fn get_value(
-        &self,
-        deadline: &Deadline,
-        secret_id: &str,
-        role: SecretRole,
-        version_id: Option<&str>,
-    ) -> Result<Option<Password>, Failure> {
-        SecretsManager::get_value(self, deadline, secret_id, role, version_id).await
-    }
-
-    async fn tags(
-        &self,
-        deadline: &Deadline,
-        secret_id: &str,
-        role: SecretRole,
-    ) -> Result<Vec<(String, String)>, Failure> {
-        SecretsManager::tags(self, deadline, secret_id, role).await
-    }
-
-    async fn random_password(
-        &self,
-        deadline: &Deadline,
-        secret_id: &str,
-        policy: &PasswordPolicy,
-        engine: Engine,
-    ) -> Result<Password, Failure> {
-        SecretsManager::random_password(self, deadline, secret_id, policy, engine).await
-    }
-
-    async fn put_pending(
-        &self,
-        deadline: &Deadline,
-        secret_id: &str,
-        token: &str,
-        value: &str,
-        rotation_token: Option<&Password>,
-    ) -> Result<(), Failure> {
-        SecretsManager::put_pending(self, deadline, secret_id, token, value, rotation_token).await
-    }
-
-    async fn update_stage(
-        &self,
-        deadline: &Deadline,
-        secret_id: &str,
-        change: StageMove<'_>,
-    ) -> Result<(), Failure> {
-        SecretsManager::update_stage(self, deadline, secret_id, change).await
-    }
-}
-
 /// Loads the shared AWS configuration once per process: region, credentials and the
 /// `AWS_ENDPOINT_URL*` overrides come from the standard sources.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {

@@ -3,7 +3,7 @@
 
 use super::call::{About, Api};
 use super::classify::Service;
-use super::StageMove;
+use super::{SecretStore, StageMove};
 use crate::config::PasswordPolicy;
 use crate::diagnosis::{Cause, Deadline, Failure};
 use crate::secret::{Engine, Password, SecretRole};
@@ -97,15 +97,6 @@ impl SecretsManager {
         self.api.endpoint()
     }
 
-    /// DescribeSecret.
-    pub async fn describe(
-        &self,
-        deadline: &Deadline,
-        secret_id: &str,
-    ) -> Result<Description, Failure> {
-        Ok(self.describe_dated(deadline, secret_id).await?.0)
-    }
-
     /// DescribeSecret, with when the secret last changed and was last rotated (repair judges
     /// from them whether a rotation may still be running).
     pub async fn describe_dated(
@@ -136,58 +127,6 @@ impl SecretsManager {
             versions: out.version_ids_to_stages().cloned().unwrap_or_default(),
         };
         Ok((description, dates))
-    }
-
-    /// The tags of a secret (DescribeSecret), as (key, value) pairs: RDS-managed master
-    /// secrets name their database in a system tag.
-    pub async fn tags(
-        &self,
-        deadline: &Deadline,
-        secret_id: &str,
-        role: SecretRole,
-    ) -> Result<Vec<(String, String)>, Failure> {
-        let out = self
-            .api
-            .call(
-                deadline,
-                "DescribeSecret",
-                about(role, secret_id),
-                self.client.describe_secret().secret_id(secret_id).send(),
-            )
-            .await?;
-        Ok(out
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-            .collect())
-    }
-
-    /// GetSecretValue by stage (and version id when known). `Ok(None)` when Secrets Manager
-    /// has no such value (ResourceNotFoundException): the caller decides whether that is the
-    /// expected miss (AWSPENDING in createSecret, no AWSPREVIOUS yet) or a failure.
-    pub async fn get_value(
-        &self,
-        deadline: &Deadline,
-        secret_id: &str,
-        role: SecretRole,
-        version_id: Option<&str>,
-    ) -> Result<Option<Password>, Failure> {
-        if let Some(v) = version_id {
-            let cached = self
-                .cache
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&(secret_id.to_string(), v.to_string()))
-                .cloned();
-            if let Some(text) = cached {
-                // Registered again with the scrubber: this invocation reads it anew.
-                return Ok(Some(Password::new(text.as_str())));
-            }
-        }
-        Ok(self
-            .fetch_value(deadline, secret_id, role, version_id)
-            .await?
-            .map(|(text, _)| text))
     }
 
     /// GetSecretValue of one version, uncached, with the version's creation date: repair
@@ -260,8 +199,86 @@ impl SecretsManager {
         );
     }
 
+    /// UpdateSecretVersionStage: `stage` off `version_id` (repair's stale AWSPENDING). Secrets
+    /// Manager refuses it when the label is no longer on that version, so a label that moved
+    /// in the meantime is never removed from its new version.
+    pub async fn remove_stage(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        stage: &str,
+        version_id: &str,
+    ) -> Result<(), Failure> {
+        let change = StageMove {
+            stage,
+            to: None,
+            from: Some(version_id),
+        };
+        self.update_stage(deadline, secret_id, change).await
+    }
+}
+
+/// The AWS adapter of the protocol's calls.
+impl SecretStore for SecretsManager {
+    /// DescribeSecret.
+    async fn describe(&self, deadline: &Deadline, secret_id: &str) -> Result<Description, Failure> {
+        Ok(self.describe_dated(deadline, secret_id).await?.0)
+    }
+
+    /// The tags of a secret (DescribeSecret), as (key, value) pairs: RDS-managed master
+    /// secrets name their database in a system tag.
+    async fn tags(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        role: SecretRole,
+    ) -> Result<Vec<(String, String)>, Failure> {
+        let out = self
+            .api
+            .call(
+                deadline,
+                "DescribeSecret",
+                about(role, secret_id),
+                self.client.describe_secret().secret_id(secret_id).send(),
+            )
+            .await?;
+        Ok(out
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect())
+    }
+
+    /// GetSecretValue by stage (and version id when known). `Ok(None)` when Secrets Manager
+    /// has no such value (ResourceNotFoundException): the caller decides whether that is the
+    /// expected miss (AWSPENDING in createSecret, no AWSPREVIOUS yet) or a failure.
+    async fn get_value(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        role: SecretRole,
+        version_id: Option<&str>,
+    ) -> Result<Option<Password>, Failure> {
+        if let Some(v) = version_id {
+            let cached = self
+                .cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&(secret_id.to_string(), v.to_string()))
+                .cloned();
+            if let Some(text) = cached {
+                // Registered again with the scrubber: this invocation reads it anew.
+                return Ok(Some(Password::new(text.as_str())));
+            }
+        }
+        Ok(self
+            .fetch_value(deadline, secret_id, role, version_id)
+            .await?
+            .map(|(text, _)| text))
+    }
+
     /// GetRandomPassword with the reference's settings.
-    pub async fn random_password(
+    async fn random_password(
         &self,
         deadline: &Deadline,
         secret_id: &str,
@@ -290,7 +307,7 @@ impl SecretsManager {
     }
 
     /// PutSecretValue of the pending version, with the RotationToken when given.
-    pub async fn put_pending(
+    async fn put_pending(
         &self,
         deadline: &Deadline,
         secret_id: &str,
@@ -318,42 +335,8 @@ impl SecretsManager {
         Ok(())
     }
 
-    /// UpdateSecretVersionStage: `stage` off `version_id` (repair's stale AWSPENDING). Secrets
-    /// Manager refuses it when the label is no longer on that version, so a label that moved
-    /// in the meantime is never removed from its new version.
-    pub async fn remove_stage(
-        &self,
-        deadline: &Deadline,
-        secret_id: &str,
-        stage: &str,
-        version_id: &str,
-    ) -> Result<(), Failure> {
-        let change = StageMove {
-            stage,
-            to: None,
-            from: Some(version_id),
-        };
-        self.update_stage(deadline, secret_id, change).await
-    }
-
-    /// UpdateSecretVersionStage: AWSCURRENT to `token`, away from `from`.
-    pub async fn promote(
-        &self,
-        deadline: &Deadline,
-        secret_id: &str,
-        token: &str,
-        from: Option<&str>,
-    ) -> Result<(), Failure> {
-        let change = StageMove {
-            stage: "AWSCURRENT",
-            to: Some(token),
-            from,
-        };
-        self.update_stage(deadline, secret_id, change).await
-    }
-
     /// UpdateSecretVersionStage.
-    pub async fn update_stage(
+    async fn update_stage(
         &self,
         deadline: &Deadline,
         secret_id: &str,
