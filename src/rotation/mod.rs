@@ -7,6 +7,7 @@ pub(crate) mod alternating;
 mod create;
 mod finish;
 mod login;
+mod master;
 mod preconditions;
 mod set;
 mod test;

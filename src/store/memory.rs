@@ -200,28 +200,20 @@ impl MemoryStore {
     ) -> Result<T, Failure> {
         let mut inner = self.lock();
         *inner.calls.entry(operation).or_default() += 1;
-        let hook = inner.hooks.get_mut(operation).and_then(|h| {
-            if h.is_empty() {
-                None
-            } else {
-                Some(h.remove(0))
-            }
-        });
-        if let Some(hook) = hook {
+        if let Some(hook) = take_first(&mut inner.hooks, operation) {
             hook(&mut inner.state);
         }
-        let failure = inner.failures.get_mut(operation).and_then(|f| {
-            if f.is_empty() {
-                None
-            } else {
-                Some(f.remove(0))
-            }
-        });
-        if let Some(f) = failure {
+        if let Some(f) = take_first(&mut inner.failures, operation) {
             return Err(f);
         }
         op(&mut inner)
     }
+}
+
+/// The first of the queued items for `operation`.
+fn take_first<T>(queues: &mut HashMap<&'static str, Vec<T>>, operation: &str) -> Option<T> {
+    let queue = queues.get_mut(operation)?;
+    (!queue.is_empty()).then(|| queue.remove(0))
 }
 
 /// RotateSecret's staging, on a state (usable inside [`MemoryStore::before_next`]).

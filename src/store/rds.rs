@@ -3,9 +3,9 @@
 //! comes from DescribeDBInstances / DescribeDBClusters, and so do the replica and reader
 //! endpoints that decide whether the rotated user's host belongs to the master's database.
 //!
-//! Each call goes through [`super::call::Api`]: within the deadline (`Wait::Rds`), logged as
-//! an `aws_call` event, its errors classified (`rds_api_unreachable`, `rds_api_access_denied`,
-//! `aws_service_error`).
+//! Each call goes through the shared AWS call wrapper ([`super::call`]): within the deadline
+//! (`Wait::Rds`), logged as an `aws_call` event, its errors classified
+//! (`rds_api_unreachable`, `rds_api_access_denied`, `aws_service_error`).
 
 use super::call::{About, Api};
 use super::classify::Service;
