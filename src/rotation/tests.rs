@@ -1,7 +1,8 @@
 //! The rotation protocol against the in-memory store: preconditions, each step twice,
 //! retries after a failed call, and races with a second invocation or a second rotation.
 //! No database is reached: every case here fails or succeeds before a connection (the
-//! database halves of setSecret and testSecret are in the real-service suites).
+//! database halves of setSecret and testSecret are in the real-service suites). Over 400
+//! lines: one file per protocol, so the cases read as one list.
 
 use super::{Invoker, Outcome, Rotator};
 use crate::db::{DbOptions, MySqlOptions, PgOptions, TrustAnchors};
