@@ -1,9 +1,10 @@
 //! The command-line face: `step`, `rotate`, `diagnose` and `repair` (one secret), `audit`
-//! and `migrate` (the operator's journey across secrets), all described in the README.
+//! and `migrate` (the operator's journey across secrets). Exit status: 0 success, 1 a failed
+//! step, a problem found or a refusal, 2 a usage error (clap's).
 
+use crate::app::{self, App};
 use crate::diagnose::{self as checks, Context};
 use crate::diagnosis::Deadline;
-use crate::lambda::{self, App};
 use crate::operate::{self, audit, migrate};
 use crate::telemetry::{self, LogFormat, Sink};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -252,7 +253,7 @@ async fn run_step(
         event["RotationToken"] = Value::String(rt);
     }
     let deadline = Deadline::after(Duration::from_millis(timeout_ms), app.margin());
-    lambda::invoke(app, event, deadline).await.is_ok()
+    app::invoke(app, event, deadline).await.is_ok()
 }
 
 async fn rotate(app: &App, secret_id: &str, timeout_ms: u64) -> bool {

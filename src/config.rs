@@ -1,7 +1,7 @@
 //! Settings read from the environment: the reference functions' variables with their
-//! names, meanings and defaults, plus this project's own (interface.md).
+//! names, meanings and defaults, plus this project's own (both tables are in the README).
 
-use crate::secret::EngineFamily;
+use crate::db::engine::Engine;
 use std::time::Duration;
 
 /// How the rotated credentials are arranged.
@@ -62,13 +62,10 @@ pub struct PasswordPolicy {
 
 impl PasswordPolicy {
     /// The characters to exclude for an engine: the variable if set, else the reference's default.
-    pub fn exclude_for(&self, family: EngineFamily) -> String {
+    pub fn exclude_for(&self, engine: Engine) -> String {
         match &self.exclude_characters {
             Some(chars) => chars.clone(),
-            None => match family {
-                EngineFamily::Postgres => ":/@\"'\\".to_string(),
-                EngineFamily::MySql => "/@\"'\\".to_string(),
-            },
+            None => engine.default_excluded_characters().to_string(),
         }
     }
 }
@@ -230,8 +227,8 @@ mod tests {
         assert_eq!(s.password.length, 32);
         assert!(s.password.require_each_included_type);
         assert!(!s.password.exclude_numbers);
-        assert_eq!(s.password.exclude_for(EngineFamily::Postgres), ":/@\"'\\");
-        assert_eq!(s.password.exclude_for(EngineFamily::MySql), "/@\"'\\");
+        assert_eq!(s.password.exclude_for(Engine::Postgres), ":/@\"'\\");
+        assert_eq!(s.password.exclude_for(Engine::MariaDb), "/@\"'\\");
         assert_eq!(s.username_character_limit, 16);
         assert_eq!(s.db_connect_timeout, Duration::from_millis(5000));
         assert_eq!(s.deadline_margin, Duration::from_millis(1500));
@@ -269,7 +266,7 @@ mod tests {
             "PASSWORD_LENGTH"
         );
         let s = settings(&[("EXCLUDE_CHARACTERS", "")]).unwrap();
-        assert_eq!(s.password.exclude_for(EngineFamily::Postgres), "");
+        assert_eq!(s.password.exclude_for(Engine::Postgres), "");
     }
 
     #[test]

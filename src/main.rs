@@ -1,9 +1,11 @@
 //! The binary: JSON logging and AWS configuration, then the Lambda runtime (when
 //! `AWS_LAMBDA_RUNTIME_API` is set) or the command-line tool.
 
+// The Lambda handler's future nests every invocation kind (the four steps, diagnose,
+// repair); computing its layout goes deeper than the default 128 queries.
 #![recursion_limit = "256"]
 
-use db_secret_rotator::{cli, lambda, telemetry};
+use db_secret_rotator::{app, cli, lambda, telemetry};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -23,7 +25,7 @@ fn main() -> ExitCode {
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         telemetry::init(telemetry::Sink::Stdout);
         return runtime.block_on(async {
-            let app = lambda::App::from_env().await;
+            let app = app::App::from_env().await;
             match lambda::serve(app).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -1,6 +1,7 @@
 //! Database drivers behind one small interface: connect (with the `ssl` key's semantics),
 //! change a password, run a trivial query. Each driver classifies its own errors.
 
+pub mod engine;
 pub mod failure;
 pub mod mysql;
 pub mod postgres;
@@ -14,7 +15,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 pub use tls::TrustAnchors;
 
-/// Connection settings shared by every driver.
+/// Connection settings: those every driver uses, then each engine's own.
 #[derive(Debug, Clone)]
 pub struct DbOptions {
     /// `DB_CONNECT_TIMEOUT_MS`, cut to the deadline on every attempt.
@@ -23,10 +24,24 @@ pub struct DbOptions {
     pub anchors: TrustAnchors,
     /// `TLS_FALLBACK`.
     pub tls_fallback: TlsFallback,
-    /// `PG_PASSWORD_ENCRYPTION`.
-    pub pg_password_encryption: PgPasswordEncryption,
+    /// PostgreSQL only.
+    pub postgres: PgOptions,
+    /// MySQL and MariaDB only.
+    pub mysql: MySqlOptions,
+}
+
+/// Settings only the PostgreSQL driver reads.
+#[derive(Debug, Clone, Copy)]
+pub struct PgOptions {
+    /// `PG_PASSWORD_ENCRYPTION`: how the verifier is computed client-side.
+    pub password_encryption: PgPasswordEncryption,
+}
+
+/// Settings only the MySQL / MariaDB driver reads.
+#[derive(Debug, Clone, Copy)]
+pub struct MySqlOptions {
     /// `MYSQL_DUAL_PASSWORD`: single-user changes keep the replaced password as secondary.
-    pub mysql_dual_password: bool,
+    pub dual_password: bool,
 }
 
 /// The TLS mode of one connection attempt.
@@ -77,17 +92,17 @@ impl Session {
         deadline: &Deadline,
     ) -> Result<&'static str, Failure> {
         match self {
-            Session::Postgres(_) if opts.mysql_dual_password => Err(
+            Session::Postgres(_) if opts.mysql.dual_password => Err(
                 mysql::dual_password_unsupported(None)
                     .with("server_version", "PostgreSQL")
                     .remedy("MYSQL_DUAL_PASSWORD applies to MySQL 8.0.14 or later only: unset it for this function (PostgreSQL has no dual passwords; use alternating users for zero downtime)."),
             ),
             Session::Postgres(s) => {
-                s.set_password(user, new, opts.pg_password_encryption, deadline)
+                s.set_password(user, new, opts.postgres.password_encryption, deadline)
                     .await
             }
             Session::MySql(s) => {
-                s.set_password(user, new, opts.mysql_dual_password, deadline)
+                s.set_password(user, new, opts.mysql.dual_password, deadline)
                     .await
             }
         }
@@ -367,7 +382,7 @@ impl Session {
     ) -> Result<AlternateChange, Failure> {
         match self {
             Session::Postgres(s) => {
-                s.ensure_alternate_user(user, opts.pg_password_encryption, deadline)
+                s.ensure_alternate_user(user, opts.postgres.password_encryption, deadline)
                     .await
             }
             Session::MySql(s) => s.ensure_alternate_user(user, deadline).await,

@@ -9,6 +9,7 @@ use crate::db;
 use crate::diagnosis::{Cause, Deadline, Failure};
 use crate::rotation::Rotator;
 use crate::secret::{DbSecret, SecretRole};
+use crate::store::SecretStore as _;
 
 /// `login_current`: AWSCURRENT logs in, over the TLS its `ssl` setting asks for.
 pub(super) async fn login_current(
@@ -51,7 +52,7 @@ pub(super) async fn login_other(
         {
             "AWSPREVIOUS (the other user of the pair) logs in, as expected"
         }
-        Ok(_) if role == SecretRole::Previous && r.db.mysql_dual_password => {
+        Ok(_) if role == SecretRole::Previous && r.db.mysql.dual_password => {
             "AWSPREVIOUS logs in: it is the account's secondary password (MYSQL_DUAL_PASSWORD), as expected"
         }
         Ok(_) if role == SecretRole::Previous => {
@@ -79,7 +80,7 @@ pub(super) async fn mysql_secondary_password(
 ) {
     use crate::db::mysql::{dual_password_unsupported, supports_dual_password};
     const NAME: &str = "mysql_secondary_password";
-    let dual = r.db.mysql_dual_password;
+    let dual = r.db.mysql.dual_password;
     let t = std::time::Instant::now();
     let mut session = match db::connect(current, SecretRole::Current, &r.db, deadline).await {
         Ok(db::Session::MySql(s)) => s,

@@ -25,6 +25,7 @@ pub use report::{Check, Report, Warning};
 use crate::diagnosis::{Deadline, Failure};
 use crate::rotation::Rotator;
 use crate::secret::{DbSecret, SecretRole};
+use crate::store::SecretStore as _;
 use std::time::Instant;
 
 /// Who runs the checks: in Lambda the function's own name (a secret rotated by any other

@@ -147,7 +147,13 @@ pub(super) async fn tcp_probe(
     }
     let started = Instant::now();
     let fail = |phase: Phase| {
-        crate::db::failure::unreachable(&s.engine, &s.host, s.port, phase, started.elapsed())
+        crate::db::failure::unreachable(
+            s.engine.as_str(),
+            &s.host,
+            s.port,
+            phase,
+            started.elapsed(),
+        )
     };
     let fut = tokio::net::TcpStream::connect((s.host.as_str(), s.port));
     match tokio::time::timeout(deadline.cap(connect_timeout), fut).await {

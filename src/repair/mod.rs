@@ -306,7 +306,9 @@ async fn act(r: &Rotator, arn: &str, action: &Action, deadline: Deadline) -> Res
                 token: pending.clone(),
                 rotation_token: None,
             };
-            r.run_step(&event, deadline, true).await.map(|_| ())
+            r.run_step(&event, deadline, crate::rotation::Invoker::Local)
+                .await
+                .map(|_| ())
         }
     }
 }

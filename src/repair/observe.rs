@@ -9,6 +9,7 @@ use crate::db;
 use crate::diagnosis::{Cause, Deadline, Failure};
 use crate::rotation::{alternating, Rotator};
 use crate::secret::{DbSecret, SecretRole};
+use crate::store::SecretStore as _;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};

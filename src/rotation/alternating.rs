@@ -4,17 +4,23 @@
 //! current user's password keeps working until the next rotation: applications that still
 //! hold it are never cut off mid-rotation.
 //!
-//! This file decides what happens (the pair, its checks, the master secret and where it may
-//! log in); the drivers know how (`db::Session::ensure_alternate_user`).
+//! This file decides what happens (the pair, its checks, setSecret's order); `master.rs`
+//! reads and places the master secret; the drivers know how (`db::Session::
+//! ensure_alternate_user`).
 
 use super::login::Attempts;
 use super::{Outcome, StepCtx};
 use crate::config::Settings;
+use crate::db::engine::NameLimit;
 use crate::db::{self, AlternateUser};
-use crate::diagnosis::{Cause, Deadline, Failure};
-use crate::secret::{self, DbSecret, EngineFamily, Password, SecretRole, SslSetting};
-use crate::store::rds::{self, DbEndpoints, PrimaryResource};
-use crate::store::{Rds, SecretsManager};
+use crate::diagnosis::{Cause, Failure};
+use crate::secret::{DbSecret, Password, SecretRole};
+use crate::store::SecretStore;
+
+pub use super::master::{
+    check_master_host, connect_like_current, read_master, resolve_master, resolve_rds_managed,
+    Master, MasterValue,
+};
 
 /// The suffix that marks the second user of a pair.
 pub const CLONE_SUFFIX: &str = "_clone";
@@ -24,27 +30,6 @@ pub fn alternate_username(name: &str) -> String {
     match name.strip_suffix(CLONE_SUFFIX) {
         Some(original) => original.to_string(),
         None => format!("{name}{CLONE_SUFFIX}"),
-    }
-}
-
-/// The longest user name the engine accepts, and how it counts.
-///
-/// PostgreSQL truncates identifiers beyond 63 bytes (NAMEDATALEN - 1), so the limit is in
-/// bytes; MariaDB allows 80 characters; MySQL and Aurora MySQL take
-/// `USERNAME_CHARACTER_LIMIT` (16 by default, as in the reference, for MySQL 5.6).
-pub fn username_limit(secret: &DbSecret, settings: &Settings) -> (usize, &'static str) {
-    match secret.family {
-        EngineFamily::Postgres => (63, "bytes"),
-        EngineFamily::MySql if secret.engine == "mariadb" => (80, "characters"),
-        EngineFamily::MySql => (settings.username_character_limit, "characters"),
-    }
-}
-
-fn username_length(name: &str, unit: &str) -> usize {
-    if unit == "bytes" {
-        name.len()
-    } else {
-        name.chars().count()
     }
 }
 
@@ -85,8 +70,15 @@ pub fn checked_alternate(current: &DbSecret, settings: &Settings) -> Result<Stri
         .with("secret", SecretRole::Current.as_str())
         .with("expected", "a username with more than the _clone suffix"));
     }
-    let (limit, unit) = username_limit(current, settings);
-    let length = username_length(&alternate, unit);
+    let NameLimit {
+        max: limit,
+        unit,
+        configured,
+    } = current
+        .engine
+        .username_limit(settings.username_character_limit);
+    let length = unit.length(&alternate);
+    let unit = unit.as_str();
     if length > limit {
         let expected = format!(
             "a username of at most {} {unit}, so that its alternate (with _clone appended) fits the {} limit of {limit} {unit}",
@@ -106,9 +98,10 @@ pub fn checked_alternate(current: &DbSecret, settings: &Settings) -> Result<Stri
         .with("alternate_user", alternate.as_str())
         .with("length", length as u64)
         .with("limit", limit as u64)
-        .remedy(match current.family {
-            EngineFamily::MySql if current.engine != "mariadb" => "Shorten the username, or raise USERNAME_CHARACTER_LIMIT to what the server allows (32 for MySQL 5.7 and later).",
-            _ => "Shorten the username so that it fits the engine's limit with _clone appended.",
+        .remedy(if configured {
+            "Shorten the username, or raise USERNAME_CHARACTER_LIMIT to what the server allows (32 for MySQL 5.7 and later)."
+        } else {
+            "Shorten the username so that it fits the engine's limit with _clone appended."
         }));
     }
     Ok(alternate)
@@ -131,174 +124,6 @@ pub fn check_pair(current: &DbSecret, pending: &DbSecret) -> Result<(), Failure>
     .with("found_host", pending.host.as_str()))
 }
 
-/// The master secret as read: complete, or RDS-managed (only `username` and `password`).
-pub enum MasterValue {
-    /// A secret with its own connection details.
-    Complete(DbSecret),
-    /// An RDS-managed secret: the keys as read; the rest comes from the RDS API.
-    RdsManaged(serde_json::Map<String, serde_json::Value>),
-}
-
-fn master_failure(f: Failure) -> Failure {
-    if f.evidence.contains_key("secret") {
-        f
-    } else {
-        f.with("secret", SecretRole::Master.as_str())
-    }
-}
-
-/// Reads the master secret named by `masterarn` (GetSecretValue, AWSCURRENT).
-pub async fn read_master(
-    sm: &SecretsManager,
-    deadline: &Deadline,
-    current: &DbSecret,
-) -> Result<MasterValue, Failure> {
-    let arn = masterarn(current)?;
-    let text = sm
-        .get_value(deadline, arn, SecretRole::Master, None)
-        .await
-        .map_err(master_failure)?
-        .ok_or_else(|| {
-            super::not_found(SecretRole::Master, arn)
-                .remedy("The secret named by masterarn does not exist (or has no AWSCURRENT value): fix masterarn in the secret JSON.")
-        })?;
-    let map = secret::parse_object(text.expose(), SecretRole::Master)?;
-    let rds_managed =
-        map.len() == 2 && map.contains_key("username") && map.contains_key("password");
-    if rds_managed {
-        Ok(MasterValue::RdsManaged(map))
-    } else {
-        Ok(MasterValue::Complete(DbSecret::from_map(
-            map,
-            SecretRole::Master,
-        )?))
-    }
-}
-
-/// The master, ready to log in: its secret with connection details, and, for an
-/// RDS-managed master, what the RDS API says about its database.
-pub struct Master {
-    /// Credentials and address (RDS-managed: host, port and engine from the RDS API).
-    pub secret: DbSecret,
-    /// The RDS view of the master's database, when it was asked.
-    pub rds: Option<DbEndpoints>,
-}
-
-/// Completes an RDS-managed master from its system tag and the RDS API.
-pub async fn resolve_rds_managed(
-    sm: &SecretsManager,
-    rds: &Rds,
-    deadline: &Deadline,
-    current: &DbSecret,
-    mut map: serde_json::Map<String, serde_json::Value>,
-) -> Result<(DbSecret, DbEndpoints), Failure> {
-    let arn = masterarn(current)?;
-    let tags = sm
-        .tags(deadline, arn, SecretRole::Master)
-        .await
-        .map_err(master_failure)?;
-    let resource = PrimaryResource::from_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .ok_or_else(|| {
-            Failure::new(
-                Cause::SecretJsonMissingKey,
-                "the master secret holds only username and password, and has no aws:rds:primaryDBInstanceArn / aws:rds:primaryDBClusterArn tag to find its database by",
-            )
-            .with("key", "host")
-            .with("secret", SecretRole::Master.as_str())
-            .remedy("Add engine, host and port to the master secret, or use the secret RDS manages for the database (it carries the aws:rds:primary* tag).")
-        })?;
-    let endpoints = rds.endpoints(deadline, &resource).await?;
-    map.insert("engine".into(), endpoints.engine.clone().into());
-    map.insert("host".into(), endpoints.host.clone().into());
-    map.insert("port".into(), endpoints.port.into());
-    let secret = DbSecret::from_map(map, SecretRole::Master)?;
-    Ok((secret, endpoints))
-}
-
-/// The master's connection settings follow the rotated secret where the master says
-/// nothing: the database is the current secret's (as in the reference), and TLS is the
-/// master's own `ssl` when it has one, else the current secret's.
-pub fn connect_like_current(mut master: DbSecret, current: &DbSecret) -> Result<DbSecret, Failure> {
-    if master.family != current.family {
-        return Err(Failure::new(
-            Cause::SecretJsonInvalid,
-            format!(
-                "the master secret's engine ({}) is not of the rotated secret's family ({})",
-                master.engine, current.engine
-            ),
-        )
-        .with("key", "engine")
-        .with("secret", SecretRole::Master.as_str())
-        .with(
-            "expected",
-            format!("an engine of the {} family", current.family.as_str()),
-        ));
-    }
-    master.dbname = current.dbname.clone();
-    if master.ssl == SslSetting::Absent {
-        master.ssl = current.ssl;
-    }
-    Ok(master)
-}
-
-/// Reads and completes the master secret.
-pub async fn resolve_master(
-    sm: &SecretsManager,
-    rds: &Rds,
-    deadline: &Deadline,
-    current: &DbSecret,
-) -> Result<Master, Failure> {
-    let (secret, endpoints) = match read_master(sm, deadline, current).await? {
-        MasterValue::Complete(s) => (s, None),
-        MasterValue::RdsManaged(map) => {
-            let (s, e) = resolve_rds_managed(sm, rds, deadline, current, map).await?;
-            (s, Some(e))
-        }
-    };
-    Ok(Master {
-        secret: connect_like_current(secret, current)?,
-        rds: endpoints,
-    })
-}
-
-/// The master may manage the user only on the user's own database: the same host, or a
-/// database whose replica / reader the user's host is (the master then works on the
-/// writer, and the change replicates). Decided before any connection.
-pub async fn check_master_host(
-    rds: &Rds,
-    deadline: &Deadline,
-    current: &DbSecret,
-    master: &mut Master,
-) -> Result<(), Failure> {
-    let same = |a: &str, b: &str| {
-        a.trim_end_matches('.')
-            .eq_ignore_ascii_case(b.trim_end_matches('.'))
-    };
-    if same(&master.secret.host, &current.host) {
-        return Ok(());
-    }
-    if master.rds.is_none() {
-        // A master on an RDS endpoint name: ask RDS whether the user's host reads from it.
-        if let Some(resource) = rds::resource_of_endpoint(&master.secret.host) {
-            master.rds = rds.endpoints_if_exists(deadline, &resource).await?;
-        }
-    }
-    if master.rds.as_ref().is_some_and(|e| e.serves(&current.host)) {
-        return Ok(());
-    }
-    Err(Failure::new(
-        Cause::UserMismatch,
-        format!(
-            "the master secret's database ({}) is not the user's host ({}) nor one it replicates to",
-            master.secret.host, current.host
-        ),
-    )
-    .with("expected_host", current.host.as_str())
-    .with("found_host", master.secret.host.as_str())
-    .with("secret", SecretRole::Master.as_str())
-    .remedy("Point masterarn at the master secret of the database the user's host belongs to (the same host, or the writer of the replica / reader the secret names)."))
-}
-
 /// setSecret for alternating users.
 ///
 /// The order: the pair is checked (`user_mismatch`) and the master secret read and placed
@@ -313,8 +138,8 @@ pub async fn check_master_host(
 /// or pg_hba group rules); on MySQL grants are copies that drift. So the master always
 /// brings the pending user in step, and the pending login only decides whether its
 /// password still needs setting: `already_set` when it does not, `password_set` when it did.
-pub(super) async fn set_secret(
-    ctx: &StepCtx<'_>,
+pub(super) async fn set_secret<S: SecretStore>(
+    ctx: &StepCtx<'_, S>,
     current: &DbSecret,
     pending: &DbSecret,
 ) -> Result<Outcome, Failure> {

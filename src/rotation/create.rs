@@ -3,8 +3,9 @@
 use super::{Outcome, StepCtx};
 use crate::config::Strategy;
 use crate::diagnosis::Failure;
+use crate::store::SecretStore;
 
-pub(super) async fn run(ctx: &StepCtx<'_>) -> Result<Outcome, Failure> {
+pub(super) async fn run<S: SecretStore>(ctx: &StepCtx<'_, S>) -> Result<Outcome, Failure> {
     let rotator = ctx.rotator;
     // Reading AWSCURRENT first validates its JSON: a broken secret fails here, not later.
     let current = ctx.current().await?;
@@ -23,7 +24,7 @@ pub(super) async fn run(ctx: &StepCtx<'_>) -> Result<Outcome, Failure> {
             &ctx.deadline,
             ctx.secret_id(),
             &rotator.settings.password,
-            current.family,
+            current.engine,
         )
         .await?;
     let pending = match rotator.settings.strategy {

@@ -2,13 +2,19 @@
 
 use super::{Outcome, StepCtx};
 use crate::diagnosis::Failure;
+use crate::store::{SecretStore, StageMove};
 
-pub(super) async fn run(ctx: &StepCtx<'_>) -> Result<Outcome, Failure> {
+pub(super) async fn run<S: SecretStore>(ctx: &StepCtx<'_, S>) -> Result<Outcome, Failure> {
     // The preconditions already returned AlreadyCurrent if the token holds AWSCURRENT.
     let from = ctx.description.version_with("AWSCURRENT");
     let sm = &ctx.rotator.sm;
+    let change = StageMove {
+        stage: "AWSCURRENT",
+        to: Some(&ctx.event.token),
+        from,
+    };
     match sm
-        .promote(&ctx.deadline, ctx.secret_id(), &ctx.event.token, from)
+        .update_stage(&ctx.deadline, ctx.secret_id(), change)
         .await
     {
         Ok(()) => Ok(Outcome::Promoted),

@@ -7,21 +7,22 @@ pub(crate) mod alternating;
 mod create;
 mod finish;
 mod login;
+mod master;
 pub mod preconditions;
 mod set;
 mod test;
+#[cfg(test)]
+mod tests;
 
 use crate::config::Settings;
 use crate::db::DbOptions;
 use crate::diagnosis::{Cause, Deadline, Failure};
 use crate::event::{RotationEvent, Step};
 use crate::secret::{DbSecret, SecretRole};
-use crate::store::{Description, Rds, SecretsManager};
+use crate::store::{Description, Rds, SecretStore, SecretsManager};
 use crate::telemetry;
 use std::time::Duration;
 use tracing::Instrument;
-
-pub use preconditions::check as check_preconditions;
 
 /// How a step ended well (the `outcome` of `step_succeeded`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,11 +58,24 @@ impl Outcome {
     }
 }
 
-/// Everything a step needs, built once per process.
+/// Who runs a step, which decides two preconditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invoker {
+    /// Secrets Manager (the Lambda, or the `step` command acting as it): rotation must be
+    /// enabled, and the token must already be a version staged AWSPENDING.
+    SecretsManager,
+    /// The `rotate` command, which plays Secrets Manager's part: rotation need not be
+    /// enabled, and createSecret may stage a token that is not a version yet.
+    Local,
+}
+
+/// Everything a step needs, built once per process. The steps reach Secrets Manager only
+/// through `S` ([`SecretStore`]); diagnose, repair and the operator commands use the AWS
+/// adapter's own calls (dated reads, endpoints), so they take the default.
 #[derive(Clone)]
-pub struct Rotator {
+pub struct Rotator<S = SecretsManager> {
     /// Secrets Manager.
-    pub sm: SecretsManager,
+    pub sm: S,
     /// Settings from the environment.
     pub settings: Settings,
     /// Database connection options.
@@ -71,14 +85,14 @@ pub struct Rotator {
 }
 
 /// One step's view of the world.
-pub(crate) struct StepCtx<'a> {
-    pub rotator: &'a Rotator,
+pub(crate) struct StepCtx<'a, S> {
+    pub rotator: &'a Rotator<S>,
     pub event: &'a RotationEvent,
     pub deadline: Deadline,
     pub description: Description,
 }
 
-impl StepCtx<'_> {
+impl<S: SecretStore> StepCtx<'_, S> {
     pub fn secret_id(&self) -> &str {
         &self.description.arn
     }
@@ -140,17 +154,14 @@ pub fn not_found(role: SecretRole, secret_id: &str) -> Failure {
     .with("secret_id", secret_id)
 }
 
-impl Rotator {
+impl<S: SecretStore> Rotator<S> {
     /// Runs one step as the Lambda handler does: validation, preconditions, the step, and
     /// its `step_started` / `step_succeeded` / `step_failed` events.
-    ///
-    /// `local` is for the `rotate` command, which plays Secrets Manager's part: rotation need
-    /// not be enabled, and createSecret may stage a token Secrets Manager has not staged.
     pub async fn run_step(
         &self,
         event: &RotationEvent,
         deadline: Deadline,
-        local: bool,
+        invoker: Invoker,
     ) -> Result<Outcome, Failure> {
         let span = tracing::info_span!(
             "step",
@@ -160,23 +171,23 @@ impl Rotator {
         );
         async {
             let step = event.step.as_str();
-            telemetry::step_started(step, self.settings.strategy.as_str(), None);
+            telemetry::step_started(step, self.settings.strategy.as_str());
             // The watchdog of last resort: every wait inside is already bounded, so this only
             // fires on a bug, and still answers before Lambda's deadline.
             let guard = deadline
                 .remaining()
                 .saturating_sub(Duration::from_millis(100));
-            let result = match tokio::time::timeout(guard, self.step(event, deadline, local)).await
-            {
-                Ok(r) => r,
-                Err(_) => Err(Failure::new(
-                    Cause::FunctionTimeoutImminent,
-                    format!("{step} was still running near the function deadline"),
-                )
-                .with("operation", step)
-                .with("elapsed_ms", deadline.elapsed().as_millis() as u64)
-                .with("remaining_ms", deadline.remaining().as_millis() as u64)),
-            };
+            let result =
+                match tokio::time::timeout(guard, self.step(event, deadline, invoker)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(Failure::new(
+                        Cause::FunctionTimeoutImminent,
+                        format!("{step} was still running near the function deadline"),
+                    )
+                    .with("operation", step)
+                    .with("elapsed_ms", deadline.elapsed().as_millis() as u64)
+                    .with("remaining_ms", deadline.remaining().as_millis() as u64)),
+                };
             let duration_ms = deadline.elapsed().as_millis() as u64;
             match &result {
                 Ok(outcome) => telemetry::step_succeeded(step, duration_ms, outcome.as_str()),
@@ -192,18 +203,22 @@ impl Rotator {
         &self,
         event: &RotationEvent,
         deadline: Deadline,
-        local: bool,
+        invoker: Invoker,
     ) -> Result<Outcome, Failure> {
         let description = self.sm.describe(&deadline, &event.secret_id).await?;
-        // Local runs stand in for Secrets Manager: rotation need not be enabled, and
-        // createSecret may stage a token that is not a version yet.
-        let unstaged_create = local
-            && event.step == Step::CreateSecret
-            && !description.versions.contains_key(&event.token);
-        if !unstaged_create {
-            if let Some(done) = preconditions::check(&description, &event.token, !local)? {
-                return Ok(done);
+        let precondition = match invoker {
+            Invoker::SecretsManager => preconditions::check(&description, &event.token)?,
+            // createSecret may stage a token that is not a version yet.
+            Invoker::Local
+                if event.step == Step::CreateSecret
+                    && !description.versions.contains_key(&event.token) =>
+            {
+                None
             }
+            Invoker::Local => preconditions::check_staging(&description, &event.token)?,
+        };
+        if let Some(done) = precondition {
+            return Ok(done);
         }
         let ctx = StepCtx {
             rotator: self,
@@ -231,7 +246,7 @@ impl Rotator {
                 rotation_token: None,
             };
             let deadline = Deadline::after(timeout, self.settings.deadline_margin);
-            self.run_step(&event, deadline, true).await?;
+            self.run_step(&event, deadline, Invoker::Local).await?;
         }
         Ok(token)
     }

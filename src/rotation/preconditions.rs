@@ -1,4 +1,6 @@
-//! Checks made before any step, from one DescribeSecret (rotation.md, "The protocol").
+//! Checks made before any step, from one DescribeSecret, in the order of Secrets Manager's
+//! rotation protocol: rotation enabled, the token a version, AWSCURRENT already on it (done),
+//! AWSPENDING on it (else a stale or missing pending label, named with its remedy).
 
 use super::Outcome;
 use crate::diagnosis::{Cause, Failure};
@@ -13,15 +15,18 @@ pub fn rotation_not_enabled() -> Failure {
     )
 }
 
-/// `Ok(Some(AlreadyCurrent))` when there is nothing to do, `Ok(None)` to go on.
-pub fn check(
-    d: &Description,
-    token: &str,
-    require_enabled: bool,
-) -> Result<Option<Outcome>, Failure> {
-    if require_enabled && !d.rotation_enabled {
+/// Every check, as for an invocation by Secrets Manager: `Ok(Some(AlreadyCurrent))` when
+/// there is nothing to do, `Ok(None)` to go on.
+pub fn check(d: &Description, token: &str) -> Result<Option<Outcome>, Failure> {
+    if !d.rotation_enabled {
         return Err(rotation_not_enabled());
     }
+    check_staging(d, token)
+}
+
+/// The checks of the token's labels only (the `rotate` command, which need not have
+/// rotation enabled).
+pub fn check_staging(d: &Description, token: &str) -> Result<Option<Outcome>, Failure> {
     if !d.versions.contains_key(token) {
         return Err(Failure::new(
             Cause::VersionNotStaged,
@@ -88,21 +93,18 @@ mod tests {
                 ("c", &["AWSPREVIOUS"]),
             ],
         );
-        assert_eq!(check(&d, "b", true).unwrap(), None);
-        assert_eq!(check(&d, "a", true).unwrap(), Some(Outcome::AlreadyCurrent));
-        assert_eq!(
-            check(&d, "zz", true).unwrap_err().cause,
-            Cause::VersionNotStaged
-        );
-        let f = check(&d, "c", true).unwrap_err();
+        assert_eq!(check(&d, "b").unwrap(), None);
+        assert_eq!(check(&d, "a").unwrap(), Some(Outcome::AlreadyCurrent));
+        assert_eq!(check(&d, "zz").unwrap_err().cause, Cause::VersionNotStaged);
+        let f = check(&d, "c").unwrap_err();
         assert_eq!(f.cause, Cause::VersionNotPending);
         assert_eq!(f.evidence["pending_version_id"], "b");
         assert!(f.remedy.contains("--remove-from-version-id b"));
         let off = desc(false, &[("b", &["AWSPENDING"])]);
         assert_eq!(
-            check(&off, "b", true).unwrap_err().cause,
+            check(&off, "b").unwrap_err().cause,
             Cause::RotationNotEnabled
         );
-        assert_eq!(check(&off, "b", false).unwrap(), None);
+        assert_eq!(check_staging(&off, "b").unwrap(), None);
     }
 }

@@ -5,6 +5,7 @@ use super::{Outcome, StepCtx};
 use crate::config::Strategy;
 use crate::diagnosis::{Cause, Failure};
 use crate::secret::{DbSecret, SecretRole};
+use crate::store::SecretStore;
 use crate::telemetry;
 
 /// The pending secret may only name the account being rotated, on the same host: a
@@ -24,7 +25,7 @@ pub(super) fn check_user(current: &DbSecret, pending: &DbSecret) -> Result<(), F
     .with("found_host", pending.host.as_str()))
 }
 
-pub(super) async fn run(ctx: &StepCtx<'_>) -> Result<Outcome, Failure> {
+pub(super) async fn run<S: SecretStore>(ctx: &StepCtx<'_, S>) -> Result<Outcome, Failure> {
     let current = ctx.current().await?;
     let pending = ctx.required_pending().await?;
     match ctx.rotator.settings.strategy {
@@ -39,8 +40,8 @@ pub(super) async fn run(ctx: &StepCtx<'_>) -> Result<Outcome, Failure> {
 /// in, so one connection does the work; on a retry after the change, AWSCURRENT is refused and
 /// AWSPENDING logs in (`already_set`), which is what the reference's pending-first order
 /// decides too, with one connection less on the common path.
-async fn single_user(
-    ctx: &StepCtx<'_>,
+async fn single_user<S: SecretStore>(
+    ctx: &StepCtx<'_, S>,
     current: &DbSecret,
     pending: &DbSecret,
 ) -> Result<Outcome, Failure> {

@@ -4,8 +4,9 @@ use super::login::Attempts;
 use super::{Outcome, StepCtx};
 use crate::diagnosis::Failure;
 use crate::secret::SecretRole;
+use crate::store::SecretStore;
 
-pub(super) async fn run(ctx: &StepCtx<'_>) -> Result<Outcome, Failure> {
+pub(super) async fn run<S: SecretStore>(ctx: &StepCtx<'_, S>) -> Result<Outcome, Failure> {
     let pending = ctx.required_pending().await?;
     let opts = &ctx.rotator.db;
     // Recorded like setSecret's logins, so a refusal carries the same `attempts` evidence.

@@ -1,13 +1,94 @@
-//! AWS adapters: Secrets Manager (and, for RDS-managed masters, RDS). Each call runs within
-//! the deadline, is logged as an `aws_call` event, and has its errors classified in
-//! [`classify`].
+//! Where secrets are kept: the [`SecretStore`] trait the rotation steps use, its AWS adapter
+//! ([`SecretsManager`]), an in-memory store for unit tests of the protocol ([`memory`]), and
+//! the RDS adapter that completes RDS-managed master secrets ([`Rds`]). Every AWS call goes
+//! through one wrapper ([`call`]): within the deadline, logged as an `aws_call` event, its
+//! errors classified in [`classify`].
 
+pub mod call;
 pub mod classify;
+pub mod memory;
 pub mod rds;
 pub mod secrets;
 
 pub use rds::Rds;
 pub use secrets::{Dates, Description, SecretsManager};
+
+use crate::config::PasswordPolicy;
+use crate::diagnosis::{Deadline, Failure};
+use crate::secret::{Engine, Password, SecretRole};
+use std::future::Future;
+
+/// One UpdateSecretVersionStage: `stage` onto `to` and off `from` (either may be absent).
+/// Secrets Manager refuses it when `from` does not hold the label, so a label that moved in
+/// the meantime is never taken from its new version.
+#[derive(Debug, Clone, Copy)]
+pub struct StageMove<'a> {
+    /// The staging label.
+    pub stage: &'a str,
+    /// The version that gets it.
+    pub to: Option<&'a str>,
+    /// The version that loses it.
+    pub from: Option<&'a str>,
+}
+
+/// Secrets Manager as the rotation protocol sees it: the calls the four steps make. Every
+/// call takes the deadline and fails with a classified [`Failure`].
+pub trait SecretStore: Send + Sync {
+    /// DescribeSecret: the ARN, whether rotation is on, and each version's labels.
+    fn describe(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+    ) -> impl Future<Output = Result<Description, Failure>> + Send;
+
+    /// GetSecretValue of `role`'s stage (and of `version_id` when given); `Ok(None)` when
+    /// there is no such value.
+    fn get_value(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        role: SecretRole,
+        version_id: Option<&str>,
+    ) -> impl Future<Output = Result<Option<Password>, Failure>> + Send;
+
+    /// The secret's tags, as (key, value) pairs (RDS-managed masters name their database
+    /// in one).
+    fn tags(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        role: SecretRole,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, Failure>> + Send;
+
+    /// GetRandomPassword under `policy`, leaving out the engine's characters.
+    fn random_password(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        policy: &PasswordPolicy,
+        engine: Engine,
+    ) -> impl Future<Output = Result<Password, Failure>> + Send;
+
+    /// PutSecretValue of `value` as version `token`, staged AWSPENDING, with the
+    /// RotationToken when given. The same value again is a success; another value for an
+    /// existing token is refused (`ResourceExistsException`).
+    fn put_pending(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        token: &str,
+        value: &str,
+        rotation_token: Option<&Password>,
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
+
+    /// UpdateSecretVersionStage.
+    fn update_stage(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        change: StageMove<'_>,
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
+}
 
 /// Loads the shared AWS configuration once per process: region, credentials and the
 /// `AWS_ENDPOINT_URL*` overrides come from the standard sources.

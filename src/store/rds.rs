@@ -3,17 +3,16 @@
 //! comes from DescribeDBInstances / DescribeDBClusters, and so do the replica and reader
 //! endpoints that decide whether the rotated user's host belongs to the master's database.
 //!
-//! Each call runs within the deadline (`Wait::Rds`), is logged as an `aws_call` event, and
-//! has its errors classified by [`classify`] (`rds_api_unreachable`, `rds_api_access_denied`,
-//! `aws_service_error`).
+//! Each call goes through the shared AWS call wrapper ([`super::call`]): within the deadline
+//! (`Wait::Rds`), logged as an `aws_call` event, its errors classified
+//! (`rds_api_unreachable`, `rds_api_access_denied`, `aws_service_error`).
 
-use super::classify::{classify, CallContext, Service};
-use crate::diagnosis::{Cause, Deadline, Failure, Wait};
-use crate::telemetry;
+use super::call::{About, Api};
+use super::classify::Service;
+use crate::diagnosis::{Cause, Deadline, Failure};
 use aws_sdk_rds::types::Filter;
 use aws_sdk_rds::Client;
 use std::future::Future;
-use std::time::Instant;
 
 /// TEST ONLY: when set, every host name read from the RDS API is replaced by this value.
 ///
@@ -99,7 +98,7 @@ impl DbEndpoints {
 #[derive(Clone)]
 pub struct Rds {
     client: Client,
-    endpoint: String,
+    api: Api,
     host_override: Option<String>,
 }
 
@@ -132,14 +131,14 @@ impl Rds {
         }
         Rds {
             client: Client::new(sdk),
-            endpoint,
+            api: Api::new(Service::Rds, endpoint),
             host_override,
         }
     }
 
     /// The endpoint URL in use.
     pub fn endpoint(&self) -> &str {
-        &self.endpoint
+        self.api.endpoint()
     }
 
     /// A host name read from the API, after the test-only override.
@@ -169,40 +168,9 @@ impl Rds {
         E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        let started = Instant::now();
-        let wait = Wait::Rds {
-            operation,
-            endpoint: self.endpoint.clone(),
-        };
-        let result = deadline
-            .run(wait, async {
-                fut.await.map_err(|err| {
-                    let ctx = CallContext {
-                        service: Service::Rds,
-                        operation,
-                        endpoint: &self.endpoint,
-                        secret: None,
-                        secret_id: None,
-                    };
-                    classify(&ctx, &err, started.elapsed())
-                })
-            })
-            .await;
-        let result = match result {
-            Err(f) => Err(super::classify::name_deadline_phase(f, &self.endpoint, deadline).await),
-            ok => ok,
-        };
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(f) => f.cause.code(),
-        };
-        telemetry::aws_call(
-            "rds",
-            operation,
-            started.elapsed().as_millis() as u64,
-            outcome,
-        );
-        result
+        self.api
+            .call(deadline, operation, About::default(), fut)
+            .await
     }
 
     /// The endpoints of the database an RDS-managed master secret belongs to.

@@ -1,16 +1,16 @@
 //! The Secrets Manager adapter: the six calls rotation makes, each within the deadline,
 //! each logged as an `aws_call` event, each failure classified.
 
-use super::classify::{classify, CallContext, Service};
+use super::call::{About, Api};
+use super::classify::Service;
+use super::{SecretStore, StageMove};
 use crate::config::PasswordPolicy;
-use crate::diagnosis::{Deadline, Failure, Wait};
-use crate::secret::{EngineFamily, Password, SecretRole};
-use crate::telemetry;
+use crate::diagnosis::{Cause, Deadline, Failure};
+use crate::secret::{Engine, Password, SecretRole};
 use aws_sdk_secretsmanager::Client;
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 /// What DescribeSecret says about the secret.
 #[derive(Debug, Clone)]
@@ -55,9 +55,6 @@ fn system_time(t: &aws_smithy_types::DateTime) -> Option<SystemTime> {
     SystemTime::try_from(*t).ok()
 }
 
-/// The number of calls made, by operation (benchmarks and the call-count guard read it).
-pub type CallCounts = Arc<Mutex<HashMap<&'static str, u64>>>;
-
 /// Secret values by (secret ARN, version id), wiped when evicted or dropped.
 type VersionCache = HashMap<(String, String), zeroize::Zeroizing<String>>;
 
@@ -65,13 +62,12 @@ type VersionCache = HashMap<(String, String), zeroize::Zeroizing<String>>;
 #[derive(Clone)]
 pub struct SecretsManager {
     client: Client,
-    endpoint: String,
+    api: Api,
     /// A version's value never changes once written, so values are cached by
     /// (secret ARN, version id) for the life of the process: a warm Lambda then reads each
     /// version once per rotation instead of once per step.
     /// The values are wiped when evicted or dropped.
     cache: Arc<Mutex<VersionCache>>,
-    calls: CallCounts,
 }
 
 impl SecretsManager {
@@ -91,84 +87,14 @@ impl SecretsManager {
             .unwrap_or_else(|| format!("https://secretsmanager.{region}.amazonaws.com"));
         SecretsManager {
             client: Client::from_conf(config),
-            endpoint,
+            api: Api::new(Service::SecretsManager, endpoint),
             cache: Arc::default(),
-            calls: Arc::default(),
         }
     }
 
     /// The endpoint URL in use.
     pub fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
-    /// Calls made so far, by operation.
-    pub fn call_counts(&self) -> HashMap<&'static str, u64> {
-        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    async fn call<T, E, R, F>(
-        &self,
-        deadline: &Deadline,
-        operation: &'static str,
-        secret_id: &str,
-        secret: Option<SecretRole>,
-        fut: F,
-    ) -> Result<Result<T, Failure>, Failure>
-    where
-        F: Future<Output = Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>>,
-        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        *self
-            .calls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(operation)
-            .or_default() += 1;
-        let started = Instant::now();
-        let wait = Wait::SecretsManager {
-            operation,
-            endpoint: self.endpoint.clone(),
-        };
-        let result = deadline
-            .run(wait, async {
-                Ok(fut.await.map_err(|err| {
-                    let ctx = CallContext {
-                        service: Service::SecretsManager,
-                        operation,
-                        endpoint: &self.endpoint,
-                        secret,
-                        secret_id: Some(secret_id),
-                    };
-                    classify(&ctx, &err, started.elapsed())
-                }))
-            })
-            .await;
-        let result = match result {
-            Err(f) => Err(super::classify::name_deadline_phase(f, &self.endpoint, deadline).await),
-            ok => ok,
-        };
-        let outcome = match &result {
-            Ok(Ok(_)) => "ok",
-            Ok(Err(f)) | Err(f) => f.cause.code(),
-        };
-        telemetry::aws_call(
-            "secretsmanager",
-            operation,
-            started.elapsed().as_millis() as u64,
-            outcome,
-        );
-        result
-    }
-
-    /// DescribeSecret.
-    pub async fn describe(
-        &self,
-        deadline: &Deadline,
-        secret_id: &str,
-    ) -> Result<Description, Failure> {
-        Ok(self.describe_dated(deadline, secret_id).await?.0)
+        self.api.endpoint()
     }
 
     /// DescribeSecret, with when the secret last changed and was last rotated (repair judges
@@ -179,14 +105,14 @@ impl SecretsManager {
         secret_id: &str,
     ) -> Result<(Description, Dates), Failure> {
         let out = self
+            .api
             .call(
                 deadline,
                 "DescribeSecret",
-                secret_id,
-                Some(SecretRole::Current),
+                about(SecretRole::Current, secret_id),
                 self.client.describe_secret().secret_id(secret_id).send(),
             )
-            .await??;
+            .await?;
         let dates = Dates {
             last_changed: out.last_changed_date().and_then(system_time),
             last_rotated: out.last_rotated_date().and_then(system_time),
@@ -201,58 +127,6 @@ impl SecretsManager {
             versions: out.version_ids_to_stages().cloned().unwrap_or_default(),
         };
         Ok((description, dates))
-    }
-
-    /// The tags of a secret (DescribeSecret), as (key, value) pairs: RDS-managed master
-    /// secrets name their database in a system tag.
-    pub async fn tags(
-        &self,
-        deadline: &Deadline,
-        secret_id: &str,
-        role: SecretRole,
-    ) -> Result<Vec<(String, String)>, Failure> {
-        let out = self
-            .call(
-                deadline,
-                "DescribeSecret",
-                secret_id,
-                Some(role),
-                self.client.describe_secret().secret_id(secret_id).send(),
-            )
-            .await??;
-        Ok(out
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-            .collect())
-    }
-
-    /// GetSecretValue by stage (and version id when known). `Ok(None)` when Secrets Manager
-    /// has no such value (ResourceNotFoundException): the caller decides whether that is the
-    /// expected miss (AWSPENDING in createSecret, no AWSPREVIOUS yet) or a failure.
-    pub async fn get_value(
-        &self,
-        deadline: &Deadline,
-        secret_id: &str,
-        role: SecretRole,
-        version_id: Option<&str>,
-    ) -> Result<Option<Password>, Failure> {
-        if let Some(v) = version_id {
-            let cached = self
-                .cache
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&(secret_id.to_string(), v.to_string()))
-                .cloned();
-            if let Some(text) = cached {
-                // Registered again with the scrubber: this invocation reads it anew.
-                return Ok(Some(Password::new(text.as_str())));
-            }
-        }
-        Ok(self
-            .fetch_value(deadline, secret_id, role, version_id)
-            .await?
-            .map(|(text, _)| text))
     }
 
     /// GetSecretValue of one version, uncached, with the version's creation date: repair
@@ -284,19 +158,19 @@ impl SecretsManager {
             req = req.version_id(v);
         }
         let result = self
+            .api
             .call(
                 deadline,
                 "GetSecretValue",
-                secret_id,
-                Some(role),
+                about(role, secret_id),
                 req.send(),
             )
-            .await?;
+            .await;
         match result {
             Ok(out) => {
                 let Some(text) = out.secret_string() else {
-                    return Err(crate::diagnosis::Failure::new(
-                        crate::diagnosis::Cause::SecretJsonInvalid,
+                    return Err(Failure::new(
+                        Cause::SecretJsonInvalid,
                         format!("the {} secret is binary, not a JSON string", role.as_str()),
                     )
                     .with("secret", role.as_str())
@@ -308,7 +182,7 @@ impl SecretsManager {
                 }
                 Ok(Some((text, out.created_date().and_then(system_time))))
             }
-            Err(f) if f.cause == crate::diagnosis::Cause::SecretNotFound => Ok(None),
+            Err(f) if f.cause == Cause::SecretNotFound => Ok(None),
             Err(f) => Err(f),
         }
     }
@@ -325,32 +199,115 @@ impl SecretsManager {
         );
     }
 
+    /// UpdateSecretVersionStage: `stage` off `version_id` (repair's stale AWSPENDING). Secrets
+    /// Manager refuses it when the label is no longer on that version, so a label that moved
+    /// in the meantime is never removed from its new version.
+    pub async fn remove_stage(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        stage: &str,
+        version_id: &str,
+    ) -> Result<(), Failure> {
+        let change = StageMove {
+            stage,
+            to: None,
+            from: Some(version_id),
+        };
+        self.update_stage(deadline, secret_id, change).await
+    }
+}
+
+/// The AWS adapter of the protocol's calls.
+impl SecretStore for SecretsManager {
+    /// DescribeSecret.
+    async fn describe(&self, deadline: &Deadline, secret_id: &str) -> Result<Description, Failure> {
+        Ok(self.describe_dated(deadline, secret_id).await?.0)
+    }
+
+    /// The tags of a secret (DescribeSecret), as (key, value) pairs: RDS-managed master
+    /// secrets name their database in a system tag.
+    async fn tags(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        role: SecretRole,
+    ) -> Result<Vec<(String, String)>, Failure> {
+        let out = self
+            .api
+            .call(
+                deadline,
+                "DescribeSecret",
+                about(role, secret_id),
+                self.client.describe_secret().secret_id(secret_id).send(),
+            )
+            .await?;
+        Ok(out
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect())
+    }
+
+    /// GetSecretValue by stage (and version id when known). `Ok(None)` when Secrets Manager
+    /// has no such value (ResourceNotFoundException): the caller decides whether that is the
+    /// expected miss (AWSPENDING in createSecret, no AWSPREVIOUS yet) or a failure.
+    async fn get_value(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        role: SecretRole,
+        version_id: Option<&str>,
+    ) -> Result<Option<Password>, Failure> {
+        if let Some(v) = version_id {
+            let cached = self
+                .cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&(secret_id.to_string(), v.to_string()))
+                .cloned();
+            if let Some(text) = cached {
+                // Registered again with the scrubber: this invocation reads it anew.
+                return Ok(Some(Password::new(text.as_str())));
+            }
+        }
+        Ok(self
+            .fetch_value(deadline, secret_id, role, version_id)
+            .await?
+            .map(|(text, _)| text))
+    }
+
     /// GetRandomPassword with the reference's settings.
-    pub async fn random_password(
+    async fn random_password(
         &self,
         deadline: &Deadline,
         secret_id: &str,
         policy: &PasswordPolicy,
-        family: EngineFamily,
+        engine: Engine,
     ) -> Result<Password, Failure> {
         let req = self
             .client
             .get_random_password()
             .password_length(policy.length)
-            .exclude_characters(policy.exclude_for(family))
+            .exclude_characters(policy.exclude_for(engine))
             .exclude_numbers(policy.exclude_numbers)
             .exclude_punctuation(policy.exclude_punctuation)
             .exclude_uppercase(policy.exclude_uppercase)
             .exclude_lowercase(policy.exclude_lowercase)
             .require_each_included_type(policy.require_each_included_type);
+        let about = About {
+            secret: None,
+            secret_id: Some(secret_id),
+        };
         let out = self
-            .call(deadline, "GetRandomPassword", secret_id, None, req.send())
-            .await??;
+            .api
+            .call(deadline, "GetRandomPassword", about, req.send())
+            .await?;
         Ok(Password::new(out.random_password().unwrap_or_default()))
     }
 
     /// PutSecretValue of the pending version, with the RotationToken when given.
-    pub async fn put_pending(
+    async fn put_pending(
         &self,
         deadline: &Deadline,
         secret_id: &str,
@@ -366,68 +323,46 @@ impl SecretsManager {
             .secret_string(value)
             .version_stages("AWSPENDING")
             .set_rotation_token(rotation_token.map(|t| t.expose().to_string()));
-        self.call(
-            deadline,
-            "PutSecretValue",
-            secret_id,
-            Some(SecretRole::Pending),
-            req.send(),
-        )
-        .await??;
+        self.api
+            .call(
+                deadline,
+                "PutSecretValue",
+                about(SecretRole::Pending, secret_id),
+                req.send(),
+            )
+            .await?;
         self.remember(secret_id, token, value);
         Ok(())
     }
 
-    /// UpdateSecretVersionStage: `stage` off `version_id` (repair's stale AWSPENDING). Secrets
-    /// Manager refuses it when the label is no longer on that version, so a label that moved
-    /// in the meantime is never removed from its new version.
-    pub async fn remove_stage(
+    /// UpdateSecretVersionStage.
+    async fn update_stage(
         &self,
         deadline: &Deadline,
         secret_id: &str,
-        stage: &str,
-        version_id: &str,
+        change: StageMove<'_>,
     ) -> Result<(), Failure> {
         let req = self
             .client
             .update_secret_version_stage()
             .secret_id(secret_id)
-            .version_stage(stage)
-            .remove_from_version_id(version_id);
-        self.call(
-            deadline,
-            "UpdateSecretVersionStage",
-            secret_id,
-            None,
-            req.send(),
-        )
-        .await??;
+            .version_stage(change.stage)
+            .set_move_to_version_id(change.to.map(str::to_string))
+            .set_remove_from_version_id(change.from.map(str::to_string));
+        let about = About {
+            secret: None,
+            secret_id: Some(secret_id),
+        };
+        self.api
+            .call(deadline, "UpdateSecretVersionStage", about, req.send())
+            .await?;
         Ok(())
     }
+}
 
-    /// UpdateSecretVersionStage: AWSCURRENT to `token`, away from `from`.
-    pub async fn promote(
-        &self,
-        deadline: &Deadline,
-        secret_id: &str,
-        token: &str,
-        from: Option<&str>,
-    ) -> Result<(), Failure> {
-        let req = self
-            .client
-            .update_secret_version_stage()
-            .secret_id(secret_id)
-            .version_stage("AWSCURRENT")
-            .move_to_version_id(token)
-            .set_remove_from_version_id(from.map(str::to_string));
-        self.call(
-            deadline,
-            "UpdateSecretVersionStage",
-            secret_id,
-            None,
-            req.send(),
-        )
-        .await??;
-        Ok(())
+fn about(role: SecretRole, secret_id: &str) -> About<'_> {
+    About {
+        secret: Some(role),
+        secret_id: Some(secret_id),
     }
 }

@@ -264,7 +264,7 @@ fn login_failure(err: &tokio_postgres::Error, at: &Site<'_>, elapsed: Duration) 
                 format!("the certificate of {} did not verify ({reason})", at.host),
             )
             .with("host", at.host)
-            .with("reason", reason)
+            .tls_reason(reason)
             .with("tls_error", chain.as_str()),
             None => unreachable(Phase::Tls),
         };
