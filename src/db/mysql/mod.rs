@@ -299,33 +299,24 @@ impl MySession {
     }
 
     /// Runs one statement within the budget; errors classified as `op`. A timeout the server
-    /// enforced itself (the session's lock_wait_timeout / max_statement_time) gets the
-    /// deadline's elapsed and remaining time, as a deadline cut does.
+    /// enforced itself (the session's lock_wait_timeout / max_statement_time: a server error
+    /// code, where a deadline cut has none) gets the deadline's elapsed and remaining time, as
+    /// a deadline cut does.
     async fn statement(
         &mut self,
         deadline: &Deadline,
         op: Operation,
         sql: &str,
     ) -> Result<(), Failure> {
-        let MySession { conn, target, .. } = self;
-        deadline
-            .run(
-                Wait::DbStatement {
-                    operation: op.as_str(),
-                },
-                async {
-                    conn.query_drop(sql).await.map_err(|e| {
-                        let f = classify(&e, target, op, Duration::ZERO);
-                        match f.cause {
-                            Cause::FunctionTimeoutImminent => f
-                                .with("elapsed_ms", deadline.elapsed().as_millis() as u64)
-                                .with("remaining_ms", deadline.remaining().as_millis() as u64),
-                            _ => f,
-                        }
-                    })
-                },
-            )
-            .await
+        match self.rows(deadline, op, sql, Vec::new()).await {
+            Ok(_) => Ok(()),
+            Err(f) if f.cause == Cause::FunctionTimeoutImminent && f.signals.db_code.is_some() => {
+                Err(f
+                    .with("elapsed_ms", deadline.elapsed().as_millis() as u64)
+                    .with("remaining_ms", deadline.remaining().as_millis() as u64))
+            }
+            Err(f) => Err(f),
+        }
     }
 
     /// Runs a query (text protocol, or a prepared statement when `params` is not empty)

@@ -1,7 +1,7 @@
 //! Password changes on MySQL and MariaDB, applied to the account actually logged in (or, as a
 //! master, to the one account of a user), with a statement chosen by the server's real
-//! version and the account's authentication plugin ([`plan`]); and the read-only questions
-//! about dual passwords that diagnose asks.
+//! version and the account's authentication plugin ([`plan`]); and whether the account
+//! holds a secondary password (a question diagnose asks).
 //!
 //! Why the statements look the way they do:
 //! - The account is the one `CURRENT_USER()` names (user *and* host part), not `'user'@'%'`:
