@@ -111,10 +111,11 @@ pub fn session_settings(version: Option<&ServerVersion>, budget: Duration) -> St
 }
 
 /// The timeouts part of [`session_settings`]: `, SESSION lock_wait_timeout = …` and the
-/// server's statement time limit, all ending within `budget`.
+/// server's statement time limit, all ending within `budget` (see [`server_limit`]).
 pub(crate) fn session_timeouts(version: Option<&ServerVersion>, budget: Duration) -> String {
-    let ms = budget.as_millis().max(1);
-    let secs = budget.as_secs().max(1);
+    let limit = server_limit(budget);
+    let ms = limit.as_millis().max(1);
+    let secs = limit.as_secs().max(1);
     let mut sql = format!(", SESSION lock_wait_timeout = {secs}");
     match version {
         Some(v) if v.flavor == Flavor::MariaDb && v.at_least(10, 1, 1) => {
@@ -130,6 +131,14 @@ pub(crate) fn session_timeouts(version: Option<&ServerVersion>, budget: Duration
         _ => {}
     }
     sql
+}
+
+/// The server's own time limits end a tenth of the budget (at most 250 ms) before it. The
+/// server starts its clock when the statement arrives, after the budget was read: a limit of
+/// the whole budget would end just after the client's deadline, and the deadline, not the
+/// server's cancellation (whose error names the lock wait), would end the statement.
+fn server_limit(budget: Duration) -> Duration {
+    budget - (budget / 10).min(Duration::from_millis(250))
 }
 
 #[cfg(test)]
@@ -163,13 +172,14 @@ mod tests {
     fn session_settings_fit_the_budget() {
         let maria = parse_version("10.11.6-MariaDB");
         let mysql8 = parse_version("8.0.36");
-        let s = session_settings(maria.as_ref(), Duration::from_millis(2500));
+        // The server's limits end before the budget: 250 ms (at most) for its answer.
+        let s = session_settings(maria.as_ref(), Duration::from_millis(3100));
         assert!(s.contains("NO_BACKSLASH_ESCAPES"), "{s}");
         assert!(s.contains("lock_wait_timeout = 2,"), "{s}");
-        assert!(s.ends_with("max_statement_time = 2.500"), "{s}");
+        assert!(s.ends_with("max_statement_time = 2.850"), "{s}");
         let s = session_settings(mysql8.as_ref(), Duration::from_millis(300));
         assert!(s.contains("lock_wait_timeout = 1,"), "{s}");
-        assert!(s.ends_with("max_execution_time = 300"), "{s}");
+        assert!(s.ends_with("max_execution_time = 270"), "{s}");
         let s = session_settings(None, Duration::ZERO);
         assert!(s.ends_with("lock_wait_timeout = 1"), "{s}");
     }

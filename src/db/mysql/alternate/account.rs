@@ -289,7 +289,7 @@ mod tests {
         let maria = parse_version("10.11.6-MariaDB");
         let s = master_settings(maria.as_ref(), Duration::from_secs(3));
         assert!(
-            s.starts_with("SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES,NO_AUTO_CREATE_USER', SESSION sql_quote_show_create = 1, SESSION lock_wait_timeout = 3"),
+            s.starts_with("SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES,NO_AUTO_CREATE_USER', SESSION sql_quote_show_create = 1, SESSION lock_wait_timeout = 2"),
             "{s}"
         );
         let mysql8 = parse_version("8.0.36");
