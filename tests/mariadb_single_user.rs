@@ -492,7 +492,8 @@ async fn a_blocked_password_change_ends_before_the_deadline() {
 
 #[tokio::test]
 async fn identified_by_literals_mean_the_same_under_any_session_sql_mode() {
-    use db_secret_rotator::db::mysql::{parse_version, quote_literal, session_settings, Account};
+    use db_secret_rotator::db::mysql::sql::{quote_literal, session_settings, Account};
+    use db_secret_rotator::db::mysql::version::parse_version;
     let _shared = sql_mode_lock().read().await;
     // The MySQL 8+ statement form (ALTER USER … IDENTIFIED BY '…'), run on MariaDB by the
     // admin: a password ending in a backslash breaks any literal that relies on the mode.

@@ -1,7 +1,8 @@
 //! SHOW CREATE USER text: the authentication plugins it names, and the account name parser.
 #![no_main]
 
-use db_secret_rotator::db::mysql::{plugins_from_create_user, Account};
+use db_secret_rotator::db::mysql::create_user::plugins_from_create_user;
+use db_secret_rotator::db::mysql::sql::Account;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

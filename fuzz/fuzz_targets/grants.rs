@@ -3,8 +3,9 @@
 //! plan nothing for an account that already holds the same grants.
 #![no_main]
 
-use db_secret_rotator::db::mysql::grants::{parse_all, parse_line, plan_sync};
-use db_secret_rotator::db::mysql::Flavor;
+use db_secret_rotator::db::mysql::grants::parse::{parse_all, parse_line};
+use db_secret_rotator::db::mysql::grants::plan::plan_sync;
+use db_secret_rotator::db::mysql::version::Flavor;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! Server version strings (`SELECT VERSION()`, the handshake).
 #![no_main]
 
-use db_secret_rotator::db::mysql::parse_version;
+use db_secret_rotator::db::mysql::version::parse_version;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
