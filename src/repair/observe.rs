@@ -160,25 +160,29 @@ async fn try_login(
     }
 }
 
-/// MySQL 8+ answers a user no account admits from here (an alternating pair's clone before
-/// setSecret creates it) with a decoy exchange, whose plugin, picked from the user name, may
-/// be `sha256_password`, which the client does not perform. Once AWSCURRENT has logged in,
-/// that answer to AWSPENDING means it does not log in: a clone made by rotation from a user
-/// that logs in is not a `sha256_password` account, and the only action it can lead to,
-/// removing the AWSPENDING label, is undone by the printed command.
+/// MySQL 8+ and MariaDB answer a user no account admits from here (an alternating pair's
+/// clone before setSecret creates it) with a decoy exchange: MySQL picks the plugin from the
+/// user name and may ask for `sha256_password`; MariaDB borrows the plugin of some existing
+/// account and may ask for ed25519. The client performs neither. Once AWSCURRENT has logged
+/// in, that answer to AWSPENDING means it does not log in: a clone made by rotation from a
+/// user that logs in uses neither method, and the only action it can lead to, removing the
+/// AWSPENDING label, is undone by the printed command.
 fn is_mysql_decoy(f: &Failure) -> bool {
     f.cause == Cause::DbAuthMethodUnsupported
-        && f.signals.auth_method.as_deref() == Some("sha256_password")
+        && matches!(
+            f.signals.auth_method.as_deref(),
+            Some("sha256_password" | "ed25519 or parsec")
+        )
 }
 
-/// The `refused` entry for [`is_mysql_decoy`], naming the method MySQL asked for.
+/// The `refused` entry for [`is_mysql_decoy`], naming the method the server asked for.
 fn decoy_refusal(secret: &DbSecret, version: &str, f: &Failure) -> Tried {
     Tried {
         login: Login::Refused,
         entry: json!({"secret": SecretRole::Pending.as_str(), "version_id": version,
             "user": secret.username, "outcome": Login::Refused.as_str(),
             "tls": f.evidence.get("tls_mode_used").cloned().unwrap_or(Value::Null),
-            "code": Value::Null, "method": "sha256_password"}),
+            "code": Value::Null, "method": f.signals.auth_method.as_deref()}),
     }
 }
 
