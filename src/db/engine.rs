@@ -23,6 +23,12 @@ impl EngineFamily {
         }
     }
 
+    /// Whether an account can keep a secondary password beside its primary one (MySQL
+    /// 8.0.14+ `RETAIN CURRENT PASSWORD`; the server version decides at connect time).
+    pub fn may_have_secondary_password(self) -> bool {
+        matches!(self, EngineFamily::MySql)
+    }
+
     /// The name in events.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -252,7 +252,7 @@ pub async fn run_with(r: &Rotator, secret_id: &str, deadline: Deadline, ctx: &Co
     }
     if r.settings.strategy == crate::config::Strategy::AlternatingUsers {
         alternating::checks(&mut run, r, &current, &deadline).await;
-    } else if current.family == crate::secret::EngineFamily::MySql {
+    } else if current.family.may_have_secondary_password() {
         database::mysql_secondary_password(&mut run, r, &current, previous_logs_in, &deadline)
             .await;
     }
