@@ -105,14 +105,7 @@ struct Config {
 async fn master_arn(engine: &str) -> String {
     let s = services();
     if engine == "postgres" {
-        let name = unique("dsr_bench_master");
-        let pw = password("master");
-        pg_create_user(s.pg_port, &name, &pw, &[]).await;
-        pg_admin()
-            .await
-            .batch_execute(&format!("ALTER ROLE \"{name}\" CREATEROLE"))
-            .await
-            .unwrap();
+        let (name, pw) = pg_master(true).await;
         create_secret(&pg_secret(&name, &pw)).await
     } else if engine == "mysql" {
         let mut m = common::mysql::secret_on(

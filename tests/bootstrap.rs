@@ -288,7 +288,7 @@ async fn packaged_bootstrap_rotates_a_postgres_secret_event_by_event() {
     record_secret(&rotation_token);
 
     let f = Function::start(&pkg, Roots::DbCaBundle, &s.moto).await;
-    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+    for step in STEPS {
         let event = json!({"Step": step, "SecretId": arn, "ClientRequestToken": token,
                            "RotationToken": rotation_token});
         assert_ok(f.call(event).await, step);
@@ -352,7 +352,7 @@ async fn packaged_bootstrap_rotates_a_mariadb_account_that_requires_tls() {
     let token = start_rotation(&arn).await;
 
     let f = Function::start(&pkg, Roots::DbCaBundle, &services().moto).await;
-    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+    for step in STEPS {
         assert_ok(f.rotation_step(step, &arn, &token).await, step);
     }
     let events = f.stop().await;
@@ -392,7 +392,7 @@ async fn packaged_bootstrap_trusts_the_system_roots_where_amazon_linux_keeps_the
     // the OpenSSL compiled in (PostgreSQL, "ssl": true).
     let endpoint = https_moto().await;
     let f = Function::start(&pkg, Roots::Al2023SystemStore(s.ca_file.clone()), &endpoint).await;
-    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+    for step in STEPS {
         assert_ok(f.rotation_step(step, &arn, &token).await, step);
     }
     // Diagnose checks the endpoint (DNS, TCP, TLS, HTTP) and the database's TLS the same way.

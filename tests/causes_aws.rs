@@ -473,9 +473,7 @@ async fn rotation_with_an_rds_managed_master() -> (String, String) {
         .and_then(|m| m.secret_arn())
         .expect("moto creates the RDS-managed secret")
         .to_string();
-    let master = unique("dsr_rds_master");
-    let master_pw = password("rdsmaster");
-    pg_create_user(s.pg_port, &master, &master_pw, &[]).await;
+    let (master, master_pw) = pg_master(false).await;
     sm().await
         .put_secret_value()
         .secret_id(&managed)

@@ -13,8 +13,6 @@ use common::tcp_proxy::{Mode, TcpProxy};
 use common::*;
 use serde_json::Value;
 
-const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
-
 #[derive(Debug, Clone, Copy)]
 enum Inject {
     /// Every call of the operation answers 500 InternalServiceError.
@@ -119,14 +117,7 @@ async fn fixture(setup: Setup, proxy_port: u16) -> (String, String, String) {
     secret["port"] = proxy_port.into();
     if setup.alternating() {
         let mut master = if setup.pg() {
-            let name = unique("dsr_fm_master");
-            let pw = password("master");
-            pg_create_user(s.pg_port, &name, &pw, &[]).await;
-            pg_admin()
-                .await
-                .batch_execute(&format!("ALTER ROLE \"{name}\" CREATEROLE"))
-                .await
-                .unwrap();
+            let (name, pw) = pg_master(true).await;
             pg_secret(&name, &pw)
         } else {
             match setup.server() {

@@ -13,7 +13,6 @@ use common::mysql::*;
 use common::*;
 use serde_json::{json, Value};
 
-const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
 const ALT: &[(&str, &str)] = &[("ROTATION_STRATEGY", "alternating_users")];
 
 fn password_of(v: &Value) -> String {

@@ -15,7 +15,6 @@ use common::mysql::*;
 use common::*;
 use serde_json::{json, Value};
 
-const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
 const ALT: &[(&str, &str)] = &[
     ("ROTATION_STRATEGY", "alternating_users"),
     ("USERNAME_CHARACTER_LIMIT", "32"),

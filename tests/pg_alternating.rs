@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
 const ALT: &[(&str, &str)] = &[("ROTATION_STRATEGY", "alternating_users")];
 
 fn ident(name: &str) -> String {
@@ -16,17 +15,7 @@ fn ident(name: &str) -> String {
 
 /// A master user (CREATEROLE unless told otherwise, never superuser) and its secret.
 async fn master(createrole: bool) -> (String, String) {
-    let s = services();
-    let name = unique("dsr_alt_master");
-    let pw = password("master");
-    pg_create_user(s.pg_port, &name, &pw, &[]).await;
-    if createrole {
-        pg_admin()
-            .await
-            .batch_execute(&format!("ALTER ROLE {} CREATEROLE", ident(&name)))
-            .await
-            .unwrap();
-    }
+    let (name, pw) = pg_master(createrole).await;
     let arn = create_secret(&pg_secret(&name, &pw)).await;
     (name, arn)
 }

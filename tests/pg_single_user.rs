@@ -6,8 +6,6 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
-
 #[tokio::test]
 async fn tls_only_account_without_ssl_key_rotates_fully() {
     let s = services();

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod driver;
+pub mod engine;
 pub mod fault;
 pub mod http;
 pub mod lambda_invoke;
@@ -142,8 +143,18 @@ pub fn password(tag: &str) -> String {
 
 // ---------------------------------------------------------------- moto / Secrets Manager
 
-/// An SDK client pointed at moto.
+/// An SDK client pointed at moto, built once per thread: a test's runtime lives on its own
+/// thread (worker threads belong to one runtime), and a client must not outlive the runtime
+/// its pooled connections were spawned on, so one process-wide client would fail a request
+/// whenever the test that opened the connection has ended ("runtime dropped the dispatch
+/// task"). Clones share the connection pool.
 pub async fn sm() -> SmClient {
+    thread_local! {
+        static SM: std::cell::RefCell<Option<SmClient>> = const { std::cell::RefCell::new(None) };
+    }
+    if let Some(client) = SM.with(|c| c.borrow().clone()) {
+        return client;
+    }
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(&services().moto)
@@ -152,7 +163,9 @@ pub async fn sm() -> SmClient {
         ))
         .load()
         .await;
-    SmClient::new(&conf)
+    let client = SmClient::new(&conf);
+    SM.with(|c| *c.borrow_mut() = Some(client.clone()));
+    client
 }
 
 pub fn moto_addr() -> String {
@@ -525,9 +538,12 @@ pub fn step(arn: &str, token: &str, step: &str, env: &[(&str, &str)]) -> Run {
     )
 }
 
+/// The four rotation steps, in the order Secrets Manager invokes them.
+pub const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
+
 /// The four steps in order, each asserted to succeed.
 pub fn rotate_all(arn: &str, token: &str, env: &[(&str, &str)]) {
-    for s in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+    for s in STEPS {
         let run = step(arn, token, s, env);
         assert_eq!(run.status, 0, "{s} failed:\n{}\n{}", run.stdout, run.stderr);
     }
@@ -581,6 +597,22 @@ pub async fn pg_create_user(port: u16, name: &str, password: &str, groups: &[&st
             .await
             .unwrap();
     }
+}
+
+/// A master role for alternating users on the TLS cluster: CREATEROLE when `createrole`,
+/// never superuser; gives (name, password).
+pub async fn pg_master(createrole: bool) -> (String, String) {
+    let name = unique("dsr_master");
+    let pw = password("master");
+    pg_create_user(services().pg_port, &name, &pw, &[]).await;
+    if createrole {
+        pg_admin()
+            .await
+            .batch_execute(&format!("ALTER ROLE {} CREATEROLE", pg_ident(&name)))
+            .await
+            .unwrap();
+    }
+    (name, pw)
 }
 
 /// Logs in as a user: over verified TLS (to `localhost`) or plaintext.
