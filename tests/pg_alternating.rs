@@ -313,22 +313,6 @@ async fn a_privilege_granted_to_the_original_after_the_first_rotation_is_usable_
     assert_eq!(row.get::<_, String>(0), "seen");
 }
 
-/// Writes the pending value by hand, as a tampered createSecret would have.
-async fn put_pending(arn: &str, token: &str, value: &Value) {
-    if let Some(p) = value["password"].as_str() {
-        record_secret(p);
-    }
-    sm().await
-        .put_secret_value()
-        .secret_id(arn)
-        .client_request_token(token)
-        .secret_string(value.to_string())
-        .version_stages("AWSPENDING")
-        .send()
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn pending_user_or_host_mismatch_fails_before_any_connection() {
     let user = unique("dsr_alt_mismatch");

@@ -275,6 +275,22 @@ pub async fn value_at(arn: &str, stage: &str, version: Option<&str>) -> Option<V
     Some(v)
 }
 
+/// Writes the pending value by hand, as a tampered createSecret would have.
+pub async fn put_pending(arn: &str, token: &str, value: &Value) {
+    if let Some(p) = value["password"].as_str() {
+        record_secret(p);
+    }
+    sm().await
+        .put_secret_value()
+        .secret_id(arn)
+        .client_request_token(token)
+        .secret_string(value.to_string())
+        .version_stages("AWSPENDING")
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Version id to staging labels.
 pub async fn stages(arn: &str) -> std::collections::HashMap<String, Vec<String>> {
     sm().await
