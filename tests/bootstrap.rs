@@ -311,12 +311,7 @@ async fn packaged_bootstrap_rotates_a_postgres_secret_event_by_event() {
 
     assert_eq!(error_type(failed), "db_login_failed");
     assert_eq!(report["secret_id"], arn.as_str(), "{report}");
-    let login = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "login_current")
-        .unwrap_or_else(|| panic!("no login_current check: {report}"));
+    let login = report_check(&report, "login_current");
     assert_eq!(login["ok"], true, "{report}");
     let new = value_at(&arn, "AWSCURRENT", None).await.unwrap();
     assert_ne!(new["password"], old.as_str());
@@ -448,12 +443,7 @@ async fn packaged_bootstrap_without_the_ca_in_the_system_roots_is_db_tls_verific
 
     assert_eq!(error_type(failed), "db_tls_verification_failed");
     // Diagnose names the same cause in its TLS check.
-    let tls = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "tls")
-        .unwrap_or_else(|| panic!("no tls check: {report}"));
+    let tls = report_check(&report, "tls");
     assert_eq!(tls["cause"], "db_tls_verification_failed", "{report:#}");
     // ... and names the CA the server's chain needed, which neither the shipped RDS roots nor
     // the system store hold.

@@ -28,7 +28,7 @@ mod common;
 use common::engine::{Engine, MariaDb, MySql, Postgres};
 use common::fault::closed_port;
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// A user with a fresh password; gives (user, password).
 async fn user<E: Engine>(prefix: &str) -> (String, String) {
@@ -36,26 +36,6 @@ async fn user<E: Engine>(prefix: &str) -> (String, String) {
     let pw = password(prefix);
     E::create_user(&user, &pw).await;
     (user, pw)
-}
-
-/// A secret under rotation, AWSPENDING staged (no value yet).
-async fn rotating(secret: &Value) -> (String, String) {
-    let arn = create_secret(secret).await;
-    let token = start_rotation(&arn).await;
-    (arn, token)
-}
-
-/// createSecret (which must succeed: it never touches the database), then setSecret.
-fn create_then_set(arn: &str, token: &str, env: &[(&str, &str)]) -> Run {
-    let create = step(arn, token, "createSecret", env);
-    assert_eq!(
-        create.outcome(),
-        "pending_created",
-        "{}\n{}",
-        create.stdout,
-        create.stderr
-    );
-    step(arn, token, "setSecret", env)
 }
 
 /// Nothing lost: the stored password is what it was, and the AWSCURRENT value still logs in.

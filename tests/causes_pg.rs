@@ -23,26 +23,6 @@ async fn pg_user(prefix: &str, groups: &[&str]) -> (String, String) {
     (user, pw)
 }
 
-/// A secret under rotation, AWSPENDING staged (no value yet).
-async fn rotating(secret: &Value) -> (String, String) {
-    let arn = create_secret(secret).await;
-    let token = start_rotation(&arn).await;
-    (arn, token)
-}
-
-/// createSecret (which must succeed: it never touches the database), then setSecret.
-fn create_then_set(arn: &str, token: &str, env: &[(&str, &str)]) -> Run {
-    let create = step(arn, token, "createSecret", env);
-    assert_eq!(
-        create.outcome(),
-        "pending_created",
-        "{}\n{}",
-        create.stdout,
-        create.stderr
-    );
-    step(arn, token, "setSecret", env)
-}
-
 /// Nothing lost: the role's verifier is what it was, and the AWSCURRENT value still logs in
 /// (over TLS to `localhost` on `port`, or plaintext).
 async fn nothing_lost(arn: &str, port: u16, verifier_before: &str, tls: bool) {

@@ -120,16 +120,7 @@ async fn fixture(setup: Setup, proxy_port: u16) -> (String, String, String) {
             let (name, pw) = pg_master(true).await;
             pg_secret(&name, &pw)
         } else {
-            match setup.server() {
-                common::mysql::Server::MariaDb => {
-                    common::mysql::maria_secret(&s.mariadb_admin_user, &s.mariadb_admin_password)
-                }
-                common::mysql::Server::MySql => common::mysql::secret_on(
-                    common::mysql::Server::MySql,
-                    &s.mysql_admin_user,
-                    &s.mysql_admin_password,
-                ),
-            }
+            common::mysql::admin_secret(setup.server())
         };
         master["port"] = proxy_port.into();
         secret["masterarn"] = create_secret(&master).await.into();

@@ -674,14 +674,7 @@ async fn pending_user_or_host_mismatch_is_user_mismatch_before_any_connection(se
             "no connection before the check:\n{}",
             run.stdout
         );
-        sm().await
-            .update_secret_version_stage()
-            .secret_id(&arn)
-            .version_stage("AWSPENDING")
-            .remove_from_version_id(&token)
-            .send()
-            .await
-            .unwrap();
+        remove_pending(&arn, &token).await;
     }
     assert!(hosts_on(server, &format!("{user}_clone")).await.is_empty());
 }

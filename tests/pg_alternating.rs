@@ -345,14 +345,7 @@ async fn pending_user_or_host_mismatch_fails_before_any_connection() {
             run.stdout
         );
         // Leave no AWSPENDING behind for the next case.
-        sm().await
-            .update_secret_version_stage()
-            .secret_id(&arn)
-            .version_stage("AWSPENDING")
-            .remove_from_version_id(&token)
-            .send()
-            .await
-            .unwrap();
+        remove_pending(&arn, &token).await;
     }
 }
 

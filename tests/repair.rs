@@ -24,12 +24,7 @@ fn repair(arn: &str, args: &[&str], env: &[(&str, &str)]) -> (Run, Value) {
     let mut all = vec!["repair", "--secret-id", arn, "--format", "json"];
     all.extend_from_slice(args);
     let run = run_bin(&all, env);
-    let report: Value = serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not one JSON report ({e}):\n{}\n{}",
-            run.stdout, run.stderr
-        )
-    });
+    let report = json_report(&run);
     (run, report)
 }
 

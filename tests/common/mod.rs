@@ -231,14 +231,7 @@ pub async fn start_rotation(arn: &str) -> String {
     // Clear the label first, as AWS would treat it as finished anyway.
     for (version, labels) in stages(arn).await {
         if labels.iter().any(|l| l == "AWSPENDING") && labels.iter().any(|l| l == "AWSCURRENT") {
-            sm().await
-                .update_secret_version_stage()
-                .secret_id(arn)
-                .version_stage("AWSPENDING")
-                .remove_from_version_id(version)
-                .send()
-                .await
-                .expect("clear AWSPENDING for moto");
+            remove_pending(arn, &version).await;
         }
     }
     sm().await
@@ -255,6 +248,26 @@ pub async fn start_rotation(arn: &str) -> String {
         .await
         .expect("RotateSecret");
     token
+}
+
+/// A new secret with this value under rotation, AWSPENDING staged (no value yet); gives
+/// (ARN, token).
+pub async fn rotating(secret: &Value) -> (String, String) {
+    let arn = create_secret(secret).await;
+    let token = start_rotation(&arn).await;
+    (arn, token)
+}
+
+/// Removes AWSPENDING from a version (a test undoing its own staging).
+pub async fn remove_pending(arn: &str, version: &str) {
+    sm().await
+        .update_secret_version_stage()
+        .secret_id(arn)
+        .version_stage("AWSPENDING")
+        .remove_from_version_id(version)
+        .send()
+        .await
+        .unwrap();
 }
 
 /// The value at a staging label (and version), or None.
@@ -487,25 +500,30 @@ pub fn run_bin(args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
-/// Runs `diagnose --format json`; gives the run and the report: stdout is the report and
-/// nothing else (log lines go to stderr).
-pub fn diagnose_json(arn: &str, env: &[(&str, &str)]) -> (Run, Value) {
-    let run = run_bin(&["diagnose", "--secret-id", arn, "--format", "json"], env);
-    let report: Value = serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| {
+/// The report of a `--format json` command (diagnose, repair, audit, migrate): stdout is the
+/// report and nothing else (log lines go to stderr).
+pub fn json_report(run: &Run) -> Value {
+    serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| {
         panic!(
             "stdout is not one JSON report ({e}):\n{}\n{}",
             run.stdout, run.stderr
         )
-    });
+    })
+}
+
+/// Runs `diagnose --format json`; gives the run and the report.
+pub fn diagnose_json(arn: &str, env: &[(&str, &str)]) -> (Run, Value) {
+    let run = run_bin(&["diagnose", "--secret-id", arn, "--format", "json"], env);
+    let report = json_report(&run);
     assert!(report.get("checks").is_some(), "{report}");
     (run, report)
 }
 
-/// The check called `name` in a diagnose report.
+/// The check called `name` in a report's `checks` (diagnose, or migrate's preflight).
 pub fn report_check<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["checks"]
         .as_array()
-        .unwrap()
+        .unwrap_or_else(|| panic!("no checks in {report}"))
         .iter()
         .find(|c| c["name"] == name)
         .unwrap_or_else(|| panic!("no check {name} in {report}"))
@@ -556,6 +574,20 @@ pub fn step(arn: &str, token: &str, step: &str, env: &[(&str, &str)]) -> Run {
 
 /// The four rotation steps, in the order Secrets Manager invokes them.
 pub const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
+
+/// createSecret (which must succeed: it never touches the database), then setSecret: the
+/// first step that reaches the database, where its causes show.
+pub fn create_then_set(arn: &str, token: &str, env: &[(&str, &str)]) -> Run {
+    let create = step(arn, token, "createSecret", env);
+    assert_eq!(
+        create.outcome(),
+        "pending_created",
+        "{}\n{}",
+        create.stdout,
+        create.stderr
+    );
+    step(arn, token, "setSecret", env)
+}
 
 /// The four steps in order, each asserted to succeed.
 pub fn rotate_all(arn: &str, token: &str, env: &[(&str, &str)]) {

@@ -261,6 +261,13 @@ pub fn maria_secret(user: &str, password: &str) -> Value {
     secret_on(Server::MariaDb, user, password)
 }
 
+/// A secret for the server's admin, the local master for alternating users (all privileges
+/// with grant option, as the RDS master user has).
+pub fn admin_secret(server: Server) -> Value {
+    let (user, pw) = server.admin();
+    secret_on(server, user, pw)
+}
+
 /// [`maria_secret`] for either server (engine `mariadb` or `mysql`).
 pub fn secret_on(server: Server, user: &str, password: &str) -> Value {
     serde_json::json!({
