@@ -21,7 +21,12 @@
 //!   `validate_password`, `super_read_only`, `max_connections`, the dual password privilege
 //!   (MariaDB has none of these under these names).
 //! - MariaDB and MySQL (tests/mysql_family_single_user.rs): a password change blocked by a
-//!   table lock ends before the deadline; PostgreSQL's form of it is in tests/causes_pg.rs.
+//!   table lock ends before the deadline; PostgreSQL's form of it (a lock on the role) is in
+//!   tests/causes_pg.rs. The pending user that is not the alternate (`user_mismatch`) is in
+//!   each engine's alternating suite, where the alternate exists.
+//! - Causes that would apply to MariaDB and MySQL too but are so far produced on PostgreSQL
+//!   only (tests/causes_pg.rs): a role that does not exist, a pending password changed before
+//!   testSecret, and the database drifted back to AWSPREVIOUS.
 
 mod common;
 

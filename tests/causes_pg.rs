@@ -1,10 +1,11 @@
-//! Every database cause of causes.md, and the three findings, produced for real on
-//! PostgreSQL through the binary: pg_hba rules that refuse (TLS only, reject, GSSAPI), a
-//! server without TLS, an untrusted CA and a host-name mismatch, a replication role that may
-//! not change its own password, a private cluster with the `passwordcheck` module, a
-//! read-only role, a connection limit, a lock held on the role, closed ports and names that do
-//! not resolve. Each failure test asserts exit status 1, the `step_failed` cause, the evidence
-//! fields causes.md lists and a remedy, then that nothing was lost: the database password is
+//! The database causes and findings only PostgreSQL can produce, for real through the binary
+//! (the causes every engine produces are in tests/causes_db.rs, one scenario per engine):
+//! pg_hba rules that refuse (reject, GSSAPI), a server without TLS, a replication role that
+//! may not change its own password, a private cluster with the `passwordcheck` module, a
+//! read-only role, a connection limit, a database that refuses connections, a lock held on
+//! the role, a pending password changed before testSecret, the TLS downgrades and the drift
+//! back to AWSPREVIOUS. Each failure test asserts exit status 1, the `step_failed` cause, its
+//! evidence fields and a remedy, then that nothing was lost: the database password is
 //! unchanged and AWSCURRENT still logs in.
 
 mod common;

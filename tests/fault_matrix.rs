@@ -374,8 +374,8 @@ async fn run_case(setup: Setup, step_name: &'static str, inject: Inject) -> Foun
 }
 
 /// The cases that apply: the lock and read-only injections are PostgreSQL's (MariaDB's and
-/// MySQL's lock waits are covered by tests/mariadb_single_user.rs and
-/// tests/mysql_single_user.rs, and their read-only switches are server-wide);
+/// MySQL's lock waits are covered by tests/mysql_family_single_user.rs, and their read-only
+/// switches are server-wide);
 /// for alternating users the lock is left out too (the clone does not exist to be locked
 /// before the first rotation creates it).
 fn cases_for(setup: Setup) -> Vec<(&'static str, Inject)> {

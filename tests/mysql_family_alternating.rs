@@ -990,37 +990,7 @@ async fn mariadb_roles_and_default_roles_are_copied() {
     );
 }
 
-/// One test per scenario in the module of each server: the shared scenarios with the same
-/// names in both, then the server's own (`test_name = function`).
-macro_rules! engine_tests {
-    (
-        shared: [$($shared:ident),* $(,)?],
-        mariadb: [$($maria:ident = $maria_fn:ident),* $(,)?],
-        mysql: [$($my:ident = $my_fn:ident),* $(,)?] $(,)?
-    ) => {
-        engine_tests!(@server mariadb, Server::MariaDb, [$($shared),*], [$($maria = $maria_fn),*]);
-        engine_tests!(@server mysql, Server::MySql, [$($shared),*], [$($my = $my_fn),*]);
-    };
-    (@server $module:ident, $server:expr, [$($shared:ident),*], [$($own:ident = $own_fn:ident),*]) => {
-        mod $module {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $shared() {
-                    super::$shared($server).await
-                }
-            )*
-            $(
-                #[tokio::test]
-                async fn $own() {
-                    super::$own_fn().await
-                }
-            )*
-        }
-    };
-}
-
-engine_tests! {
+server_tests! {
     shared: [
         two_rotations_swap_to_clone_and_back_and_the_previous_user_keeps_working,
         hostile_username_on_a_require_ssl_account_gives_a_require_ssl_clone,

@@ -952,37 +952,7 @@ impl QueryDropOk for mysql_async::Conn {
     }
 }
 
-/// One test per scenario in the module of each server: the shared scenarios with the same
-/// names in both, then the server's own.
-macro_rules! engine_tests {
-    (
-        shared: [$($shared:ident),* $(,)?],
-        mariadb: [$($maria:ident),* $(,)?],
-        mysql: [$($my:ident),* $(,)?] $(,)?
-    ) => {
-        engine_tests!(@server mariadb, Server::MariaDb, [$($shared),*], [$($maria),*]);
-        engine_tests!(@server mysql, Server::MySql, [$($shared),*], [$($my),*]);
-    };
-    (@server $module:ident, $server:expr, [$($shared:ident),*], [$($own:ident),*]) => {
-        mod $module {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $shared() {
-                    super::$shared($server).await
-                }
-            )*
-            $(
-                #[tokio::test]
-                async fn $own() {
-                    super::$own().await
-                }
-            )*
-        }
-    };
-}
-
-engine_tests! {
+server_tests! {
     shared: [
         require_ssl_account_with_ssl_true_rotates_fully_twice,
         hostile_user_name_and_password_rotate,

@@ -1,5 +1,5 @@
 //! PostgreSQL, single user, end to end on the real services: the rotation protocol, its
-//! idempotence, and the preconditions (rotation.md).
+//! idempotence, and the preconditions each step checks before it acts.
 
 mod common;
 
