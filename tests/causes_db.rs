@@ -89,6 +89,22 @@ async fn unresolvable_database_host_is_db_unreachable_at_dns<E: Engine>() {
 
 // ------------------------------------------------------------------ credentials
 
+/// The failure lists a login with each of `secrets`, in order, each refused as a wrong
+/// password over verified TLS (a wrong password never downgrades TLS).
+fn every_attempt_refused<E: Engine>(ev: &serde_json::Value, secrets: &[&str]) {
+    let attempts = ev["attempts"].as_array().unwrap();
+    let tried: Vec<&str> = attempts
+        .iter()
+        .map(|a| a["secret"].as_str().unwrap())
+        .collect();
+    assert_eq!(tried, secrets, "{ev}");
+    for a in attempts {
+        assert_eq!(a["outcome"], "db_login_failed", "{a}");
+        assert_eq!(a["code"], E::wrong_password_code(), "{a}");
+        assert_eq!(a["tls"], "verified", "{a}");
+    }
+}
+
 async fn wrong_current_password_is_db_login_failed<E: Engine>() {
     let (user, real) = user::<E>("dsr_wrongpw").await;
     let (arn, token) = rotating(&E::secret(&user, &password("wrong"))).await;
@@ -97,20 +113,7 @@ async fn wrong_current_password_is_db_login_failed<E: Engine>() {
     let ev = run.expect_failure("db_login_failed", &["user", "attempts"]);
     assert_eq!(ev["user"], user.as_str());
     // Each login tried is listed: AWSCURRENT, then AWSPENDING; there is no AWSPREVIOUS yet.
-    let attempts = ev["attempts"].as_array().unwrap();
-    let tried: Vec<&str> = attempts
-        .iter()
-        .map(|a| a["secret"].as_str().unwrap())
-        .collect();
-    assert_eq!(tried, ["current", "pending"], "{ev}");
-    for a in attempts {
-        assert_eq!(a["outcome"], "db_login_failed", "{a}");
-        assert_eq!(a["code"], E::wrong_password_code(), "{a}");
-        assert_eq!(
-            a["tls"], "verified",
-            "a wrong password never downgrades TLS: {a}"
-        );
-    }
+    every_attempt_refused::<E>(ev, &["current", "pending"]);
     assert!(run.named("finding").is_empty(), "{}", run.stdout);
     assert!(run.named("password_changed").is_empty());
     assert_eq!(E::stored_password(&user).await, before);
@@ -132,17 +135,7 @@ async fn password_drifted_after_a_rotation_is_db_login_failed_listing_every_atte
     let run = create_then_set(&arn, &token, &[]);
     let ev = run.expect_failure("db_login_failed", &["user", "attempts"]);
     assert_eq!(ev["user"], user.as_str());
-    let attempts = ev["attempts"].as_array().unwrap();
-    let tried: Vec<&str> = attempts
-        .iter()
-        .map(|a| a["secret"].as_str().unwrap())
-        .collect();
-    assert_eq!(tried, ["current", "pending", "previous"], "{ev}");
-    for a in attempts {
-        assert_eq!(a["outcome"], "db_login_failed", "{a}");
-        assert_eq!(a["code"], E::wrong_password_code(), "{a}");
-        assert_eq!(a["tls"], "verified", "{a}");
-    }
+    every_attempt_refused::<E>(ev, &["current", "pending", "previous"]);
     assert!(
         E::logs_in(&user, &drifted).await,
         "the database was not changed"

@@ -12,7 +12,7 @@ mod common;
 
 use common::fault::closed_port;
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -313,18 +313,6 @@ async fn alter_role_blocked_by_a_lock_is_function_timeout_imminent_before_the_de
 
 // ------------------------------------------------------------------ the pending secret
 
-async fn pending_names(arn: &str, token: &str, pending: &Value) {
-    sm().await
-        .put_secret_value()
-        .secret_id(arn)
-        .client_request_token(token)
-        .secret_string(pending.to_string())
-        .version_stages("AWSPENDING")
-        .send()
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn pending_secret_naming_another_user_is_user_mismatch_before_any_connection() {
     let s = services();
@@ -333,7 +321,7 @@ async fn pending_secret_naming_another_user_is_user_mismatch_before_any_connecti
     let (arn, token) = rotating(&pg_secret(&user, &pw)).await;
     let before = pg_rolpassword(s.pg_port, &user).await;
     let victim_before = pg_rolpassword(s.pg_port, &victim).await;
-    pending_names(&arn, &token, &pg_secret(&victim, &password("stolen"))).await;
+    put_pending(&arn, &token, &pg_secret(&victim, &password("stolen"))).await;
     let run = step(&arn, &token, "setSecret", &[]);
     let ev = run.expect_failure(
         "user_mismatch",
@@ -352,7 +340,7 @@ async fn pending_secret_naming_another_user_is_user_mismatch_before_any_connecti
     // The same for another host.
     let mut elsewhere = pg_secret(&user, &password("elsewhere"));
     elsewhere["host"] = json!("db.attacker.example");
-    pending_names(&arn, &token, &elsewhere).await;
+    put_pending(&arn, &token, &elsewhere).await;
     let run = step(&arn, &token, "setSecret", &[]);
     let ev = run.expect_failure(
         "user_mismatch",
