@@ -103,30 +103,17 @@ struct Config {
 /// A master for alternating users: PostgreSQL with CREATEROLE, MariaDB and MySQL the local
 /// admin.
 async fn master_arn(engine: &str) -> String {
-    let s = services();
-    if engine == "postgres" {
-        let name = unique("dsr_bench_master");
-        let pw = password("master");
-        pg_create_user(s.pg_port, &name, &pw, &[]).await;
-        pg_admin()
-            .await
-            .batch_execute(&format!("ALTER ROLE \"{name}\" CREATEROLE"))
-            .await
-            .unwrap();
-        create_secret(&pg_secret(&name, &pw)).await
-    } else if engine == "mysql" {
-        let mut m = common::mysql::secret_on(
-            common::mysql::Server::MySql,
-            &s.mysql_admin_user,
-            &s.mysql_admin_password,
-        );
-        m["ssl"] = json!(true);
-        create_secret(&m).await
-    } else {
-        let mut m = common::mysql::maria_secret(&s.mariadb_admin_user, &s.mariadb_admin_password);
-        m["ssl"] = json!(true);
-        create_secret(&m).await
-    }
+    let server = match engine {
+        "postgres" => {
+            let (name, pw) = pg_master(true).await;
+            return create_secret(&pg_secret(&name, &pw)).await;
+        }
+        "mysql" => common::mysql::Server::MySql,
+        _ => common::mysql::Server::MariaDb,
+    };
+    let mut m = common::mysql::admin_secret(server);
+    m["ssl"] = json!(true);
+    create_secret(&m).await
 }
 
 async fn make_secret(config: &Config) -> Option<String> {

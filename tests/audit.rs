@@ -27,8 +27,7 @@ fn audit_json(env: &[(&str, &str)], extra: &[&str]) -> (Run, Value) {
     args.extend_from_slice(extra);
     let run = run_bin(&args, env);
     assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
-    let report = serde_json::from_str(run.stdout.trim())
-        .unwrap_or_else(|e| panic!("not one JSON report ({e}): {}", run.stdout));
+    let report = json_report(&run);
     (run, report)
 }
 

@@ -288,7 +288,7 @@ async fn packaged_bootstrap_rotates_a_postgres_secret_event_by_event() {
     record_secret(&rotation_token);
 
     let f = Function::start(&pkg, Roots::DbCaBundle, &s.moto).await;
-    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+    for step in STEPS {
         let event = json!({"Step": step, "SecretId": arn, "ClientRequestToken": token,
                            "RotationToken": rotation_token});
         assert_ok(f.call(event).await, step);
@@ -311,12 +311,7 @@ async fn packaged_bootstrap_rotates_a_postgres_secret_event_by_event() {
 
     assert_eq!(error_type(failed), "db_login_failed");
     assert_eq!(report["secret_id"], arn.as_str(), "{report}");
-    let login = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "login_current")
-        .unwrap_or_else(|| panic!("no login_current check: {report}"));
+    let login = report_check(&report, "login_current");
     assert_eq!(login["ok"], true, "{report}");
     let new = value_at(&arn, "AWSCURRENT", None).await.unwrap();
     assert_ne!(new["password"], old.as_str());
@@ -352,7 +347,7 @@ async fn packaged_bootstrap_rotates_a_mariadb_account_that_requires_tls() {
     let token = start_rotation(&arn).await;
 
     let f = Function::start(&pkg, Roots::DbCaBundle, &services().moto).await;
-    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+    for step in STEPS {
         assert_ok(f.rotation_step(step, &arn, &token).await, step);
     }
     let events = f.stop().await;
@@ -392,7 +387,7 @@ async fn packaged_bootstrap_trusts_the_system_roots_where_amazon_linux_keeps_the
     // the OpenSSL compiled in (PostgreSQL, "ssl": true).
     let endpoint = https_moto().await;
     let f = Function::start(&pkg, Roots::Al2023SystemStore(s.ca_file.clone()), &endpoint).await;
-    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+    for step in STEPS {
         assert_ok(f.rotation_step(step, &arn, &token).await, step);
     }
     // Diagnose checks the endpoint (DNS, TCP, TLS, HTTP) and the database's TLS the same way.
@@ -448,12 +443,7 @@ async fn packaged_bootstrap_without_the_ca_in_the_system_roots_is_db_tls_verific
 
     assert_eq!(error_type(failed), "db_tls_verification_failed");
     // Diagnose names the same cause in its TLS check.
-    let tls = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "tls")
-        .unwrap_or_else(|| panic!("no tls check: {report}"));
+    let tls = report_check(&report, "tls");
     assert_eq!(tls["cause"], "db_tls_verification_failed", "{report:#}");
     // ... and names the CA the server's chain needed, which neither the shipped RDS roots nor
     // the system store hold.

@@ -71,14 +71,7 @@ async fn mariadb_single_user_call_budget() {
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_alternating_users_call_budget() {
     let s = services();
-    let master = unique("dsr_budget_master");
-    let master_pw = password("master");
-    pg_create_user(s.pg_port, &master, &master_pw, &[]).await;
-    pg_admin()
-        .await
-        .batch_execute(&format!("ALTER ROLE \"{master}\" CREATEROLE"))
-        .await
-        .unwrap();
+    let (master, master_pw) = pg_master(true).await;
     let master_arn = create_secret(&pg_secret(&master, &master_pw)).await;
     let user = unique("dsr_budget_alt");
     let old = password("old");

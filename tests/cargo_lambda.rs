@@ -132,7 +132,7 @@ async fn a_rotation_and_a_diagnose_run_under_cargo_lambdas_emulator() {
         .stderr(Stdio::null());
     let _function = Killed(function.spawn().expect("the function"));
 
-    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+    for step in STEPS {
         let (ok, out) = invoke(
             &cl,
             port,

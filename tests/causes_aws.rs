@@ -1,8 +1,8 @@
-//! Every cause on the Secrets Manager side of causes.md ("Reaching AWS", "The rotation request
-//! and its state", "The secret's JSON"), produced for real through the binary: real
+//! Every cause on the Secrets Manager side (reaching AWS, the rotation request and its state,
+//! the secret's JSON), produced for real through the binary: real
 //! AWS-shaped errors from the fault-injecting endpoint in front of moto, a listener that never
 //! answers, a closed port, real secrets in moto. Each test asserts exit status 1, the
-//! `step_failed` cause, the evidence fields causes.md lists, and a remedy. Also: the
+//! `step_failed` cause, the evidence fields the cause promises, and a remedy. Also: the
 //! `step_succeeded` / `step_failed` lines are CloudWatch Embedded Metric Format documents.
 
 mod common;
@@ -473,9 +473,7 @@ async fn rotation_with_an_rds_managed_master() -> (String, String) {
         .and_then(|m| m.secret_arn())
         .expect("moto creates the RDS-managed secret")
         .to_string();
-    let master = unique("dsr_rds_master");
-    let master_pw = password("rdsmaster");
-    pg_create_user(s.pg_port, &master, &master_pw, &[]).await;
+    let (master, master_pw) = pg_master(false).await;
     sm().await
         .put_secret_value()
         .secret_id(&managed)
@@ -692,7 +690,7 @@ async fn oracle_engine_is_unsupported_engine() {
 // ------------------------------------------------------------------ metrics
 
 /// Checks one line against the CloudWatch Embedded Metric Format specification, and this
-/// project's metric contract (interface.md).
+/// project's metric contract (namespace DbSecretRotator, dimensions Step and Step+Cause).
 fn assert_emf(line: &Value) {
     let aws = line["_aws"]
         .as_object()

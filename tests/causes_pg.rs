@@ -1,17 +1,18 @@
-//! Every database cause of causes.md, and the three findings, produced for real on
-//! PostgreSQL through the binary: pg_hba rules that refuse (TLS only, reject, GSSAPI), a
-//! server without TLS, an untrusted CA and a host-name mismatch, a replication role that may
-//! not change its own password, a private cluster with the `passwordcheck` module, a
-//! read-only role, a connection limit, a lock held on the role, closed ports and names that do
-//! not resolve. Each failure test asserts exit status 1, the `step_failed` cause, the evidence
-//! fields causes.md lists and a remedy, then that nothing was lost: the database password is
+//! The database causes and findings only PostgreSQL can produce, for real through the binary
+//! (the causes every engine produces are in tests/causes_db.rs, one scenario per engine):
+//! pg_hba rules that refuse (reject, GSSAPI), a server without TLS, a replication role that
+//! may not change its own password, a private cluster with the `passwordcheck` module, a
+//! read-only role, a connection limit, a database that refuses connections, a lock held on
+//! the role, a pending password changed before testSecret, the TLS downgrades and the drift
+//! back to AWSPREVIOUS. Each failure test asserts exit status 1, the `step_failed` cause, its
+//! evidence fields and a remedy, then that nothing was lost: the database password is
 //! unchanged and AWSCURRENT still logs in.
 
 mod common;
 
 use common::fault::closed_port;
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -21,26 +22,6 @@ async fn pg_user(prefix: &str, groups: &[&str]) -> (String, String) {
     let pw = password(prefix);
     pg_create_user(services().pg_port, &user, &pw, groups).await;
     (user, pw)
-}
-
-/// A secret under rotation, AWSPENDING staged (no value yet).
-async fn rotating(secret: &Value) -> (String, String) {
-    let arn = create_secret(secret).await;
-    let token = start_rotation(&arn).await;
-    (arn, token)
-}
-
-/// createSecret (which must succeed: it never touches the database), then setSecret.
-fn create_then_set(arn: &str, token: &str, env: &[(&str, &str)]) -> Run {
-    let create = step(arn, token, "createSecret", env);
-    assert_eq!(
-        create.outcome(),
-        "pending_created",
-        "{}\n{}",
-        create.stdout,
-        create.stderr
-    );
-    step(arn, token, "setSecret", env)
 }
 
 /// Nothing lost: the role's verifier is what it was, and the AWSCURRENT value still logs in
@@ -60,68 +41,7 @@ async fn nothing_lost(arn: &str, port: u16, verifier_before: &str, tls: bool) {
 
 // ------------------------------------------------------------------ reaching the database
 
-#[tokio::test]
-async fn closed_database_port_is_db_unreachable_at_connect() {
-    let mut secret = pg_secret(&unique("dsr_closed"), &password("closed"));
-    let port = closed_port();
-    secret["port"] = json!(port);
-    let (arn, token) = rotating(&secret).await;
-    let run = create_then_set(&arn, &token, &[]);
-    let ev = run.expect_failure("db_unreachable", &["host", "port", "phase", "elapsed_ms"]);
-    assert_eq!(ev["phase"], "connect", "{ev}");
-    assert_eq!(ev["port"], port);
-    assert_eq!(ev["host"], "localhost");
-    assert!(run.named("db_connected").is_empty());
-    assert!(
-        run.named("finding").is_empty(),
-        "a refused connection is not a TLS failure: no downgrade"
-    );
-}
-
-#[tokio::test]
-async fn unresolvable_database_host_is_db_unreachable_at_dns() {
-    let mut secret = pg_secret(&unique("dsr_dns"), &password("dns"));
-    secret["host"] = json!("no-such-host.invalid");
-    let (arn, token) = rotating(&secret).await;
-    let run = create_then_set(&arn, &token, &[]);
-    let ev = run.expect_failure("db_unreachable", &["host", "port", "phase", "elapsed_ms"]);
-    assert_eq!(ev["phase"], "dns", "{ev}");
-    assert_eq!(ev["host"], "no-such-host.invalid");
-}
-
 // ------------------------------------------------------------------ credentials
-
-#[tokio::test]
-async fn wrong_current_password_is_db_login_failed() {
-    let s = services();
-    let (user, real) = pg_user("dsr_wrongpw", &[]).await;
-    let wrong = password("wrong");
-    let (arn, token) = rotating(&pg_secret(&user, &wrong)).await;
-    let before = pg_rolpassword(s.pg_port, &user).await;
-    let run = create_then_set(&arn, &token, &[]);
-    let ev = run.expect_failure("db_login_failed", &["user", "attempts"]);
-    assert_eq!(ev["user"], user.as_str());
-    // Each login tried is listed: AWSCURRENT, then AWSPENDING; there is no AWSPREVIOUS yet.
-    let attempts = ev["attempts"].as_array().unwrap();
-    let tried: Vec<&str> = attempts
-        .iter()
-        .map(|a| a["secret"].as_str().unwrap())
-        .collect();
-    assert_eq!(tried, ["current", "pending"], "{ev}");
-    for a in attempts {
-        assert_eq!(a["outcome"], "db_login_failed", "{a}");
-        assert_eq!(a["code"], "28P01", "{a}");
-        assert_eq!(
-            a["tls"], "verified",
-            "a wrong password never downgrades TLS: {a}"
-        );
-    }
-    assert!(run.named("finding").is_empty(), "{}", run.stdout);
-    assert!(run.named("password_changed").is_empty());
-    assert_eq!(pg_rolpassword(s.pg_port, &user).await, before);
-    // The database's real password still works: nothing was lost.
-    pg_login(s.pg_port, &user, &real, true).await.unwrap();
-}
 
 #[tokio::test]
 async fn pending_password_changed_before_test_secret_is_db_login_failed() {
@@ -166,25 +86,6 @@ async fn role_that_does_not_exist_is_refused_like_a_wrong_password() {
 // ------------------------------------------------------------------ TLS
 
 #[tokio::test]
-async fn tls_only_account_with_ssl_false_is_db_tls_required() {
-    let s = services();
-    let (user, pw) = pg_user("dsr_tlsreq", &["dsr_tls_only"]).await;
-    let mut secret = pg_secret(&user, &pw);
-    secret["ssl"] = json!(false);
-    let (arn, token) = rotating(&secret).await;
-    let before = pg_rolpassword(s.pg_port, &user).await;
-    let run = create_then_set(&arn, &token, &[]);
-    let ev = run.expect_failure(
-        "db_tls_required",
-        &["host", "tls_mode_used", "server_message"],
-    );
-    assert_eq!(ev["tls_mode_used"], "none");
-    assert_eq!(ev["host"], "localhost");
-    assert!(run.named("db_connected").is_empty(), "never logged in");
-    nothing_lost(&arn, s.pg_port, &before, true).await;
-}
-
-#[tokio::test]
 async fn ssl_true_against_a_server_without_tls_is_db_tls_unavailable() {
     let s = services();
     let user = unique("dsr_notls");
@@ -203,38 +104,6 @@ async fn ssl_true_against_a_server_without_tls_is_db_tls_unavailable() {
         "ssl true never falls back to plaintext"
     );
     nothing_lost(&arn, s.pg_notls_port, &before, false).await;
-}
-
-#[tokio::test]
-async fn untrusted_ca_is_db_tls_verification_failed() {
-    let s = services();
-    let (user, pw) = pg_user("dsr_untrusted", &[]).await;
-    let mut secret = pg_secret(&user, &pw);
-    secret["ssl"] = json!(true);
-    let (arn, token) = rotating(&secret).await;
-    let before = pg_rolpassword(s.pg_port, &user).await;
-    // Without DB_CA_BUNDLE only the system roots are trusted: the test CA is not among them.
-    let run = create_then_set(&arn, &token, &[("DB_CA_BUNDLE", "")]);
-    let ev = run.expect_failure("db_tls_verification_failed", &["host", "reason"]);
-    assert_eq!(ev["reason"], "untrusted_ca", "{ev}");
-    nothing_lost(&arn, s.pg_port, &before, true).await;
-}
-
-#[tokio::test]
-async fn ip_address_host_is_db_tls_verification_failed_hostname_mismatch() {
-    let s = services();
-    let (user, pw) = pg_user("dsr_mismatch", &[]).await;
-    let mut secret = pg_secret(&user, &pw);
-    secret["host"] = json!("127.0.0.1");
-    secret["ssl"] = json!(true);
-    let (arn, token) = rotating(&secret).await;
-    let before = pg_rolpassword(s.pg_port, &user).await;
-    let run = create_then_set(&arn, &token, &[]);
-    let ev = run.expect_failure("db_tls_verification_failed", &["host", "reason"]);
-    assert_eq!(ev["reason"], "hostname_mismatch", "{ev}");
-    assert_eq!(ev["host"], "127.0.0.1");
-    assert!(pg_login(s.pg_port, &user, &pw, true).await.is_ok());
-    assert_eq!(pg_rolpassword(s.pg_port, &user).await, before);
 }
 
 // ------------------------------------------------------------------ server rules
@@ -275,22 +144,6 @@ async fn hba_rejected_account_is_db_access_rule_missing() {
         "an hba refusal is not a TLS failure: no downgrade"
     );
     assert_eq!(pg_rolpassword(s.pg_port, &user).await, before);
-}
-
-#[tokio::test]
-async fn missing_database_is_db_database_missing() {
-    let s = services();
-    let (user, pw) = pg_user("dsr_nodb", &[]).await;
-    let mut secret = pg_secret(&user, &pw);
-    let dbname = unique("dsr_no_such_db");
-    secret["dbname"] = json!(dbname);
-    let (arn, token) = rotating(&secret).await;
-    let before = pg_rolpassword(s.pg_port, &user).await;
-    let run = create_then_set(&arn, &token, &[]);
-    let ev = run.expect_failure("db_database_missing", &["dbname"]);
-    assert_eq!(ev["dbname"], dbname.as_str());
-    assert_eq!(pg_rolpassword(s.pg_port, &user).await, before);
-    pg_login(s.pg_port, &user, &pw, true).await.unwrap();
 }
 
 #[tokio::test]
@@ -460,18 +313,6 @@ async fn alter_role_blocked_by_a_lock_is_function_timeout_imminent_before_the_de
 
 // ------------------------------------------------------------------ the pending secret
 
-async fn pending_names(arn: &str, token: &str, pending: &Value) {
-    sm().await
-        .put_secret_value()
-        .secret_id(arn)
-        .client_request_token(token)
-        .secret_string(pending.to_string())
-        .version_stages("AWSPENDING")
-        .send()
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn pending_secret_naming_another_user_is_user_mismatch_before_any_connection() {
     let s = services();
@@ -480,7 +321,7 @@ async fn pending_secret_naming_another_user_is_user_mismatch_before_any_connecti
     let (arn, token) = rotating(&pg_secret(&user, &pw)).await;
     let before = pg_rolpassword(s.pg_port, &user).await;
     let victim_before = pg_rolpassword(s.pg_port, &victim).await;
-    pending_names(&arn, &token, &pg_secret(&victim, &password("stolen"))).await;
+    put_pending(&arn, &token, &pg_secret(&victim, &password("stolen"))).await;
     let run = step(&arn, &token, "setSecret", &[]);
     let ev = run.expect_failure(
         "user_mismatch",
@@ -499,7 +340,7 @@ async fn pending_secret_naming_another_user_is_user_mismatch_before_any_connecti
     // The same for another host.
     let mut elsewhere = pg_secret(&user, &password("elsewhere"));
     elsewhere["host"] = json!("db.attacker.example");
-    pending_names(&arn, &token, &elsewhere).await;
+    put_pending(&arn, &token, &elsewhere).await;
     let run = step(&arn, &token, "setSecret", &[]);
     let ev = run.expect_failure(
         "user_mismatch",

@@ -10,8 +10,6 @@ use serde_json::{json, Value};
 use std::process::Stdio;
 use std::time::Duration;
 
-const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
-
 /// Runs the same step in two processes at the same moment.
 fn twice_at_once(arn: &str, token: &str, st: &str) -> (Run, Run) {
     std::thread::scope(|s| {

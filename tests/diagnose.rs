@@ -350,7 +350,7 @@ async fn rotation_on_another_function_is_a_warning_naming_it_and_its_runtime() {
         &[],
     );
     assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
-    let report: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let report = json_report(&run);
     assert_eq!(report["ok"], true);
     let d = report_check(&report, "describe_secret");
     let w = warning(d, "rotation_on_other_function");
@@ -391,7 +391,7 @@ async fn a_deadline_passed_before_the_checks_blames_the_deadline_not_the_endpoin
         &[],
     );
     assert_eq!(run.status, 1, "{}", run.stdout);
-    let report: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let report = json_report(&run);
     let endpoint = report_check(&report, "secrets_manager_endpoint");
     assert_eq!(endpoint["cause"], "function_timeout_imminent", "{endpoint}");
     assert_eq!(endpoint["evidence"]["deadline_passed_before_call"], true);

@@ -13,8 +13,6 @@ use common::tcp_proxy::{Mode, TcpProxy};
 use common::*;
 use serde_json::Value;
 
-const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
-
 #[derive(Debug, Clone, Copy)]
 enum Inject {
     /// Every call of the operation answers 500 InternalServiceError.
@@ -119,26 +117,10 @@ async fn fixture(setup: Setup, proxy_port: u16) -> (String, String, String) {
     secret["port"] = proxy_port.into();
     if setup.alternating() {
         let mut master = if setup.pg() {
-            let name = unique("dsr_fm_master");
-            let pw = password("master");
-            pg_create_user(s.pg_port, &name, &pw, &[]).await;
-            pg_admin()
-                .await
-                .batch_execute(&format!("ALTER ROLE \"{name}\" CREATEROLE"))
-                .await
-                .unwrap();
+            let (name, pw) = pg_master(true).await;
             pg_secret(&name, &pw)
         } else {
-            match setup.server() {
-                common::mysql::Server::MariaDb => {
-                    common::mysql::maria_secret(&s.mariadb_admin_user, &s.mariadb_admin_password)
-                }
-                common::mysql::Server::MySql => common::mysql::secret_on(
-                    common::mysql::Server::MySql,
-                    &s.mysql_admin_user,
-                    &s.mysql_admin_password,
-                ),
-            }
+            common::mysql::admin_secret(setup.server())
         };
         master["port"] = proxy_port.into();
         secret["masterarn"] = create_secret(&master).await.into();
@@ -392,8 +374,8 @@ async fn run_case(setup: Setup, step_name: &'static str, inject: Inject) -> Foun
 }
 
 /// The cases that apply: the lock and read-only injections are PostgreSQL's (MariaDB's and
-/// MySQL's lock waits are covered by tests/mariadb_single_user.rs and
-/// tests/mysql_single_user.rs, and their read-only switches are server-wide);
+/// MySQL's lock waits are covered by tests/mysql_family_single_user.rs, and their read-only
+/// switches are server-wide);
 /// for alternating users the lock is left out too (the clone does not exist to be locked
 /// before the first rotation creates it).
 fn cases_for(setup: Setup) -> Vec<(&'static str, Inject)> {

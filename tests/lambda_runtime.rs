@@ -37,7 +37,7 @@ async fn the_binary_serves_rotation_events_through_the_runtime_api() {
     let mut child = cmd.spawn().unwrap();
 
     let mut request_ids = Vec::new();
-    for st in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+    for st in STEPS {
         let id = api.invoke(
             json!({"Step": st, "SecretId": arn, "ClientRequestToken": token}),
             Duration::from_secs(30),

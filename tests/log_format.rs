@@ -35,7 +35,7 @@ async fn text_shows_one_line_per_step_and_a_failure_with_cause_message_remedy_an
         "no JSON in text mode:\n{}",
         run.stdout
     );
-    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+    for step in STEPS {
         let lines: Vec<&str> = run
             .stdout
             .lines()
@@ -218,7 +218,7 @@ async fn an_emulator_deadline_header_that_is_a_duration_is_read_as_one_with_a_wa
     let api = RuntimeApi::start().await;
     let child = lambda_process(&api);
     // cargo-lambda's emulator sends the function timeout itself: 600000.
-    for st in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+    for st in STEPS {
         let id = api.invoke_with_deadline_header(
             json!({"Step": st, "SecretId": arn, "ClientRequestToken": token}),
             600_000,

@@ -70,18 +70,8 @@ fn migrate(f: &Fixture, args: &[&str]) -> (Run, Value) {
     ];
     all.extend_from_slice(args);
     let run = run_bin(&all, &[("AWS_ENDPOINT_URL_LAMBDA", f.invoke.url())]);
-    let report = serde_json::from_str(run.stdout.trim())
-        .unwrap_or_else(|e| panic!("not one JSON report ({e}):\n{}\n{}", run.stdout, run.stderr));
+    let report = json_report(&run);
     (run, report)
-}
-
-fn check<'a>(preflight: &'a Value, name: &str) -> &'a Value {
-    preflight["checks"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no checks in {preflight}"))
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no check {name} in {preflight}"))
 }
 
 #[tokio::test]
@@ -116,8 +106,8 @@ async fn a_dry_run_preflights_through_the_function_and_changes_nothing() {
     // Its report: every check passed; rotation on the old function is a warning that names it.
     let p = &m["preflight"];
     assert_eq!(p["ok"], true, "{p:#}");
-    assert_eq!(check(p, "login_current")["status"], "ok");
-    let d = check(p, "describe_secret");
+    assert_eq!(report_check(p, "login_current")["status"], "ok");
+    let d = report_check(p, "describe_secret");
     assert_eq!(d["status"], "warn", "{d}");
     let w = &d["warnings"][0];
     assert_eq!(w["code"], "rotation_on_other_function");
@@ -204,7 +194,7 @@ async fn a_failing_preflight_refuses_and_changes_nothing() {
     let why = m["refused"].as_str().unwrap();
     assert!(why.contains("login_current (db_login_failed)"), "{why}");
     assert_eq!(
-        check(&m["preflight"], "login_current")["cause"],
+        report_check(&m["preflight"], "login_current")["cause"],
         "db_login_failed"
     );
     assert_eq!((rotation_of(&arn).await, stages(&arn).await), before);
@@ -250,7 +240,7 @@ async fn a_target_that_is_not_a_function_is_refused_before_any_invoke() {
         &[("AWS_ENDPOINT_URL_LAMBDA", f.invoke.url())],
     );
     assert_eq!(run.status, 1);
-    let report: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let report = json_report(&run);
     assert!(report["migrations"][0]["refused"]
         .as_str()
         .unwrap()

@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
 const ALT: &[(&str, &str)] = &[("ROTATION_STRATEGY", "alternating_users")];
 
 fn ident(name: &str) -> String {
@@ -16,17 +15,7 @@ fn ident(name: &str) -> String {
 
 /// A master user (CREATEROLE unless told otherwise, never superuser) and its secret.
 async fn master(createrole: bool) -> (String, String) {
-    let s = services();
-    let name = unique("dsr_alt_master");
-    let pw = password("master");
-    pg_create_user(s.pg_port, &name, &pw, &[]).await;
-    if createrole {
-        pg_admin()
-            .await
-            .batch_execute(&format!("ALTER ROLE {} CREATEROLE", ident(&name)))
-            .await
-            .unwrap();
-    }
+    let (name, pw) = pg_master(createrole).await;
     let arn = create_secret(&pg_secret(&name, &pw)).await;
     (name, arn)
 }
@@ -324,22 +313,6 @@ async fn a_privilege_granted_to_the_original_after_the_first_rotation_is_usable_
     assert_eq!(row.get::<_, String>(0), "seen");
 }
 
-/// Writes the pending value by hand, as a tampered createSecret would have.
-async fn put_pending(arn: &str, token: &str, value: &Value) {
-    if let Some(p) = value["password"].as_str() {
-        record_secret(p);
-    }
-    sm().await
-        .put_secret_value()
-        .secret_id(arn)
-        .client_request_token(token)
-        .secret_string(value.to_string())
-        .version_stages("AWSPENDING")
-        .send()
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn pending_user_or_host_mismatch_fails_before_any_connection() {
     let user = unique("dsr_alt_mismatch");
@@ -372,14 +345,7 @@ async fn pending_user_or_host_mismatch_fails_before_any_connection() {
             run.stdout
         );
         // Leave no AWSPENDING behind for the next case.
-        sm().await
-            .update_secret_version_stage()
-            .secret_id(&arn)
-            .version_stage("AWSPENDING")
-            .remove_from_version_id(&token)
-            .send()
-            .await
-            .unwrap();
+        remove_pending(&arn, &token).await;
     }
 }
 

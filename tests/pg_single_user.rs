@@ -1,12 +1,10 @@
 //! PostgreSQL, single user, end to end on the real services: the rotation protocol, its
-//! idempotence, and the preconditions (rotation.md).
+//! idempotence, and the preconditions each step checks before it acts.
 
 mod common;
 
 use common::*;
 use serde_json::{json, Value};
-
-const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
 
 #[tokio::test]
 async fn tls_only_account_without_ssl_key_rotates_fully() {

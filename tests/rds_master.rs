@@ -29,20 +29,6 @@ fn rds_id(prefix: &str) -> String {
     unique(prefix).replace('_', "-")
 }
 
-/// A PostgreSQL master role with CREATEROLE; gives (name, password).
-async fn pg_master() -> (String, String) {
-    let s = services();
-    let name = unique("dsr_rds_master");
-    let pw = password("rdsmaster");
-    pg_create_user(s.pg_port, &name, &pw, &[]).await;
-    pg_admin()
-        .await
-        .batch_execute(&format!("ALTER ROLE \"{name}\" CREATEROLE"))
-        .await
-        .unwrap();
-    (name, pw)
-}
-
 /// Points the RDS-managed secret at our master role: the keys stay exactly username and
 /// password, as RDS writes them.
 async fn set_managed_secret(arn: &str, user: &str, pw: &str) {
@@ -109,7 +95,7 @@ fn tagged(secret_tags: &[aws_sdk_secretsmanager::types::Tag], key: &str) -> Opti
 #[tokio::test]
 async fn rds_managed_master_through_moto_rotates_with_the_host_override() {
     let s = services();
-    let (master, master_pw) = pg_master().await;
+    let (master, master_pw) = pg_master(true).await;
     let (_, _, managed) = rds_instance().await;
     // The premise: moto tags the secret as RDS does, and it holds only username/password.
     let described = sm()
@@ -125,7 +111,7 @@ async fn rds_managed_master_through_moto_rotates_with_the_host_override() {
     let (user, old, arn) = user_secret("dsr_rds_user", &s.pg_host, &managed).await;
     let token = start_rotation(&arn).await;
     let env = [ALT, OVERRIDE];
-    for st in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+    for st in STEPS {
         let run = step(&arn, &token, st, &env);
         assert_eq!(run.status, 0, "{st}:\n{}\n{}", run.stdout, run.stderr);
         if st == "setSecret" {
@@ -180,7 +166,7 @@ async fn rds_managed_master_through_moto_rotates_with_the_host_override() {
 #[tokio::test]
 async fn an_rds_endpoint_that_is_not_the_users_host_is_user_mismatch() {
     let s = services();
-    let (master, master_pw) = pg_master().await;
+    let (master, master_pw) = pg_master(true).await;
     let (_, address, managed) = rds_instance().await;
     set_managed_secret(&managed, &master, &master_pw).await;
     let (_, _, arn) = user_secret("dsr_rds_elsewhere", &s.pg_host, &managed).await;
@@ -199,7 +185,7 @@ async fn an_rds_endpoint_that_is_not_the_users_host_is_user_mismatch() {
 
 #[tokio::test]
 async fn a_user_on_a_read_replica_of_the_rds_master_passes_the_host_check() {
-    let (master, master_pw) = pg_master().await;
+    let (master, master_pw) = pg_master(true).await;
     let (source, _, managed) = rds_instance().await;
     set_managed_secret(&managed, &master, &master_pw).await;
     let client = rds().await;
@@ -274,7 +260,7 @@ async fn a_user_on_a_read_replica_of_the_rds_master_passes_the_host_check() {
 #[tokio::test]
 async fn rds_managed_cluster_master_rotates_and_its_reader_endpoint_is_accepted() {
     let s = services();
-    let (master, master_pw) = pg_master().await;
+    let (master, master_pw) = pg_master(true).await;
     let id = rds_id("dsr-cluster");
     let out = rds()
         .await
@@ -331,7 +317,7 @@ async fn rds_managed_cluster_master_rotates_and_its_reader_endpoint_is_accepted(
 #[tokio::test]
 async fn rds_api_unreachable_is_named() {
     let s = services();
-    let (master, master_pw) = pg_master().await;
+    let (master, master_pw) = pg_master(true).await;
     let (_, _, managed) = rds_instance().await;
     set_managed_secret(&managed, &master, &master_pw).await;
     let (_, _, arn) = user_secret("dsr_rds_down", &s.pg_host, &managed).await;

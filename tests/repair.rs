@@ -4,135 +4,17 @@
 //! one `repair` event, the races (a rotation starting before the re-check, and one starting
 //! at the action itself), and the Lambda event.
 //!
-//! An engine is one [`Engine`] impl and one `engine_tests!` line: the scenarios are generic.
+//! An engine is one `Engine` impl (tests/common/engine.rs) and one `engine_tests!` line: the
+//! scenarios are generic.
 
 mod common;
 
+use common::engine::{Engine, MariaDb, MySql, Postgres};
 use common::fault::{closed_port, FaultServer};
 use common::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-
-const ALT: &[(&str, &str)] = &[("ROTATION_STRATEGY", "alternating_users")];
-
-/// The fixtures of one database engine.
-trait Engine {
-    /// A login user with this password.
-    async fn create_user(user: &str, pw: &str);
-    /// Changes the password behind the rotator's back.
-    async fn set_password(user: &str, pw: &str);
-    /// A master that may manage users, and its secret's ARN (alternating users).
-    async fn master() -> String;
-    /// A secret for the user.
-    fn secret(user: &str, pw: &str) -> Value;
-    /// Whether the user logs in with this password (verified TLS).
-    async fn logs_in(user: &str, pw: &str) -> bool;
-    /// A new user name with this prefix that still fits the engine's limit with `_clone`
-    /// appended (alternating users).
-    fn user_name(prefix: &str) -> String {
-        unique(prefix)
-    }
-    /// The environment of an alternating-users rotation.
-    const ALT: &'static [(&'static str, &'static str)] = ALT;
-}
-
-struct Postgres;
-
-impl Engine for Postgres {
-    async fn create_user(user: &str, pw: &str) {
-        pg_create_user(services().pg_port, user, pw, &[]).await;
-    }
-    async fn set_password(user: &str, pw: &str) {
-        pg_admin()
-            .await
-            .batch_execute(&format!(
-                "SET log_statement = 'none'; ALTER ROLE \"{}\" PASSWORD '{}'",
-                user.replace('"', "\"\""),
-                pw.replace('\'', "''")
-            ))
-            .await
-            .unwrap();
-    }
-    async fn master() -> String {
-        let name = unique("dsr_rep_master");
-        let pw = password("master");
-        pg_create_user(services().pg_port, &name, &pw, &[]).await;
-        pg_admin()
-            .await
-            .batch_execute(&format!("ALTER ROLE \"{name}\" CREATEROLE"))
-            .await
-            .unwrap();
-        create_secret(&pg_secret(&name, &pw)).await
-    }
-    fn secret(user: &str, pw: &str) -> Value {
-        pg_secret(user, pw)
-    }
-    async fn logs_in(user: &str, pw: &str) -> bool {
-        pg_login(services().pg_port, user, pw, true).await.is_ok()
-    }
-}
-
-struct MariaDb;
-
-impl Engine for MariaDb {
-    async fn create_user(user: &str, pw: &str) {
-        common::mysql::maria_create_user(user, "%", pw, false).await;
-    }
-    async fn set_password(user: &str, pw: &str) {
-        common::mysql::maria_set_password(user, "%", pw).await;
-    }
-    async fn master() -> String {
-        common::mysql::maria_master("ALL PRIVILEGES ON *.*", "WITH GRANT OPTION")
-            .await
-            .1
-    }
-    fn secret(user: &str, pw: &str) -> Value {
-        common::mysql::maria_secret(user, pw)
-    }
-    async fn logs_in(user: &str, pw: &str) -> bool {
-        common::mysql::maria_login(user, pw, true).await.is_ok()
-    }
-}
-
-/// Oracle MySQL 9 (caching_sha2_password, verified TLS).
-struct MySql;
-
-impl Engine for MySql {
-    async fn create_user(user: &str, pw: &str) {
-        common::mysql::create_user_on(common::mysql::Server::MySql, user, "%", pw, false).await;
-    }
-    async fn set_password(user: &str, pw: &str) {
-        common::mysql::set_password_on(common::mysql::Server::MySql, user, "%", pw).await;
-    }
-    async fn master() -> String {
-        common::mysql::master_on(
-            common::mysql::Server::MySql,
-            "ALL PRIVILEGES ON *.*",
-            "WITH GRANT OPTION",
-        )
-        .await
-        .1
-    }
-    fn secret(user: &str, pw: &str) -> Value {
-        common::mysql::secret_on(common::mysql::Server::MySql, user, pw)
-    }
-    async fn logs_in(user: &str, pw: &str) -> bool {
-        common::mysql::login_on(common::mysql::Server::MySql, user, pw, true)
-            .await
-            .is_ok()
-    }
-    // MySQL user names hold at most 32 characters.
-    fn user_name(prefix: &str) -> String {
-        common::mysql::short_unique(prefix)
-    }
-    // The documented setting for MySQL 8+: the default limit, 16, is MySQL 5.6's, and the
-    // `_clone` of a 21-character name needs 27.
-    const ALT: &'static [(&'static str, &'static str)] = &[
-        ("ROTATION_STRATEGY", "alternating_users"),
-        ("USERNAME_CHARACTER_LIMIT", "32"),
-    ];
-}
 
 // ---------------------------------------------------------------- helpers
 
@@ -142,12 +24,7 @@ fn repair(arn: &str, args: &[&str], env: &[(&str, &str)]) -> (Run, Value) {
     let mut all = vec!["repair", "--secret-id", arn, "--format", "json"];
     all.extend_from_slice(args);
     let run = run_bin(&all, env);
-    let report: Value = serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not one JSON report ({e}):\n{}\n{}",
-            run.stdout, run.stderr
-        )
-    });
+    let report = json_report(&run);
     (run, report)
 }
 

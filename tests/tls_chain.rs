@@ -10,16 +10,8 @@ use common::*;
 use serde_json::{json, Value};
 
 fn tls_check(arn: &str, env: &[(&str, &str)]) -> Value {
-    let run = run_bin(&["diagnose", "--secret-id", arn, "--format", "json"], env);
-    let report: Value = serde_json::from_str(run.stdout.trim())
-        .unwrap_or_else(|e| panic!("not a report ({e}):\n{}\n{}", run.stdout, run.stderr));
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "tls")
-        .cloned()
-        .unwrap_or_else(|| panic!("no tls check in {report:#}"))
+    let (_, report) = diagnose_json(arn, env);
+    report_check(&report, "tls").clone()
 }
 
 /// The common name of the test CA that issued the services' certificates.

@@ -4,13 +4,12 @@
 //! budget test (tests/call_budget.rs) and the benchmark (benches/rotation.rs).
 
 use super::runtime_api::{Answer, RuntimeApi};
+pub use super::STEPS;
 use super::{base_env, output_dir, start_rotation};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-pub const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
 
 /// One rotation's measurements.
 #[derive(Debug, Clone, Default)]

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod driver;
+pub mod engine;
 pub mod fault;
 pub mod http;
 pub mod lambda_invoke;
@@ -142,8 +143,18 @@ pub fn password(tag: &str) -> String {
 
 // ---------------------------------------------------------------- moto / Secrets Manager
 
-/// An SDK client pointed at moto.
+/// An SDK client pointed at moto, built once per thread: a test's runtime lives on its own
+/// thread (worker threads belong to one runtime), and a client must not outlive the runtime
+/// its pooled connections were spawned on, so one process-wide client would fail a request
+/// whenever the test that opened the connection has ended ("runtime dropped the dispatch
+/// task"). Clones share the connection pool.
 pub async fn sm() -> SmClient {
+    thread_local! {
+        static SM: std::cell::RefCell<Option<SmClient>> = const { std::cell::RefCell::new(None) };
+    }
+    if let Some(client) = SM.with(|c| c.borrow().clone()) {
+        return client;
+    }
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(&services().moto)
@@ -152,7 +163,9 @@ pub async fn sm() -> SmClient {
         ))
         .load()
         .await;
-    SmClient::new(&conf)
+    let client = SmClient::new(&conf);
+    SM.with(|c| *c.borrow_mut() = Some(client.clone()));
+    client
 }
 
 pub fn moto_addr() -> String {
@@ -218,14 +231,7 @@ pub async fn start_rotation(arn: &str) -> String {
     // Clear the label first, as AWS would treat it as finished anyway.
     for (version, labels) in stages(arn).await {
         if labels.iter().any(|l| l == "AWSPENDING") && labels.iter().any(|l| l == "AWSCURRENT") {
-            sm().await
-                .update_secret_version_stage()
-                .secret_id(arn)
-                .version_stage("AWSPENDING")
-                .remove_from_version_id(version)
-                .send()
-                .await
-                .expect("clear AWSPENDING for moto");
+            remove_pending(arn, &version).await;
         }
     }
     sm().await
@@ -244,6 +250,26 @@ pub async fn start_rotation(arn: &str) -> String {
     token
 }
 
+/// A new secret with this value under rotation, AWSPENDING staged (no value yet); gives
+/// (ARN, token).
+pub async fn rotating(secret: &Value) -> (String, String) {
+    let arn = create_secret(secret).await;
+    let token = start_rotation(&arn).await;
+    (arn, token)
+}
+
+/// Removes AWSPENDING from a version (a test undoing its own staging).
+pub async fn remove_pending(arn: &str, version: &str) {
+    sm().await
+        .update_secret_version_stage()
+        .secret_id(arn)
+        .version_stage("AWSPENDING")
+        .remove_from_version_id(version)
+        .send()
+        .await
+        .unwrap();
+}
+
 /// The value at a staging label (and version), or None.
 pub async fn value_at(arn: &str, stage: &str, version: Option<&str>) -> Option<Value> {
     let out = sm()
@@ -260,6 +286,22 @@ pub async fn value_at(arn: &str, stage: &str, version: Option<&str>) -> Option<V
         record_secret(p);
     }
     Some(v)
+}
+
+/// Writes the pending value by hand, as a tampered createSecret would have.
+pub async fn put_pending(arn: &str, token: &str, value: &Value) {
+    if let Some(p) = value["password"].as_str() {
+        record_secret(p);
+    }
+    sm().await
+        .put_secret_value()
+        .secret_id(arn)
+        .client_request_token(token)
+        .secret_string(value.to_string())
+        .version_stages("AWSPENDING")
+        .send()
+        .await
+        .unwrap();
 }
 
 /// Version id to staging labels.
@@ -458,25 +500,30 @@ pub fn run_bin(args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
-/// Runs `diagnose --format json`; gives the run and the report: stdout is the report and
-/// nothing else (log lines go to stderr).
-pub fn diagnose_json(arn: &str, env: &[(&str, &str)]) -> (Run, Value) {
-    let run = run_bin(&["diagnose", "--secret-id", arn, "--format", "json"], env);
-    let report: Value = serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| {
+/// The report of a `--format json` command (diagnose, repair, audit, migrate): stdout is the
+/// report and nothing else (log lines go to stderr).
+pub fn json_report(run: &Run) -> Value {
+    serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| {
         panic!(
             "stdout is not one JSON report ({e}):\n{}\n{}",
             run.stdout, run.stderr
         )
-    });
+    })
+}
+
+/// Runs `diagnose --format json`; gives the run and the report.
+pub fn diagnose_json(arn: &str, env: &[(&str, &str)]) -> (Run, Value) {
+    let run = run_bin(&["diagnose", "--secret-id", arn, "--format", "json"], env);
+    let report = json_report(&run);
     assert!(report.get("checks").is_some(), "{report}");
     (run, report)
 }
 
-/// The check called `name` in a diagnose report.
+/// The check called `name` in a report's `checks` (diagnose, or migrate's preflight).
 pub fn report_check<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["checks"]
         .as_array()
-        .unwrap()
+        .unwrap_or_else(|| panic!("no checks in {report}"))
         .iter()
         .find(|c| c["name"] == name)
         .unwrap_or_else(|| panic!("no check {name} in {report}"))
@@ -525,9 +572,26 @@ pub fn step(arn: &str, token: &str, step: &str, env: &[(&str, &str)]) -> Run {
     )
 }
 
+/// The four rotation steps, in the order Secrets Manager invokes them.
+pub const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
+
+/// createSecret (which must succeed: it never touches the database), then setSecret: the
+/// first step that reaches the database, where its causes show.
+pub fn create_then_set(arn: &str, token: &str, env: &[(&str, &str)]) -> Run {
+    let create = step(arn, token, "createSecret", env);
+    assert_eq!(
+        create.outcome(),
+        "pending_created",
+        "{}\n{}",
+        create.stdout,
+        create.stderr
+    );
+    step(arn, token, "setSecret", env)
+}
+
 /// The four steps in order, each asserted to succeed.
 pub fn rotate_all(arn: &str, token: &str, env: &[(&str, &str)]) {
-    for s in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+    for s in STEPS {
         let run = step(arn, token, s, env);
         assert_eq!(run.status, 0, "{s} failed:\n{}\n{}", run.stdout, run.stderr);
     }
@@ -581,6 +645,22 @@ pub async fn pg_create_user(port: u16, name: &str, password: &str, groups: &[&st
             .await
             .unwrap();
     }
+}
+
+/// A master role for alternating users on the TLS cluster: CREATEROLE when `createrole`,
+/// never superuser; gives (name, password).
+pub async fn pg_master(createrole: bool) -> (String, String) {
+    let name = unique("dsr_master");
+    let pw = password("master");
+    pg_create_user(services().pg_port, &name, &pw, &[]).await;
+    if createrole {
+        pg_admin()
+            .await
+            .batch_execute(&format!("ALTER ROLE {} CREATEROLE", pg_ident(&name)))
+            .await
+            .unwrap();
+    }
+    (name, pw)
 }
 
 /// Logs in as a user: over verified TLS (to `localhost`) or plaintext.

@@ -261,6 +261,13 @@ pub fn maria_secret(user: &str, password: &str) -> Value {
     secret_on(Server::MariaDb, user, password)
 }
 
+/// A secret for the server's admin, the local master for alternating users (all privileges
+/// with grant option, as the RDS master user has).
+pub fn admin_secret(server: Server) -> Value {
+    let (user, pw) = server.admin();
+    secret_on(server, user, pw)
+}
+
 /// [`maria_secret`] for either server (engine `mariadb` or `mysql`).
 pub fn secret_on(server: Server, user: &str, password: &str) -> Value {
     serde_json::json!({
@@ -462,4 +469,39 @@ pub fn short_unique(prefix: &str) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     super::unique(prefix).hash(&mut h);
     format!("{prefix}_{:09x}", h.finish() & 0xf_ffff_ffff)
+}
+
+/// The tests of a MariaDB-and-MySQL suite, in one module per server (`mariadb::`, `mysql::`):
+/// each `shared` scenario (an `async fn(Server)`) under the same name in both, then each
+/// server's own (an `async fn()`, or `test_name = function` where the two servers' own tests
+/// share a name but not a body).
+#[macro_export]
+macro_rules! server_tests {
+    (
+        shared: [$($shared:ident),* $(,)?],
+        mariadb: [$($maria:ident $(= $maria_fn:ident)?),* $(,)?],
+        mysql: [$($my:ident $(= $my_fn:ident)?),* $(,)?] $(,)?
+    ) => {
+        $crate::server_tests!(@server mariadb, Server::MariaDb, [$($shared),*], [$($maria $(= $maria_fn)?),*]);
+        $crate::server_tests!(@server mysql, Server::MySql, [$($shared),*], [$($my $(= $my_fn)?),*]);
+    };
+    (@server $module:ident, $server:expr, [$($shared:ident),*], [$($own:ident $(= $own_fn:ident)?),*]) => {
+        mod $module {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $shared() {
+                    super::$shared($server).await
+                }
+            )*
+            $(
+                #[tokio::test]
+                async fn $own() {
+                    $crate::server_tests!(@own $own $($own_fn)?)
+                }
+            )*
+        }
+    };
+    (@own $own:ident) => { super::$own().await };
+    (@own $own:ident $own_fn:ident) => { super::$own_fn().await };
 }

@@ -1,12 +1,20 @@
-//! Oracle MySQL 9 (engines mysql and aurora-mysql), single user, end to end on the real
-//! server through the binary. The tests named as in mariadb_single_user.rs prove the same
-//! behaviour on MySQL; the others are MySQL's own: caching_sha2_password with and without
-//! TLS, PASSWORD REQUIRE CURRENT, require_secure_transport, the validate_password component,
-//! super_read_only, max_connections, host parts, and dual passwords (MYSQL_DUAL_PASSWORD).
+//! MariaDB 10.11 and Oracle MySQL 9 (engines mysql, aurora-mysql and mariadb), single user,
+//! end to end on the real servers through the binary, with the same test names in the module
+//! of each server (`mariadb::`, `mysql::`): TLS requirements, hostile names and passwords,
+//! host parts, sql_mode, the general log, idempotence and a blocked password change. Each
+//! behaviour both servers share is one scenario taking the [`Server`]; where they differ
+//! (the plugin, how the password is changed, what the general log shows, which lock blocks
+//! the change and which error cancels it), [`Facts`] says so. Then each server's own: on
+//! MariaDB an ed25519 account and MYSQL_DUAL_PASSWORD's refusal; on MySQL
+//! caching_sha2_password with and without TLS, PASSWORD REQUIRE CURRENT,
+//! require_secure_transport, the validate_password component, super_read_only,
+//! max_connections, host parts, and dual passwords (MYSQL_DUAL_PASSWORD). The login causes
+//! both share with PostgreSQL are in tests/causes_db.rs.
 //!
-//! Tests that change GLOBAL state (sql_mode, require_secure_transport, validate_password,
-//! super_read_only, max_connections, a table lock) take `sql_mode_lock()` for writing; every
-//! other test takes it for reading, so none of them runs while the server is changed.
+//! Tests that change a server's GLOBAL state (sql_mode, require_secure_transport,
+//! validate_password, super_read_only, max_connections, a table lock) take that server's
+//! [`lock`] for writing; every other test of the server takes it for reading, so none of them
+//! runs while the server is changed.
 
 mod common;
 
@@ -16,7 +24,58 @@ use serde_json::{json, Value};
 
 const MY: Server = Server::MySql;
 
-const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
+/// Serialises the tests that change a server's GLOBAL state (they take it for writing)
+/// against the other tests of the same server (they take it for reading).
+fn lock(db: Server) -> &'static tokio::sync::RwLock<()> {
+    static MARIADB: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+    static MYSQL: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+    match db {
+        Server::MariaDb => &MARIADB,
+        Server::MySql => &MYSQL,
+    }
+}
+
+/// What the two servers do differently in the scenarios they share.
+struct Facts {
+    /// The plugin a new account gets, as `db_connected` names it.
+    auth: &'static str,
+    /// How the function changes the password, as `password_changed` names it: MariaDB takes
+    /// the hash the function computes, MySQL 8+ hashes a plaintext `ALTER USER` itself.
+    change_method: &'static str,
+    /// The table a lock must hold to block a password change while logins go on (MySQL: a
+    /// WRITE lock blocks logins too, so READ, which still blocks ALTER USER).
+    blocking_lock: &'static str,
+    /// The server's error when it cancels the blocked statement itself, from the budget the
+    /// function sets: MariaDB's max_statement_time (1969), MySQL's lock_wait_timeout (1205).
+    cancelled_code: u16,
+}
+
+fn facts(db: Server) -> Facts {
+    match db {
+        Server::MariaDb => Facts {
+            auth: "mysql_native_password",
+            change_method: "mysql_native_password hash",
+            blocking_lock: "LOCK TABLES mysql.global_priv WRITE",
+            cancelled_code: 1969,
+        },
+        Server::MySql => Facts {
+            auth: "caching_sha2_password",
+            change_method: "alter user",
+            blocking_lock: "LOCK TABLES mysql.user READ",
+            cancelled_code: 1205,
+        },
+    }
+}
+
+/// The general log's line for the function's password change of `user@host`, up to where
+/// the password would be: MariaDB logs `SET PASSWORD … = '*…'` (the hash), MySQL rewrites the
+/// passwords out of `ALTER USER … IDENTIFIED BY <secret>`.
+fn logged_change(db: Server, user: &str, host: &str) -> String {
+    match db {
+        Server::MariaDb => format!("SET PASSWORD FOR `{user}`@`{host}` = '*"),
+        Server::MySql => format!("ALTER USER '{user}'@'{host}' IDENTIFIED BY <secret>"),
+    }
+}
 
 fn keys(v: &Value) -> Vec<String> {
     v.as_object().unwrap().keys().cloned().collect()
@@ -34,21 +93,20 @@ fn hostile_password(tag: &str) -> String {
     p
 }
 
-#[tokio::test]
-async fn require_ssl_account_with_ssl_true_rotates_fully_twice() {
-    let _shared = sql_mode_lock().read().await;
+async fn require_ssl_account_with_ssl_true_rotates_fully_twice(db: Server) {
+    let _shared = lock(db).read().await;
     let user = short_unique("my_tls");
     let first = password("old");
-    create_user_on(MY, &user, "%", &first, true).await;
+    create_user_on(db, &user, "%", &first, true).await;
     // The plaintext door is really closed for this account, and TLS opens.
-    let refused = login_on(MY, &user, &first, false).await.unwrap_err();
+    let refused = login_on(db, &user, &first, false).await.unwrap_err();
     assert_eq!(server_code(&refused), Some(1045));
     assert_eq!(
-        login_on(MY, &user, &first, true).await.unwrap(),
+        login_on(db, &user, &first, true).await.unwrap(),
         format!("{user}@%")
     );
 
-    let mut secret = secret_on(MY, &user, &first);
+    let mut secret = secret_on(db, &user, &first);
     secret["ssl"] = json!(true);
     secret["note"] = json!("carried forward");
     secret["nested"] = json!({"a": [1, 2]});
@@ -68,12 +126,12 @@ async fn require_ssl_account_with_ssl_true_rotates_fully_twice() {
                 assert_eq!(connected[0]["engine"], "mysql");
                 assert_eq!(connected[0]["tls"], "verified");
                 assert_eq!(connected[0]["user"], user.as_str());
-                assert_eq!(connected[0]["auth"], "caching_sha2_password");
+                assert_eq!(connected[0]["auth"], facts(db).auth);
             }
             if st == "setSecret" {
                 let changed = run.named("password_changed");
                 assert_eq!(changed.len(), 1, "{}", run.stdout);
-                assert_eq!(changed[0]["method"], "alter user");
+                assert_eq!(changed[0]["method"], facts(db).change_method);
                 assert_eq!(changed[0]["user"], user.as_str());
             }
             outcomes.push(run.outcome());
@@ -97,122 +155,118 @@ async fn require_ssl_account_with_ssl_true_rotates_fully_twice() {
         expected["password"] = json!(new);
         assert_eq!(current, expected);
 
-        login_on(MY, &user, &new, true)
+        login_on(db, &user, &new, true)
             .await
             .expect("the new password logs in");
-        let refused = login_on(MY, &user, &old, true).await.unwrap_err();
+        let refused = login_on(db, &user, &old, true).await.unwrap_err();
         assert_eq!(server_code(&refused), Some(1045), "the old one does not");
         expected_current = current;
     }
 
-    // The general log is on and saw the password change, but never a password.
-    // MySQL rewrites both passwords (the new one and the REPLACE one) out of its log.
-    let log = general_log_on(MY);
+    // The general log is on and saw the password change, but never a password (MySQL
+    // rewrites both, the new one and the REPLACE one, out of its log).
+    let log = general_log_on(db);
+    let mut change = logged_change(db, &user, "%");
+    if db == Server::MySql {
+        change.push_str(" REPLACE <secret>");
+    }
     assert!(
-        log.contains(&format!(
-            "ALTER USER '{user}'@'%' IDENTIFIED BY <secret> REPLACE <secret>"
-        )),
+        log.contains(&change),
         "general_log must be on for this test to mean anything"
     );
     assert!(!log.contains(&new_password(&expected_current)));
     assert!(!log.contains(&first));
 }
 
-#[tokio::test]
-async fn hostile_user_name_and_password_rotate() {
-    let _shared = sql_mode_lock().read().await;
+async fn hostile_user_name_and_password_rotate(db: Server) {
+    let _shared = lock(db).read().await;
     // Quote, upper case, `%`, backslash, backtick.
     let user = format!("O'Br%\\N`Ée_{}", short_unique("x"));
     let old = hostile_password("hostile");
-    create_user_on(MY, &user, "%", &old, false).await;
-    login_on(MY, &user, &old, true)
+    create_user_on(db, &user, "%", &old, false).await;
+    login_on(db, &user, &old, true)
         .await
         .expect("fixture logs in");
 
-    let arn = create_secret(&secret_on(MY, &user, &old)).await;
+    let arn = create_secret(&secret_on(db, &user, &old)).await;
     let token = start_rotation(&arn).await;
     rotate_all(&arn, &token, &[]);
 
     let current = value_at(&arn, "AWSCURRENT", None).await.unwrap();
     let new = new_password(&current);
     assert_eq!(current["username"], user.as_str());
-    login_on(MY, &user, &new, true)
+    login_on(db, &user, &new, true)
         .await
         .expect("the new password logs in");
-    assert!(login_on(MY, &user, &old, true).await.is_err());
-    let log = general_log_on(MY);
+    assert!(login_on(db, &user, &old, true).await.is_err());
+    let log = general_log_on(db);
     assert!(!log.contains(&new) && !log.contains(&old));
 }
 
-#[tokio::test]
-async fn the_account_logged_in_is_rotated_not_the_percent_account() {
-    let _shared = sql_mode_lock().read().await;
+async fn the_account_logged_in_is_rotated_not_the_percent_account(db: Server) {
+    let _shared = lock(db).read().await;
     let user = short_unique("my_host");
     let local = password("local");
     let anywhere = password("anywhere");
     // With skip-name-resolve, TCP from 127.0.0.1 matches the more specific account.
-    create_user_on(MY, &user, "127.0.0.1", &local, false).await;
-    create_user_on(MY, &user, "%", &anywhere, false).await;
+    create_user_on(db, &user, "127.0.0.1", &local, false).await;
+    create_user_on(db, &user, "%", &anywhere, false).await;
     assert_eq!(
-        login_on(MY, &user, &local, true).await.unwrap(),
+        login_on(db, &user, &local, true).await.unwrap(),
         format!("{user}@127.0.0.1")
     );
-    let percent_before = auth_string_on(MY, &user, "%").await;
-    let local_before = auth_string_on(MY, &user, "127.0.0.1").await;
+    let percent_before = auth_string_on(db, &user, "%").await;
+    let local_before = auth_string_on(db, &user, "127.0.0.1").await;
 
-    let arn = create_secret(&secret_on(MY, &user, &local)).await;
+    let arn = create_secret(&secret_on(db, &user, &local)).await;
     let token = start_rotation(&arn).await;
     rotate_all(&arn, &token, &[]);
 
     let new = new_password(&value_at(&arn, "AWSCURRENT", None).await.unwrap());
     assert_eq!(
-        login_on(MY, &user, &new, true).await.unwrap(),
+        login_on(db, &user, &new, true).await.unwrap(),
         format!("{user}@127.0.0.1")
     );
-    assert_ne!(auth_string_on(MY, &user, "127.0.0.1").await, local_before);
+    assert_ne!(auth_string_on(db, &user, "127.0.0.1").await, local_before);
     assert_eq!(
-        auth_string_on(MY, &user, "%").await,
+        auth_string_on(db, &user, "%").await,
         percent_before,
         "the '%' account is not touched"
     );
-    assert!(general_log_on(MY).contains(&format!(
-        "ALTER USER '{user}'@'127.0.0.1' IDENTIFIED BY <secret>"
-    )));
+    assert!(general_log_on(db).contains(&logged_change(db, &user, "127.0.0.1")));
 }
 
-#[tokio::test]
-async fn rotation_works_under_global_no_backslash_escapes() {
-    let _exclusive = sql_mode_lock().write().await;
+async fn rotation_works_under_global_no_backslash_escapes(db: Server) {
+    let _exclusive = lock(db).write().await;
     let user = format!("Nb\\'%_{}", short_unique("U"));
     let old = hostile_password("nbe");
-    create_user_on(MY, &user, "%", &old, false).await;
-    let arn = create_secret(&secret_on(MY, &user, &old)).await;
+    create_user_on(db, &user, "%", &old, false).await;
+    let arn = create_secret(&secret_on(db, &user, &old)).await;
     let token = start_rotation(&arn).await;
 
     let previous_mode =
-        set_global_sql_mode_on(MY, "NO_BACKSLASH_ESCAPES,ANSI_QUOTES,STRICT_TRANS_TABLES").await;
+        set_global_sql_mode_on(db, "NO_BACKSLASH_ESCAPES,ANSI_QUOTES,STRICT_TRANS_TABLES").await;
     // Restore the mode whatever happens, then report.
     let result = std::panic::catch_unwind(|| rotate_all(&arn, &token, &[]));
-    set_global_sql_mode_on(MY, &previous_mode).await;
+    set_global_sql_mode_on(db, &previous_mode).await;
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
     assert!(!previous_mode.contains("NO_BACKSLASH_ESCAPES"));
 
     let new = new_password(&value_at(&arn, "AWSCURRENT", None).await.unwrap());
-    login_on(MY, &user, &new, true)
+    login_on(db, &user, &new, true)
         .await
         .expect("the new password logs in");
-    assert!(login_on(MY, &user, &old, true).await.is_err());
+    assert!(login_on(db, &user, &old, true).await.is_err());
 }
 
-#[tokio::test]
-async fn every_step_twice_ends_in_the_same_state() {
-    let _shared = sql_mode_lock().read().await;
+async fn every_step_twice_ends_in_the_same_state(db: Server) {
+    let _shared = lock(db).read().await;
     let user = short_unique("my_twice");
     let old = password("old");
-    create_user_on(MY, &user, "%", &old, false).await;
-    let arn = create_secret(&secret_on(MY, &user, &old)).await;
+    create_user_on(db, &user, "%", &old, false).await;
+    let arn = create_secret(&secret_on(db, &user, &old)).await;
     let token = start_rotation(&arn).await;
 
     assert_eq!(
@@ -247,202 +301,47 @@ async fn every_step_twice_ends_in_the_same_state() {
     );
     let current = value_at(&arn, "AWSCURRENT", None).await.unwrap();
     assert_eq!(current, pending);
-    login_on(MY, &user, &new_password(&current), true)
+    login_on(db, &user, &new_password(&current), true)
         .await
         .unwrap();
 }
 
-#[tokio::test]
-async fn engines_mysql_aurora_mysql_and_mariadb_all_work_against_mysql() {
-    let _shared = sql_mode_lock().read().await;
+async fn engines_mysql_aurora_mysql_and_mariadb_all_work(db: Server) {
+    let _shared = lock(db).read().await;
     for engine in ["mysql", "aurora-mysql", "mariadb"] {
         let user = short_unique("my_engine");
         let old = password("old");
-        create_user_on(MY, &user, "%", &old, false).await;
-        let mut secret = secret_on(MY, &user, &old);
+        create_user_on(db, &user, "%", &old, false).await;
+        let mut secret = secret_on(db, &user, &old);
         secret["engine"] = json!(engine);
         let arn = create_secret(&secret).await;
         let run = run_bin(&["rotate", "--secret-id", &arn], &[]);
         assert_eq!(run.status, 0, "{engine}:\n{}\n{}", run.stdout, run.stderr);
         assert_eq!(
             run.named("password_changed")[0]["method"],
-            "alter user",
+            facts(db).change_method,
             "{engine}: the server, not the engine key, decides the statement"
         );
         let current = value_at(&arn, "AWSCURRENT", None).await.unwrap();
         assert_eq!(current["engine"], engine);
-        login_on(MY, &user, &new_password(&current), true)
+        login_on(db, &user, &new_password(&current), true)
             .await
             .unwrap();
     }
 }
 
-#[tokio::test]
-async fn require_ssl_account_with_ssl_false_is_db_tls_required() {
-    let _shared = sql_mode_lock().read().await;
-    let user = short_unique("my_tls_req");
-    let old = password("old");
-    create_user_on(MY, &user, "%", &old, true).await;
-    let mut secret = secret_on(MY, &user, &old);
-    secret["ssl"] = json!(false);
-    let arn = create_secret(&secret).await;
-    let token = start_rotation(&arn).await;
-    assert_eq!(
-        step(&arn, &token, "createSecret", &[]).outcome(),
-        "pending_created"
-    );
-    let run = step(&arn, &token, "setSecret", &[]);
-    let evidence = run.expect_failure("db_tls_required", &["host", "server_message"]);
-    assert_eq!(evidence["tls_mode_used"], "none");
-    assert_eq!(evidence["probe"]["outcome"], "login_ok");
-    assert!(run.failure()["remedy"]
-        .as_str()
-        .unwrap()
-        .contains("\"ssl\": true"));
-    // The database was not changed.
-    login_on(MY, &user, &old, true).await.unwrap();
-}
-
-#[tokio::test]
-async fn wrong_password_is_db_login_failed_listing_every_attempt() {
-    let _shared = sql_mode_lock().read().await;
-    let user = short_unique("my_wrong");
-    let old = password("old");
-    create_user_on(MY, &user, "%", &old, false).await;
-    let arn = create_secret(&secret_on(MY, &user, &old)).await;
-    // One good rotation, so AWSPREVIOUS exists too.
-    let token = start_rotation(&arn).await;
-    rotate_all(&arn, &token, &[]);
-    // Then the password changes behind the rotator's back.
-    let drifted = password("drifted");
-    set_password_on(MY, &user, "%", &drifted).await;
-
-    let token = start_rotation(&arn).await;
-    assert_eq!(
-        step(&arn, &token, "createSecret", &[]).outcome(),
-        "pending_created"
-    );
-    let run = step(&arn, &token, "setSecret", &[]);
-    let evidence = run.expect_failure("db_login_failed", &["user", "attempts"]);
-    assert_eq!(evidence["user"], user.as_str());
-    let attempts = evidence["attempts"].as_array().unwrap();
-    let secrets: Vec<&str> = attempts
-        .iter()
-        .map(|a| a["secret"].as_str().unwrap())
-        .collect();
-    assert_eq!(secrets, ["current", "pending", "previous"]);
-    for a in attempts {
-        assert_eq!(a["outcome"], "db_login_failed", "{a}");
-        assert_eq!(a["code"], 1045, "{a}");
-        assert_eq!(a["tls"], "verified", "{a}");
-    }
-    login_on(MY, &user, &drifted, true).await.unwrap();
-}
-
-#[tokio::test]
-async fn ip_address_host_with_ssl_true_is_hostname_mismatch() {
-    let _shared = sql_mode_lock().read().await;
-    let user = short_unique("my_ip");
-    let old = password("old");
-    create_user_on(MY, &user, "%", &old, false).await;
-    let mut secret = secret_on(MY, &user, &old);
-    secret["host"] = json!("127.0.0.1");
-    secret["ssl"] = json!(true);
-    let arn = create_secret(&secret).await;
-    let token = start_rotation(&arn).await;
-    step(&arn, &token, "createSecret", &[]);
-    let run = step(&arn, &token, "setSecret", &[]);
-    let evidence = run.expect_failure("db_tls_verification_failed", &["host", "reason"]);
-    assert_eq!(evidence["reason"], "hostname_mismatch");
-}
-
-#[tokio::test]
-async fn tls_failure_without_ssl_key_downgrades_visibly_and_deny_refuses() {
-    let _shared = sql_mode_lock().read().await;
-    let user = short_unique("my_down");
-    let old = password("old");
-    create_user_on(MY, &user, "%", &old, false).await;
-    // An IP address: TLS is offered but the certificate names `localhost` only.
-    let mut secret = secret_on(MY, &user, &old);
-    secret["host"] = json!("127.0.0.1");
-    let arn = create_secret(&secret).await;
-    let token = start_rotation(&arn).await;
-    step(&arn, &token, "createSecret", &[]);
-
-    let run = step(&arn, &token, "setSecret", &[("TLS_FALLBACK", "deny")]);
-    let evidence = run.expect_failure("db_tls_verification_failed", &["reason"]);
-    assert_eq!(evidence["tls_fallback"], "deny");
-    login_on(MY, &user, &old, true)
-        .await
-        .expect("nothing changed");
-
-    let run = step(&arn, &token, "setSecret", &[]);
-    assert_eq!(run.outcome(), "password_set", "{}", run.stdout);
-    let findings = run.named("finding");
-    assert_eq!(findings.len(), 1, "{}", run.stdout);
-    assert_eq!(findings[0]["code"], "tls_downgraded");
-    assert_eq!(findings[0]["evidence"]["reason"], "hostname_mismatch");
-    assert_eq!(run.named("db_connected")[0]["tls"], "none");
-    for st in ["testSecret", "finishSecret"] {
-        assert_eq!(step(&arn, &token, st, &[]).status, 0, "{st}");
-    }
-    let new = new_password(&value_at(&arn, "AWSCURRENT", None).await.unwrap());
-    login_on(MY, &user, &new, true).await.unwrap();
-}
-
-#[tokio::test]
-async fn closed_port_is_db_unreachable() {
-    let _shared = sql_mode_lock().read().await;
-    let user = short_unique("my_closed");
-    let mut secret = secret_on(MY, &user, "irrelevant-password");
-    secret["port"] = json!(1);
-    let arn = create_secret(&secret).await;
-    let token = start_rotation(&arn).await;
-    step(&arn, &token, "createSecret", &[]);
-    let run = step(&arn, &token, "setSecret", &[]);
-    let evidence = run.expect_failure("db_unreachable", &["host", "port", "phase", "elapsed_ms"]);
-    assert_eq!(evidence["phase"], "connect");
-    assert_eq!(evidence["port"], 1);
-}
-
-#[tokio::test]
-async fn missing_database_is_db_database_missing() {
-    let _shared = sql_mode_lock().read().await;
-    let user = short_unique("my_nodb");
-    let old = password("old");
-    create_user_on(MY, &user, "%", &old, false).await;
-    // With a global privilege the server says the database is missing (1049); without one
-    // it hides that behind "access denied to database" (1044).
-    admin_on(MY)
-        .await
-        .query_drop_ok(&format!("GRANT SELECT ON *.* TO {}", account(&user, "%")))
-        .await;
-    let mut secret = secret_on(MY, &user, &old);
-    secret["dbname"] = json!(unique("dsr_no_such_db"));
-    let arn = create_secret(&secret).await;
-    let token = start_rotation(&arn).await;
-    step(&arn, &token, "createSecret", &[]);
-    let run = step(&arn, &token, "setSecret", &[]);
-    let evidence = run.expect_failure("db_database_missing", &["dbname", "code"]);
-    assert_eq!(evidence["code"], 1049);
-}
-
-#[tokio::test]
-async fn a_blocked_password_change_ends_before_the_deadline() {
-    // Holds a write lock on MySQL's account table: no other test of this binary may run.
-    let _exclusive = sql_mode_lock().write().await;
+async fn a_blocked_password_change_ends_before_the_deadline(db: Server) {
+    // Holds a lock on the server's account table: no other test of this server may run.
+    let _exclusive = lock(db).write().await;
     let user = short_unique("my_lock");
     let old = password("old");
-    create_user_on(MY, &user, "%", &old, false).await;
-    let arn = create_secret(&secret_on(MY, &user, &old)).await;
+    create_user_on(db, &user, "%", &old, false).await;
+    let arn = create_secret(&secret_on(db, &user, &old)).await;
     let token = start_rotation(&arn).await;
     step(&arn, &token, "createSecret", &[]);
 
-    let mut locker = admin_on(MY).await;
-    locker
-        // READ: logins go on (a WRITE lock blocks them too), ALTER USER waits.
-        .query_drop_ok("LOCK TABLES mysql.user READ")
-        .await;
+    let mut locker = admin_on(db).await;
+    locker.query_drop_ok(facts(db).blocking_lock).await;
     let result = std::panic::catch_unwind(|| {
         run_bin(
             &[
@@ -464,33 +363,32 @@ async fn a_blocked_password_change_ends_before_the_deadline() {
 
     let evidence = run.expect_failure("function_timeout_imminent", &["operation"]);
     assert_eq!(evidence["operation"], "alter_password", "{}", run.stdout);
-    // The server cancelled the statement itself (lock_wait_timeout, set from the budget).
-    assert_eq!(evidence["code"], 1205, "{}", run.stdout);
+    // The server cancelled the statement itself (from the budget the function set).
+    assert_eq!(evidence["code"], facts(db).cancelled_code, "{}", run.stdout);
     assert!(
         evidence["remaining_ms"].as_u64().unwrap() > 0,
         "{}",
         run.stdout
     );
-    login_on(MY, &user, &old, true)
+    login_on(db, &user, &old, true)
         .await
         .expect("the password did not change");
 }
 
-#[tokio::test]
-async fn identified_by_literals_mean_the_same_under_any_session_sql_mode() {
+async fn identified_by_literals_mean_the_same_under_any_session_sql_mode(db: Server) {
     use db_secret_rotator::db::mysql::sql::{quote_literal, session_settings, Account};
     use db_secret_rotator::db::mysql::version::parse_version;
-    let _shared = sql_mode_lock().read().await;
+    let _shared = lock(db).read().await;
     // The MySQL 8+ statement form (ALTER USER … IDENTIFIED BY '…'), run by the admin: a
     // password ending in a backslash breaks any literal that relies on the mode.
     for start_mode in ["", "NO_BACKSLASH_ESCAPES", "ANSI_QUOTES,PIPES_AS_CONCAT"] {
         let user = short_unique("my_lit");
         let first = password("first");
-        create_user_on(MY, &user, "%", &first, false).await;
+        create_user_on(db, &user, "%", &first, false).await;
         let new = format!("{}\\", hostile_password("lit"));
         record_secret(&new);
 
-        let mut admin = admin_on(MY).await;
+        let mut admin = admin_on(db).await;
         let version: String =
             mysql_async::prelude::Queryable::query_first(&mut admin, "SELECT VERSION()")
                 .await
@@ -516,10 +414,73 @@ async fn identified_by_literals_mean_the_same_under_any_session_sql_mode() {
                 quote_literal(&new)
             ))
             .await;
-        login_on(MY, &user, &new, true)
+        login_on(db, &user, &new, true)
             .await
             .unwrap_or_else(|e| panic!("{start_mode:?}: {e}"));
     }
+}
+
+// ---------------------------------------------------------------- MariaDB's own behaviours
+
+async fn ed25519_account_is_db_auth_method_unsupported() {
+    let _shared = lock(Server::MariaDb).read().await;
+    let user = unique("dsr_my_ed");
+    let old = password("old");
+    let mut admin = maria_admin().await;
+    // The plugin ships with the server package; installing it twice is refused, harmlessly.
+    let _ =
+        mysql_async::prelude::Queryable::query_drop(&mut admin, "INSTALL SONAME 'auth_ed25519'")
+            .await;
+    admin
+        .query_drop_ok(&format!(
+            "CREATE USER {} IDENTIFIED VIA ed25519 USING PASSWORD({})",
+            account(&user, "%"),
+            lit(&old)
+        ))
+        .await;
+    let arn = create_secret(&maria_secret(&user, &old)).await;
+    let token = start_rotation(&arn).await;
+    step(&arn, &token, "createSecret", &[]);
+    let run = step(&arn, &token, "setSecret", &[]);
+    let evidence = run.expect_failure("db_auth_method_unsupported", &["method", "user"]);
+    assert!(evidence["method"].as_str().unwrap().contains("ed25519"));
+}
+
+async fn dual_password_is_refused_before_anything_changes() {
+    let _shared = lock(Server::MariaDb).read().await;
+    let user = short_unique("my_dualmaria");
+    let old = password("old");
+    maria_create_user(&user, "%", &old, false).await;
+    let before = maria_auth_string(&user, "%").await;
+    let arn = create_secret(&maria_secret(&user, &old)).await;
+    let token = start_rotation(&arn).await;
+    step(&arn, &token, "createSecret", DUAL);
+    let run = step(&arn, &token, "setSecret", DUAL);
+    let evidence = run.expect_failure("db_auth_method_unsupported", &["setting", "server_version"]);
+    assert_eq!(evidence["setting"], "MYSQL_DUAL_PASSWORD");
+    assert!(evidence["server_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("MariaDB"));
+    assert!(run.failure()["remedy"].as_str().unwrap().contains("8.0.14"));
+    assert!(run.named("password_changed").is_empty());
+    assert_eq!(
+        maria_auth_string(&user, "%").await,
+        before,
+        "nothing changed"
+    );
+    // With alternating users the setting is refused as configuration.
+    let run = step(
+        &arn,
+        &token,
+        "setSecret",
+        &[
+            ("MYSQL_DUAL_PASSWORD", "true"),
+            ("ROTATION_STRATEGY", "alternating_users"),
+        ],
+    );
+    let evidence = run.expect_failure("internal_error", &["setting"]);
+    assert_eq!(evidence["setting"], "MYSQL_DUAL_PASSWORD");
 }
 
 // ---------------------------------------------------------------- MySQL's own behaviours
@@ -533,9 +494,8 @@ async fn with_global<T>(set: &[String], reset: &[String], f: impl FnOnce() -> T)
     result.unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
-#[tokio::test]
 async fn caching_sha2_password_first_login_without_tls_performs_the_rsa_key_exchange() {
-    let _shared = sql_mode_lock().read().await;
+    let _shared = lock(MY).read().await;
     let user = short_unique("my_rsa");
     let old = password("old");
     // A fresh account: the server has no cached hash, so a plaintext login needs the full
@@ -563,9 +523,8 @@ async fn caching_sha2_password_first_login_without_tls_performs_the_rsa_key_exch
     assert!(login_on(MY, &user, &old, true).await.is_err());
 }
 
-#[tokio::test]
 async fn password_require_current_account_rotates_with_replace() {
-    let _shared = sql_mode_lock().read().await;
+    let _shared = lock(MY).read().await;
     let user = short_unique("my_reqcur");
     let old = password("old");
     create_user_on(MY, &user, "%", &old, false).await;
@@ -614,9 +573,8 @@ async fn user_session(user: &str, pw: &str) -> mysql_async::Conn {
     mysql_async::Conn::new(opts).await.unwrap()
 }
 
-#[tokio::test]
 async fn require_secure_transport_is_db_tls_required() {
-    let _exclusive = sql_mode_lock().write().await;
+    let _exclusive = lock(MY).write().await;
     let user = short_unique("my_rst");
     let old = password("old");
     create_user_on(MY, &user, "%", &old, false).await;
@@ -639,9 +597,8 @@ async fn require_secure_transport_is_db_tls_required() {
         .expect("nothing changed");
 }
 
-#[tokio::test]
 async fn validate_password_component_is_db_password_rejected() {
-    let _exclusive = sql_mode_lock().write().await;
+    let _exclusive = lock(MY).write().await;
     let user = short_unique("my_policy");
     let old = password("old");
     create_user_on(MY, &user, "%", &old, false).await;
@@ -669,9 +626,8 @@ async fn validate_password_component_is_db_password_rejected() {
         .expect("nothing changed");
 }
 
-#[tokio::test]
 async fn super_read_only_is_db_read_only() {
-    let _exclusive = sql_mode_lock().write().await;
+    let _exclusive = lock(MY).write().await;
     let user = short_unique("my_ro");
     let old = password("old");
     create_user_on(MY, &user, "%", &old, false).await;
@@ -695,9 +651,8 @@ async fn super_read_only_is_db_read_only() {
         .expect("nothing changed");
 }
 
-#[tokio::test]
 async fn max_connections_is_retried_then_db_unavailable() {
-    let _exclusive = sql_mode_lock().write().await;
+    let _exclusive = lock(MY).write().await;
     let user = short_unique("my_full");
     let old = password("old");
     create_user_on(MY, &user, "%", &old, false).await;
@@ -760,9 +715,8 @@ async fn max_connections_is_retried_then_db_unavailable() {
     );
 }
 
-#[tokio::test]
 async fn host_part_that_does_not_match_is_named_as_mysql_answers_it() {
-    let _shared = sql_mode_lock().read().await;
+    let _shared = lock(MY).read().await;
     // Only an account for another address. MySQL sends 1130 (db_access_rule_missing, pinned
     // by the unit test) only when no account at all admits the client's address; with any
     // '%' account on the server (as here, and on RDS) it hides the user instead: a decoy
@@ -827,9 +781,8 @@ async fn logs_in(user: &str, pw: &str) -> bool {
     login_on(MY, user, pw, true).await.is_ok()
 }
 
-#[tokio::test]
 async fn dual_password_keeps_awscurrent_logging_in_through_the_rotation_and_after_it() {
-    let _shared = sql_mode_lock().read().await;
+    let _shared = lock(MY).read().await;
     let (user, first, arn) = dual_user("my_dual").await;
     let mut history = vec![first.clone()];
     for round in 0..3 {
@@ -879,9 +832,8 @@ async fn dual_password_keeps_awscurrent_logging_in_through_the_rotation_and_afte
     )));
 }
 
-#[tokio::test]
 async fn dual_password_retried_steps_never_lose_awscurrent() {
-    let _shared = sql_mode_lock().read().await;
+    let _shared = lock(MY).read().await;
     let (user, first, arn) = dual_user("my_dualre").await;
     // One rotation first, so the account has a secondary password (AWSPREVIOUS) too.
     let token = start_rotation(&arn).await;
@@ -913,9 +865,8 @@ async fn dual_password_retried_steps_never_lose_awscurrent() {
     assert!(logs_in(&user, &pending).await, "AWSCURRENT logs in");
 }
 
-#[tokio::test]
 async fn dual_password_without_application_password_admin_is_db_permission_denied() {
-    let _shared = sql_mode_lock().read().await;
+    let _shared = lock(MY).read().await;
     let user = short_unique("my_dualpriv");
     let old = password("old");
     create_user_on(MY, &user, "%", &old, false).await;
@@ -933,47 +884,8 @@ async fn dual_password_without_application_password_admin_is_db_permission_denie
     assert!(logs_in(&user, &old).await, "nothing changed");
 }
 
-#[tokio::test]
-async fn dual_password_on_mariadb_is_refused_before_anything_changes() {
-    let _shared = sql_mode_lock().read().await;
-    let user = short_unique("my_dualmaria");
-    let old = password("old");
-    maria_create_user(&user, "%", &old, false).await;
-    let before = maria_auth_string(&user, "%").await;
-    let arn = create_secret(&maria_secret(&user, &old)).await;
-    let token = start_rotation(&arn).await;
-    step(&arn, &token, "createSecret", DUAL);
-    let run = step(&arn, &token, "setSecret", DUAL);
-    let evidence = run.expect_failure("db_auth_method_unsupported", &["setting", "server_version"]);
-    assert_eq!(evidence["setting"], "MYSQL_DUAL_PASSWORD");
-    assert!(evidence["server_version"]
-        .as_str()
-        .unwrap()
-        .starts_with("MariaDB"));
-    assert!(run.failure()["remedy"].as_str().unwrap().contains("8.0.14"));
-    assert!(run.named("password_changed").is_empty());
-    assert_eq!(
-        maria_auth_string(&user, "%").await,
-        before,
-        "nothing changed"
-    );
-    // With alternating users the setting is refused as configuration.
-    let run = step(
-        &arn,
-        &token,
-        "setSecret",
-        &[
-            ("MYSQL_DUAL_PASSWORD", "true"),
-            ("ROTATION_STRATEGY", "alternating_users"),
-        ],
-    );
-    let evidence = run.expect_failure("internal_error", &["setting"]);
-    assert_eq!(evidence["setting"], "MYSQL_DUAL_PASSWORD");
-}
-
-#[tokio::test]
 async fn diagnose_says_whether_the_account_has_a_secondary_password() {
-    let _shared = sql_mode_lock().read().await;
+    let _shared = lock(MY).read().await;
     let (user, _, arn) = dual_user("my_dualdiag").await;
     // The account may read its own row of mysql.user, so the answer is exact.
     do_on(
@@ -1039,4 +951,34 @@ impl QueryDropOk for mysql_async::Conn {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     }
+}
+
+server_tests! {
+    shared: [
+        require_ssl_account_with_ssl_true_rotates_fully_twice,
+        hostile_user_name_and_password_rotate,
+        the_account_logged_in_is_rotated_not_the_percent_account,
+        rotation_works_under_global_no_backslash_escapes,
+        every_step_twice_ends_in_the_same_state,
+        engines_mysql_aurora_mysql_and_mariadb_all_work,
+        a_blocked_password_change_ends_before_the_deadline,
+        identified_by_literals_mean_the_same_under_any_session_sql_mode,
+    ],
+    mariadb: [
+        ed25519_account_is_db_auth_method_unsupported,
+        dual_password_is_refused_before_anything_changes,
+    ],
+    mysql: [
+        caching_sha2_password_first_login_without_tls_performs_the_rsa_key_exchange,
+        password_require_current_account_rotates_with_replace,
+        require_secure_transport_is_db_tls_required,
+        validate_password_component_is_db_password_rejected,
+        super_read_only_is_db_read_only,
+        max_connections_is_retried_then_db_unavailable,
+        host_part_that_does_not_match_is_named_as_mysql_answers_it,
+        dual_password_keeps_awscurrent_logging_in_through_the_rotation_and_after_it,
+        dual_password_retried_steps_never_lose_awscurrent,
+        dual_password_without_application_password_admin_is_db_permission_denied,
+        diagnose_says_whether_the_account_has_a_secondary_password,
+    ],
 }
