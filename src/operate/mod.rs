@@ -72,7 +72,7 @@ impl std::fmt::Display for AwsError {
 pub fn aws_error<E, R>(err: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     match err.code() {
         Some(code) => AwsError {
@@ -80,13 +80,7 @@ where
             message: err.message().unwrap_or("").to_string(),
         },
         None => {
-            let mut chain = err.to_string();
-            let mut source = std::error::Error::source(err);
-            while let Some(e) = source {
-                chain.push_str(": ");
-                chain.push_str(&e.to_string());
-                source = e.source();
-            }
+            let chain = crate::net::chain_text(err);
             AwsError {
                 code: "unreachable".to_string(),
                 message: crate::telemetry::scrub(&chain),
