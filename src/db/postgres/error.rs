@@ -8,6 +8,8 @@
 //! fact only as a boxed string (TLS not offered, an unsupported authentication method) or std
 //! reports a failed DNS lookup only as text, the text decides, in one function each, pinned by
 //! a test.
+//!
+//! Over 400 lines only because its unit tests (about 115 lines) live beside the table.
 
 use super::super::failure;
 use super::super::{tls, TlsMode};
