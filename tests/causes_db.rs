@@ -24,9 +24,12 @@
 //!   table lock ends before the deadline; PostgreSQL's form of it (a lock on the role) is in
 //!   tests/causes_pg.rs. The pending user that is not the alternate (`user_mismatch`) is in
 //!   each engine's alternating suite, where the alternate exists.
-//! - Causes that would apply to MariaDB and MySQL too but are so far produced on PostgreSQL
-//!   only (tests/causes_pg.rs): a role that does not exist, a pending password changed before
-//!   testSecret, and the database drifted back to AWSPREVIOUS.
+//! - A user that does not exist: PostgreSQL answers it exactly like a wrong password (28P01,
+//!   tests/causes_pg.rs). MySQL 8+ and MariaDB answer it with a decoy authentication exchange
+//!   whose method is picked from the user name (MySQL) or borrowed from some existing account
+//!   (MariaDB), so the same scenario is `db_login_failed` or `db_auth_method_unsupported`
+//!   depending on the name and on the server's other accounts: no single expectation holds,
+//!   and the remedy of the second names the possibility instead.
 
 mod common;
 
@@ -140,6 +143,59 @@ async fn password_drifted_after_a_rotation_is_db_login_failed_listing_every_atte
         E::logs_in(&user, &drifted).await,
         "the database was not changed"
     );
+}
+
+async fn pending_password_changed_before_test_secret_is_db_login_failed<E: Engine>() {
+    let (user, pw) = user::<E>("dsr_testfail").await;
+    let (arn, token) = rotating(&E::secret(&user, &pw)).await;
+    assert_eq!(create_then_set(&arn, &token, &[]).outcome(), "password_set");
+    // Someone resets the password between setSecret and testSecret.
+    let reset = password("reset");
+    E::set_password(&user, &reset).await;
+    let run = step(&arn, &token, "testSecret", &[]);
+    let ev = run.expect_failure("db_login_failed", &["user", "attempts"]);
+    every_attempt_refused::<E>(ev, &["pending"]);
+    assert!(E::logs_in(&user, &reset).await, "the reset password stands");
+}
+
+async fn database_drifted_back_to_awsprevious_is_used_with_a_finding<E: Engine>() {
+    let (user, first) = user::<E>("dsr_back").await;
+    let arn = create_secret(&E::secret(&user, &first)).await;
+    let token = start_rotation(&arn).await;
+    rotate_all(&arn, &token, &[]);
+    let second = value_at(&arn, "AWSCURRENT", None).await.unwrap();
+    // Someone restores the old password in the database (a snapshot restore, a script).
+    E::set_password(&user, &first).await;
+    assert!(!E::logs_in(&user, second["password"].as_str().unwrap()).await);
+
+    let token = start_rotation(&arn).await;
+    let run = create_then_set(&arn, &token, &[]);
+    assert_eq!(
+        run.outcome(),
+        "password_set",
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let findings = run.named("finding");
+    assert_eq!(findings.len(), 1, "{}", run.stdout);
+    assert_eq!(findings[0]["code"], "previous_credentials_used");
+    assert_eq!(findings[0]["evidence"]["user"], user.as_str());
+    let logins: Vec<&str> = run
+        .named("db_connected")
+        .iter()
+        .map(|e| e["secret"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        logins.first(),
+        Some(&"previous"),
+        "setSecret logged in with AWSPREVIOUS"
+    );
+    for st in ["testSecret", "finishSecret"] {
+        assert_eq!(step(&arn, &token, st, &[]).status, 0, "{st}");
+    }
+    let third = value_at(&arn, "AWSCURRENT", None).await.unwrap();
+    assert!(E::logs_in(&user, third["password"].as_str().unwrap()).await);
 }
 
 // ------------------------------------------------------------------ TLS
@@ -271,6 +327,8 @@ engine_tests!(
     unresolvable_database_host_is_db_unreachable_at_dns,
     wrong_current_password_is_db_login_failed,
     password_drifted_after_a_rotation_is_db_login_failed_listing_every_attempt,
+    pending_password_changed_before_test_secret_is_db_login_failed,
+    database_drifted_back_to_awsprevious_is_used_with_a_finding,
     tls_only_account_with_ssl_false_is_db_tls_required,
     untrusted_ca_is_db_tls_verification_failed,
     ip_address_host_is_db_tls_verification_failed_hostname_mismatch,
