@@ -215,7 +215,9 @@ pub async fn connect(
                     )
                     .auth_method("ed25519 or parsec")
                     .with("user", s.username.as_str())
-                    .remedy("Use mysql_native_password for this account (ALTER USER … IDENTIFIED VIA mysql_native_password USING PASSWORD('…'))."))
+                    // MariaDB answers a user no account admits from here with the method of
+                    // some other account: the remedy names both readings, as for MySQL.
+                    .remedy("Either the account authenticates with ed25519 or parsec (switch it: ALTER USER … IDENTIFIED VIA mysql_native_password USING PASSWORD('…')), or no account of this user admits the function's address: MariaDB then answers with another account's method instead of error 1045. Check the user's host parts (SELECT Host FROM mysql.user WHERE User = '…')."))
                 }
                 Ok(Err(join)) => return Err(Failure::internal(Operation::Login.as_str(), &join)),
                 Err(_) => {
