@@ -93,6 +93,18 @@ fn hostile_password(tag: &str) -> String {
     p
 }
 
+/// A user on `db` with the password "old" and a secret for it, rotation started and
+/// createSecret run: gives (user, old password, secret ARN, token).
+async fn ready_for_set_secret(db: Server, prefix: &str) -> (String, String, String, String) {
+    let user = short_unique(prefix);
+    let old = password("old");
+    create_user_on(db, &user, "%", &old, false).await;
+    let arn = create_secret(&secret_on(db, &user, &old)).await;
+    let token = start_rotation(&arn).await;
+    step(&arn, &token, "createSecret", &[]);
+    (user, old, arn, token)
+}
+
 async fn require_ssl_account_with_ssl_true_rotates_fully_twice(db: Server) {
     let _shared = lock(db).read().await;
     let user = short_unique("my_tls");
@@ -333,12 +345,7 @@ async fn engines_mysql_aurora_mysql_and_mariadb_all_work(db: Server) {
 async fn a_blocked_password_change_ends_before_the_deadline(db: Server) {
     // Holds a lock on the server's account table: no other test of this server may run.
     let _exclusive = lock(db).write().await;
-    let user = short_unique("my_lock");
-    let old = password("old");
-    create_user_on(db, &user, "%", &old, false).await;
-    let arn = create_secret(&secret_on(db, &user, &old)).await;
-    let token = start_rotation(&arn).await;
-    step(&arn, &token, "createSecret", &[]);
+    let (user, old, arn, token) = ready_for_set_secret(db, "my_lock").await;
 
     let mut locker = admin_on(db).await;
     locker.query_drop_ok(facts(db).blocking_lock).await;
@@ -599,12 +606,7 @@ async fn require_secure_transport_is_db_tls_required() {
 
 async fn validate_password_component_is_db_password_rejected() {
     let _exclusive = lock(MY).write().await;
-    let user = short_unique("my_policy");
-    let old = password("old");
-    create_user_on(MY, &user, "%", &old, false).await;
-    let arn = create_secret(&secret_on(MY, &user, &old)).await;
-    let token = start_rotation(&arn).await;
-    step(&arn, &token, "createSecret", &[]);
+    let (user, old, arn, token) = ready_for_set_secret(MY, "my_policy").await;
     // The generated password has 32 characters; the policy wants 64.
     let run = with_global(
         &[
@@ -628,12 +630,7 @@ async fn validate_password_component_is_db_password_rejected() {
 
 async fn super_read_only_is_db_read_only() {
     let _exclusive = lock(MY).write().await;
-    let user = short_unique("my_ro");
-    let old = password("old");
-    create_user_on(MY, &user, "%", &old, false).await;
-    let arn = create_secret(&secret_on(MY, &user, &old)).await;
-    let token = start_rotation(&arn).await;
-    step(&arn, &token, "createSecret", &[]);
+    let (user, old, arn, token) = ready_for_set_secret(MY, "my_ro").await;
     let run = with_global(
         &["SET GLOBAL super_read_only = ON".into()],
         &["SET GLOBAL super_read_only = OFF, GLOBAL read_only = OFF".into()],
