@@ -180,17 +180,8 @@ async fn a_hundred_secrets_rotate_in_parallel_against_one_server() {
 async fn a_long_lived_function_leaves_no_connection_open() {
     let s = services();
     let api = RuntimeApi::start().await;
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_db-secret-rotator"));
-    for (k, v) in base_env() {
-        cmd.env(k, v);
-    }
-    cmd.env("AWS_LAMBDA_RUNTIME_API", &api.addr)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "db-secret-rotator")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
+    let mut cmd = common::runtime_api::function_command(&api);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
     let _child = cmd.spawn().unwrap();
     let mut users = Vec::new();
     for _ in 0..5 {

@@ -21,19 +21,11 @@ async fn the_binary_serves_rotation_events_through_the_runtime_api() {
     let not_enabled = create_secret(&pg_secret(&user, &old)).await;
 
     let api = RuntimeApi::start().await;
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_db-secret-rotator"));
-    for (k, v) in base_env() {
-        cmd.env(k, v);
-    }
-    cmd.env("AWS_LAMBDA_RUNTIME_API", &api.addr)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "db-secret-rotator")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
+    let mut cmd = common::runtime_api::function_command(&api);
+    cmd.env("AWS_LAMBDA_LOG_LEVEL", "INFO")
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
 
     let mut request_ids = Vec::new();

@@ -136,19 +136,11 @@ async fn json_is_the_default_off_a_terminal_and_on_request() {
 
 /// Starts the binary as a Lambda function against `api`.
 fn lambda_process(api: &RuntimeApi) -> tokio::process::Child {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_db-secret-rotator"));
-    for (k, v) in base_env() {
-        cmd.env(k, v);
-    }
-    cmd.env("AWS_LAMBDA_RUNTIME_API", &api.addr)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "db-secret-rotator")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
+    let mut cmd = common::runtime_api::function_command(api);
+    cmd.env("AWS_LAMBDA_LOG_LEVEL", "INFO")
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .stderr(Stdio::piped());
     cmd.spawn().unwrap()
 }
 

@@ -77,6 +77,22 @@ fn ident(name: &str) -> String {
 }
 
 /// A master that may do everything, as the RDS master user can.
+/// `GRANT SELECT ON <test database>.* TO user@'%' WITH GRANT OPTION`: a grant a clone must
+/// copy with its grant option. Gives the database's name.
+async fn grant_select_with_grant_option(server: Server, user: &str) -> String {
+    let db = database(server).await;
+    do_on(
+        server,
+        &[format!(
+            "GRANT SELECT ON {}.* TO {} WITH GRANT OPTION",
+            ident(&db),
+            account(user, "%")
+        )],
+    )
+    .await;
+    db
+}
+
 async fn full_master(server: Server) -> (String, String) {
     master_on(server, "ALL PRIVILEGES ON *.*", "WITH GRANT OPTION").await
 }
@@ -141,16 +157,7 @@ async fn two_rotations_swap_to_clone_and_back_and_the_previous_user_keeps_workin
     let user = short_unique("ma_swap");
     let clone = format!("{user}_clone");
     let (old, arn) = alternating_user(server, &user, "%", false, None).await;
-    let db = database(server).await;
-    do_on(
-        server,
-        &[format!(
-            "GRANT SELECT ON {}.* TO {} WITH GRANT OPTION",
-            ident(&db),
-            account(&user, "%")
-        )],
-    )
-    .await;
+    let db = grant_select_with_grant_option(server, &user).await;
     let original_secret = value_at(&arn, "AWSCURRENT", None).await.unwrap();
 
     // First rotation: the clone is created and becomes current.
@@ -658,12 +665,7 @@ async fn pending_user_or_host_mismatch_is_user_mismatch_before_any_connection(se
         (json!(format!("{user}_clone")), json!("127.0.0.1")),
     ];
     for (username, host) in cases {
-        let token = start_rotation(&arn).await;
-        let mut pending = current.clone();
-        pending["username"] = username.clone();
-        pending["host"] = host.clone();
-        pending["password"] = json!(password("tampered"));
-        put_pending(&arn, &token, &pending).await;
+        let token = start_with_tampered_pending(&arn, &current, &username, &host).await;
         let run = step(&arn, &token, "setSecret", alt(server));
         let evidence = run.expect_failure("user_mismatch", &["expected_user", "found_user"]);
         assert_eq!(evidence["expected_user"], format!("{user}_clone").as_str());
@@ -737,16 +739,7 @@ async fn every_step_twice_is_idempotent(server: Server) {
     let user = short_unique("ma_twice");
     let clone = format!("{user}_clone");
     let (_, arn) = alternating_user(server, &user, "%", true, Some(true)).await;
-    let db = database(server).await;
-    do_on(
-        server,
-        &[format!(
-            "GRANT SELECT ON {}.* TO {} WITH GRANT OPTION",
-            ident(&db),
-            account(&user, "%")
-        )],
-    )
-    .await;
+    grant_select_with_grant_option(server, &user).await;
     let token = start_rotation(&arn).await;
     let twice = |st: &str| -> (Run, Run) {
         (

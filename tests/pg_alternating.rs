@@ -326,12 +326,7 @@ async fn pending_user_or_host_mismatch_fails_before_any_connection() {
         (json!(format!("{user}_clone")), json!("127.0.0.1")),
     ];
     for (username, host) in cases {
-        let token = start_rotation(&arn).await;
-        let mut pending = current.clone();
-        pending["username"] = username.clone();
-        pending["host"] = host.clone();
-        pending["password"] = json!(password("tampered"));
-        put_pending(&arn, &token, &pending).await;
+        let token = start_with_tampered_pending(&arn, &current, &username, &host).await;
         let run = step(&arn, &token, "setSecret", ALT);
         assert_eq!(run.status, 1, "{}", run.stdout);
         assert_eq!(run.cause(), "user_mismatch", "{}", run.stdout);

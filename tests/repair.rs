@@ -657,17 +657,9 @@ async fn the_repair_event_is_a_dry_run_unless_apply_and_takes_the_function_timeo
     let before = labels(&arn).await;
 
     let api = RuntimeApi::start().await;
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_db-secret-rotator"));
-    for (k, v) in base_env() {
-        cmd.env(k, v);
-    }
-    cmd.env("AWS_LAMBDA_RUNTIME_API", &api.addr)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "db-secret-rotator")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true);
+    let mut cmd = common::runtime_api::function_command(&api);
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
     let _child = cmd.spawn().unwrap();
 
     let api = &api;

@@ -304,6 +304,23 @@ pub async fn put_pending(arn: &str, token: &str, value: &Value) {
         .unwrap();
 }
 
+/// Starts a rotation whose AWSPENDING is `current` with another username and host and a
+/// fresh password, as if someone had tampered with it; gives the token.
+pub async fn start_with_tampered_pending(
+    arn: &str,
+    current: &Value,
+    username: &Value,
+    host: &Value,
+) -> String {
+    let token = start_rotation(arn).await;
+    let mut pending = current.clone();
+    pending["username"] = username.clone();
+    pending["host"] = host.clone();
+    pending["password"] = Value::String(password("tampered"));
+    put_pending(arn, &token, &pending).await;
+    token
+}
+
 /// Version id to staging labels.
 pub async fn stages(arn: &str) -> std::collections::HashMap<String, Vec<String>> {
     sm().await

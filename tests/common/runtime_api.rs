@@ -174,3 +174,19 @@ impl RuntimeApi {
             .expect("the function answered in time")
     }
 }
+
+/// The function binary as a Lambda function polling `api`: the suite's environment plus the
+/// variables Lambda sets (name, 128 MB, `$LATEST`), killed when dropped. Callers add what
+/// differs (log level, where its output goes).
+pub fn function_command(api: &RuntimeApi) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_db-secret-rotator"));
+    for (k, v) in super::base_env() {
+        cmd.env(k, v);
+    }
+    cmd.env("AWS_LAMBDA_RUNTIME_API", &api.addr)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "db-secret-rotator")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .kill_on_drop(true);
+    cmd
+}
