@@ -169,10 +169,10 @@ async fn try_login(
 /// AWSPENDING label, is undone by the printed command.
 fn is_mysql_decoy(f: &Failure) -> bool {
     f.cause == Cause::DbAuthMethodUnsupported
-        && matches!(
-            f.signals.auth_method.as_deref(),
-            Some("sha256_password" | "ed25519 or parsec")
-        )
+        && f.signals
+            .auth_method
+            .as_deref()
+            .is_some_and(crate::db::mysql::error::may_be_decoy)
 }
 
 /// The `refused` entry for [`is_mysql_decoy`], naming the method the server asked for.

@@ -15,6 +15,20 @@ use crate::diagnosis::{Cause, DbCode, Failure};
 use crate::net::{chain_text, Phase};
 use std::time::Duration;
 
+/// The method MySQL 8+ may ask of a user no account admits (a decoy exchange, its plugin
+/// picked from the user name), and which this client does not perform.
+pub const MYSQL_DECOY_METHOD: &str = "sha256_password";
+
+/// The methods of a MariaDB account this client does not perform. MariaDB answers a user no
+/// account admits with the method of some existing account, so these can be a decoy too.
+pub const MARIADB_UNSUPPORTED_METHOD: &str = "ed25519 or parsec";
+
+/// Whether a `db_auth_method_unsupported` answer naming `method` may be the server's decoy
+/// for a user it does not admit, rather than the account's own method.
+pub fn may_be_decoy(method: &str) -> bool {
+    method == MYSQL_DECOY_METHOD || method == MARIADB_UNSUPPORTED_METHOD
+}
+
 /// Access denied for a database (no privilege on the schema).
 pub const ER_DBACCESS_DENIED_ERROR: u16 = 1044;
 /// Access denied for a user: wrong password, no such user, or (MariaDB) REQUIRE SSL over plaintext.
@@ -123,7 +137,7 @@ pub(super) fn classify(
             // MySQL 8+ hides whether an account exists: for a user no account admits from
             // here it runs a decoy exchange with a plugin picked from the user name, which
             // may be this one; so the remedy names both readings.
-            DriverError::UnknownAuthPlugin { name } if name == "sha256_password" => {
+            DriverError::UnknownAuthPlugin { name } if name == MYSQL_DECOY_METHOD => {
                 auth_unsupported(name).remedy("Either the account authenticates with sha256_password (switch it: ALTER USER … IDENTIFIED WITH caching_sha2_password BY '…'), or no account of this user admits the function's address: MySQL then answers with a decoy exchange instead of error 1130. Check the user's host parts (SELECT Host FROM mysql.user WHERE User = '…').")
             }
             DriverError::UnknownAuthPlugin { name } => auth_unsupported(name),

@@ -213,7 +213,7 @@ pub async fn connect(
                             s.username
                         ),
                     )
-                    .auth_method("ed25519 or parsec")
+                    .auth_method(error::MARIADB_UNSUPPORTED_METHOD)
                     .with("user", s.username.as_str())
                     // MariaDB answers a user no account admits from here with the method of
                     // some other account: the remedy names both readings, as for MySQL.
