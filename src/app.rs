@@ -4,13 +4,21 @@
 
 use crate::config::{self, Settings};
 use crate::db::{DbOptions, MySqlOptions, PgOptions, TrustAnchors};
-use crate::diagnosis::{Cause, Deadline, Failure};
+use crate::deadline::Deadline;
 use crate::event::{self, Invocation};
+use crate::failure::{Cause, Failure};
 use crate::rotation::{Invoker, Rotator};
 use crate::store::{Rds, SecretsManager};
 use crate::telemetry;
 use serde_json::Value;
 use std::time::Duration;
+
+/// Starts logging (once per process) with the scrubber watching every password read from now
+/// on, so each is hidden from the log lines of the invocation that read it.
+pub fn init_logging(sink: telemetry::Sink, format: telemetry::LogFormat) {
+    crate::secret::watch_new_passwords(telemetry::register_sensitive);
+    telemetry::init_with(sink, format);
+}
 
 /// What the process builds once: clients and settings, or the reason it could not.
 pub struct App {

@@ -3,8 +3,8 @@
 //! step, a problem found or a refusal, 2 a usage error (clap's).
 
 use crate::app::{self, App};
+use crate::deadline::Deadline;
 use crate::diagnose::{self as checks, Context};
-use crate::diagnosis::Deadline;
 use crate::operate::{self, audit, migrate};
 use crate::telemetry::{self, LogFormat, Sink};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -167,7 +167,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         None if std::io::stdout().is_terminal() => LogFormat::Text,
         None => LogFormat::Json,
     };
-    telemetry::init_with(sink, format);
+    app::init_logging(sink, format);
     let app = App::from_env().await;
     let ok = match cli.command {
         Command::Step {

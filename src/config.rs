@@ -1,7 +1,7 @@
 //! Settings read from the environment: the reference functions' variables with their
 //! names, meanings and defaults, plus this project's own (both tables are in the README).
 
-use crate::db::engine::Engine;
+use crate::engine::Engine;
 use std::time::Duration;
 
 /// How the rotated credentials are arranged.

@@ -1,6 +1,6 @@
 //! The events the function is invoked with, validated before anything else happens.
 
-use crate::diagnosis::{Cause, Failure};
+use crate::failure::{Cause, Failure};
 use serde_json::Value;
 use std::fmt;
 

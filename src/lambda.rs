@@ -3,7 +3,8 @@
 //! code.
 
 use crate::app::{invoke, App};
-use crate::diagnosis::{Deadline, Failure};
+use crate::deadline::{process_start_epoch_ms, Deadline, HeaderDeadline};
+use crate::failure::Failure;
 use crate::telemetry;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
@@ -26,9 +27,12 @@ pub async fn serve(app: App) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| {
         let app = Arc::clone(&app);
         async move {
-            let deadline = Deadline::at_epoch_ms(ev.context.deadline, app.margin());
+            let (deadline, read) = Deadline::at_epoch_ms(ev.context.deadline, app.margin());
             let span =
                 tracing::info_span!("invocation", request_id = ev.context.request_id.as_str());
+            if let HeaderDeadline::Duration(_) = read {
+                span.in_scope(|| header_is_a_duration(ev.context.deadline));
+            }
             // One scrubber scope per invocation: the secrets it read are hidden in every line
             // it logs and in its error message (scrubbed here, inside the scope), then
             // forgotten, so a warm process does not accumulate them.
@@ -45,4 +49,22 @@ pub async fn serve(app: App) -> Result<(), lambda_runtime::Error> {
         }
     }))
     .await
+}
+
+/// The warning for a deadline header that is a duration (a local emulator's), not an epoch.
+fn header_is_a_duration(deadline_ms: u64) {
+    let mut evidence = serde_json::Map::new();
+    evidence.insert("deadline_ms_header".into(), deadline_ms.into());
+    evidence.insert(
+        "process_start_epoch_ms".into(),
+        process_start_epoch_ms().into(),
+    );
+    evidence.insert("taken_as_timeout_ms".into(), deadline_ms.into());
+    telemetry::finding(
+        "deadline_header_is_a_duration",
+        &format!(
+            "Lambda-Runtime-Deadline-Ms is {deadline_ms}, earlier than the start of this process: taken as a timeout of {deadline_ms} ms from now (a local emulator such as cargo-lambda's sends a duration; AWS sends an epoch time)"
+        ),
+        &evidence,
+    );
 }

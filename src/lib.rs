@@ -1,25 +1,26 @@
 //! db-secret-rotator: an AWS Secrets Manager rotation function for PostgreSQL, MySQL and
 //! MariaDB that names its own failures.
 //!
-//! Module map:
-//! - [`event`]: the Lambda events (rotation, diagnose) and their validation.
-//! - [`config`]: settings read from the environment (the reference functions' variables plus ours).
-//! - [`secret`]: the typed secret JSON, with a password type that cannot be printed.
+//! Module map, lowest layer last (a module uses only those below it; `src/layering.rs` tests
+//! that, against the list in the README's Development section):
+//! - [`cli`] and [`lambda`]: the two faces of the binary; [`app`]: what they share, the
+//!   clients built once and one invocation's handler.
+//! - [`operate`]: operator commands across secrets: `audit` and `migrate`.
+//! - [`repair`]: names the state of a stuck or drifted rotation and takes its one safe action.
+//! - [`diagnose`]: the `diagnose` command's read-only checks and their report.
+//! - [`rotation`]: the four steps, their preconditions and the strategies.
 //! - [`store`]: the `SecretStore` trait the rotation steps use, its Secrets Manager adapter,
 //!   an in-memory store for protocol unit tests, and the RDS adapter; one AWS call wrapper
 //!   classifies every AWS error.
-//! - [`db`]: database drivers (PostgreSQL, MySQL/MariaDB): connect, TLS, set password; the
-//!   engine facts (`db::engine`: default port and database, excluded characters, name limits).
-//! - [`net`]: network phases and endpoint addresses, below both `db` and `store`.
-//! - [`rotation`]: the four steps, their preconditions and the strategies.
-//! - [`diagnosis`]: the cause taxonomy, the failure and its typed signals, the deadline watchdog.
-//! - [`diagnose`]: the `diagnose` command's read-only checks and their report.
-//! - [`repair`]: names the state of a stuck or drifted rotation and takes its one safe action.
-//! - [`telemetry`]: one JSON object per log line, CloudWatch Embedded Metric Format.
-//! - [`log_text`]: the same log events as readable text, for a terminal.
-//! - [`operate`]: operator commands across secrets: `audit` and `migrate`.
-//! - [`app`]: what the two faces share: the clients built once, and one invocation's handler.
-//! - [`cli`] and [`lambda`]: the two faces of the binary.
+//! - [`db`]: database drivers (PostgreSQL, MySQL/MariaDB): connect, TLS, set password.
+//! - [`event`], [`config`], [`secret`]: the Lambda events, the settings read from the
+//!   environment, the typed secret JSON with a password type that cannot be printed.
+//! - [`telemetry`]: one JSON object per log line, CloudWatch Embedded Metric Format, the
+//!   scrubber, and the same events as text for a terminal.
+//! - [`deadline`]: the deadline watchdog.
+//! - [`failure`]: the cause taxonomy, the failure and its typed signals.
+//! - [`net`], [`engine`], [`text`]: leaves: network phases and endpoint addresses, the engine
+//!   facts (default port and database, excluded characters, name limits), text helpers.
 
 // The async body of `cli::run` nests every command's futures (diagnose, repair, migrate, the
 // four steps); computing its layout goes deeper than the default 128 queries.
@@ -29,11 +30,14 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod deadline;
 pub mod diagnose;
-pub mod diagnosis;
+pub mod engine;
 pub mod event;
+pub mod failure;
 pub mod lambda;
-pub mod log_text;
+#[cfg(test)]
+mod layering;
 pub mod net;
 pub mod operate;
 pub mod repair;
@@ -41,3 +45,4 @@ pub mod rotation;
 pub mod secret;
 pub mod store;
 pub mod telemetry;
+pub mod text;

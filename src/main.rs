@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     // Noted first: a Lambda-Runtime-Deadline-Ms earlier than this is a duration, not an epoch.
-    db_secret_rotator::diagnosis::deadline::process_start_epoch_ms();
+    db_secret_rotator::deadline::process_start_epoch_ms();
     // One thread is plenty for one invocation at a time, and starts fastest.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         }
     };
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        telemetry::init(telemetry::Sink::Stdout);
+        app::init_logging(telemetry::Sink::Stdout, telemetry::LogFormat::Json);
         return runtime.block_on(async {
             let app = app::App::from_env().await;
             match lambda::serve(app).await {

@@ -3,7 +3,7 @@
 //! dropped too) so unknown keys are carried forward. (Over 400 lines only with its tests: a
 //! table of every bad input and its cause.)
 
-use crate::diagnosis::{Cause, Failure};
+use crate::failure::{Cause, Failure};
 use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::OnceLock;
@@ -12,8 +12,8 @@ use zeroize::{Zeroize, Zeroizing};
 /// Secrets Manager refuses values over 64 KiB; anything larger did not come from it.
 pub const MAX_SECRET_BYTES: usize = 65_536;
 
-/// What every new [`Password`] is shown to: the log scrubber, which `telemetry::init`
-/// installs, so that logging depends on secrets and not the other way round.
+/// What every new [`Password`] is shown to: the log scrubber, which `app::init_logging`
+/// installs, so that neither secrets nor logging depends on the other.
 static WATCHER: OnceLock<fn(&str)> = OnceLock::new();
 
 /// Installs the function every new [`Password`] is shown to (once per process; later calls
@@ -90,7 +90,7 @@ impl SecretRole {
     }
 }
 
-pub use crate::db::engine::{Engine, EngineFamily};
+pub use crate::engine::{Engine, EngineFamily};
 
 /// The `ssl` key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -786,7 +786,7 @@ async fn step_lines_are_cloudwatch_embedded_metric_format() {
 fn operators_guide_names_every_cause_and_finding() {
     let guide =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operators.md")).unwrap();
-    let missing: Vec<&str> = db_secret_rotator::diagnosis::Cause::ALL
+    let missing: Vec<&str> = db_secret_rotator::failure::Cause::ALL
         .iter()
         .map(|c| c.code())
         .chain([

@@ -1,8 +1,8 @@
 //! Hostile input never panics and always ends in a cause: property tests over the event and
 //! secret JSON parsers, with control characters, Unicode and SQL fragments.
 
-use db_secret_rotator::diagnosis::Cause;
 use db_secret_rotator::event;
+use db_secret_rotator::failure::Cause;
 use db_secret_rotator::secret::{DbSecret, SecretRole};
 use proptest::prelude::*;
 use serde_json::{json, Value};

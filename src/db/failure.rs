@@ -1,7 +1,7 @@
 //! Failure builders every driver shares, so that the same fact reads the same whichever
 //! engine produced it.
 
-use crate::diagnosis::{Cause, DbCode, Failure};
+use crate::failure::{Cause, DbCode, Failure};
 use crate::net::Phase;
 use std::time::Duration;
 

@@ -1,14 +1,14 @@
 //! Database drivers behind one small interface: connect (with the `ssl` key's semantics),
 //! change a password, run a trivial query. Each driver classifies its own errors.
 
-pub mod engine;
 pub mod failure;
 pub mod mysql;
 pub mod postgres;
 pub mod tls;
 
 use crate::config::{PgPasswordEncryption, TlsFallback};
-use crate::diagnosis::{Cause, Deadline, Failure};
+use crate::deadline::Deadline;
+use crate::failure::{Cause, Failure};
 use crate::secret::{DbSecret, EngineFamily, Password, SecretRole, SslSetting};
 use crate::telemetry;
 use serde_json::{json, Value};

@@ -6,7 +6,8 @@
 use super::Runner;
 use crate::config::Strategy;
 use crate::db;
-use crate::diagnosis::{Cause, Deadline, Failure};
+use crate::deadline::Deadline;
+use crate::failure::{Cause, Failure};
 use crate::rotation::Rotator;
 use crate::secret::{DbSecret, SecretRole};
 use crate::store::SecretStore as _;

@@ -5,7 +5,8 @@
 
 use super::report::Warning;
 use super::Context;
-use crate::diagnosis::{Cause, Deadline, Failure};
+use crate::deadline::Deadline;
+use crate::failure::{Cause, Failure};
 use crate::rotation::preconditions;
 use crate::store::Description;
 use serde_json::Map;
@@ -82,8 +83,8 @@ pub(super) async fn describe_detail(
     let mut parts = Vec::new();
     let other = match &d.rotation_lambda_arn {
         Some(arn) => {
-            let name = crate::operate::function_name(arn);
-            let mine = this.is_some_and(|t| crate::operate::function_name(t) == name);
+            let name = crate::text::function_name(arn);
+            let mine = this.is_some_and(|t| crate::text::function_name(t) == name);
             if mine {
                 parts.push(format!("rotation function: this one ({name})"));
                 None
@@ -127,8 +128,7 @@ pub(super) async fn describe_detail(
                 remedy: format!(
                     "Let a running rotation finish (Secrets Manager retries it); if none is running, remove the label: {}",
                     // The command `repair` prints for the same state.
-                    crate::repair::Action::RemovePendingLabel { pending: p.to_string() }
-                        .command(&d.arn)
+                    crate::store::StageMove::new("AWSPENDING", None, Some(p)).cli_command(&d.arn)
                 ),
                 evidence,
             });

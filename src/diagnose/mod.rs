@@ -14,6 +14,7 @@
 //! - `report.rs`: the report, its statuses, JSON and text.
 
 mod alternating;
+mod chain;
 mod database;
 mod describe;
 mod probes;
@@ -22,7 +23,9 @@ mod tls;
 
 pub use report::{Check, Report, Warning};
 
-use crate::diagnosis::{Deadline, Failure};
+use crate::deadline::Deadline;
+
+use crate::failure::Failure;
 use crate::rotation::Rotator;
 use crate::secret::{DbSecret, SecretRole};
 use crate::store::SecretStore as _;

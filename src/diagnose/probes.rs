@@ -2,7 +2,9 @@
 //! the Secrets Manager endpoint, and a bare TCP connection to the database. They send no
 //! credentials; a failure names its [`Phase`].
 
-use crate::diagnosis::{Cause, Deadline, Failure};
+use crate::deadline::Deadline;
+
+use crate::failure::{Cause, Failure};
 use crate::net::Phase;
 use crate::secret::DbSecret;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! ([`Report::to_json`]) and a table for a terminal ([`Report::text_from_json`], which also
 //! reads a report that came back from a Lambda invocation). Both pass the log scrubber.
 
-use crate::diagnosis::Failure;
+use crate::failure::Failure;
 use serde_json::{json, Map, Value};
 
 /// Something worth acting on that is not a fault of the secret or its database (rotation not
@@ -208,7 +208,7 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnosis::Cause;
+    use crate::failure::Cause;
 
     fn check(name: &'static str, ok: Option<bool>) -> Check {
         Check {

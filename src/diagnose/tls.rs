@@ -3,8 +3,10 @@
 //! secret's `ssl` setting, and the CA the server's chain ends at, read in a second handshake
 //! that verifies nothing and sends no credentials.
 
-use crate::db::{self, tls::ServerChain};
-use crate::diagnosis::{Cause, Deadline, Failure, TlsReason};
+use super::chain::{self, ServerChain};
+use crate::db;
+use crate::deadline::Deadline;
+use crate::failure::{Cause, Failure, TlsReason};
 use crate::rotation::Rotator;
 use crate::secret::{DbSecret, SecretRole, SslSetting};
 
@@ -46,7 +48,7 @@ pub(super) async fn check(
     };
     let chain = if wants_chain {
         let budget = deadline.cap(r.db.connect_timeout);
-        db::tls::server_chain(
+        chain::server_chain(
             current.family,
             &current.host,
             current.port,

@@ -10,7 +10,8 @@
 //! Every result carries the exact command that switches the secret back.
 
 use super::audit::{self, Function};
-use super::{aws_error, function_name, rules_json, shell_quote, Clients};
+use super::{aws_error, rules_json, Clients};
+use crate::text::{function_name, shell_quote};
 use serde_json::{json, Value};
 
 /// What the caller asked for.

@@ -89,17 +89,6 @@ where
     }
 }
 
-/// The function name in a Lambda ARN (`arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`),
-/// or the argument itself when it is a name.
-pub fn function_name(name_or_arn: &str) -> &str {
-    let parts: Vec<&str> = name_or_arn.split(':').collect();
-    if parts.len() >= 7 && parts[0] == "arn" && parts[5] == "function" {
-        parts[6]
-    } else {
-        name_or_arn
-    }
-}
-
 /// What the hosted rotation application a function came from says, from its
 /// `serverlessrepo:applicationId` tag alone (no secret value is read).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,19 +150,6 @@ pub fn date(d: Option<&aws_smithy_types::DateTime>) -> Option<String> {
     d.and_then(|d| d.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
 }
 
-/// Quotes a word for a POSIX shell when it needs it (the switch-back command is copied as is).
-pub fn shell_quote(word: &str) -> String {
-    if !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+".contains(&b))
-    {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,28 +169,5 @@ mod tests {
         let a = hosted_app("arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSOracleRotationSingleUser");
         assert_eq!(a.engine, None);
         assert_eq!(a.name, "SecretsManagerRDSOracleRotationSingleUser");
-    }
-
-    #[test]
-    fn function_names_come_out_of_arns() {
-        assert_eq!(
-            function_name("arn:aws:lambda:us-east-1:1:function:old"),
-            "old"
-        );
-        assert_eq!(
-            function_name("arn:aws:lambda:us-east-1:1:function:old:live"),
-            "old"
-        );
-        assert_eq!(function_name("old"), "old");
-    }
-
-    #[test]
-    fn shell_words_are_quoted_when_needed() {
-        assert_eq!(shell_quote("my/app/db"), "my/app/db");
-        assert_eq!(
-            shell_quote(r#"{"AutomaticallyAfterDays":30}"#),
-            r#"'{"AutomaticallyAfterDays":30}'"#
-        );
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
     }
 }

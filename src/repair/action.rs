@@ -1,7 +1,7 @@
 //! The one safe action a `repair` state may take, and the AWS CLI commands that do and undo
 //! it (printed in the report, so an operator can reverse what repair did).
 
-use crate::operate::shell_quote;
+use crate::store::StageMove;
 
 /// The one safe action of a state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,10 +33,10 @@ impl Action {
     pub fn command(&self, arn: &str) -> String {
         match self {
             Action::RemovePendingLabel { pending } => {
-                stage_command(arn, "AWSPENDING", None, Some(pending))
+                StageMove::new("AWSPENDING", None, Some(pending)).cli_command(arn)
             }
             Action::PromotePending { pending, current } => {
-                stage_command(arn, "AWSCURRENT", Some(pending), Some(current))
+                StageMove::new("AWSCURRENT", Some(pending), Some(current)).cli_command(arn)
             }
         }
     }
@@ -45,34 +45,13 @@ impl Action {
     pub fn undo(&self, arn: &str) -> String {
         match self {
             Action::RemovePendingLabel { pending } => {
-                stage_command(arn, "AWSPENDING", Some(pending), None)
+                StageMove::new("AWSPENDING", Some(pending), None).cli_command(arn)
             }
             Action::PromotePending { pending, current } => {
-                stage_command(arn, "AWSCURRENT", Some(current), Some(pending))
+                StageMove::new("AWSCURRENT", Some(current), Some(pending)).cli_command(arn)
             }
         }
     }
-}
-
-/// `aws secretsmanager update-secret-version-stage` moving `stage` to `move_to` and/or off
-/// `remove_from`, each word quoted for a POSIX shell when it needs it.
-fn stage_command(
-    arn: &str,
-    stage: &str,
-    move_to: Option<&str>,
-    remove_from: Option<&str>,
-) -> String {
-    let mut cmd = format!(
-        "aws secretsmanager update-secret-version-stage --secret-id {} --version-stage {stage}",
-        shell_quote(arn)
-    );
-    if let Some(v) = move_to {
-        cmd.push_str(&format!(" --move-to-version-id {}", shell_quote(v)));
-    }
-    if let Some(v) = remove_from {
-        cmd.push_str(&format!(" --remove-from-version-id {}", shell_quote(v)));
-    }
-    cmd
 }
 
 #[cfg(test)]

@@ -15,8 +15,10 @@ pub mod action;
 pub mod observe;
 pub mod state;
 
-use crate::diagnosis::{Deadline, Failure};
+use crate::deadline::Deadline;
+
 use crate::event::{RotationEvent, Step};
+use crate::failure::Failure;
 use crate::rotation::Rotator;
 pub use action::Action;
 pub use observe::{Login, Observation};

@@ -4,7 +4,7 @@
 use super::action::Action;
 use super::observe::{Login, Observation};
 use crate::config::Strategy;
-use crate::diagnosis::Cause;
+use crate::failure::Cause;
 use std::time::Duration;
 
 /// The named states (the `state` field of the report and of the `repair` event).
@@ -185,7 +185,7 @@ pub fn classify(o: &Observation) -> Verdict {
             if only_previous && !alternating {
                 remedy.push_str(&format!(
                     " Or start a rotation (aws secretsmanager rotate-secret --secret-id {}): single-user setSecret logs in with AWSPREVIOUS and sets a new password.",
-                    crate::operate::shell_quote(&o.arn)
+                    crate::text::shell_quote(&o.arn)
                 ));
             }
             Verdict {
@@ -213,7 +213,7 @@ pub fn classify(o: &Observation) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnosis::Failure;
+    use crate::failure::Failure;
 
     fn obs(
         strategy: Strategy,

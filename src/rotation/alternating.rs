@@ -11,9 +11,9 @@
 use super::login::Attempts;
 use super::{Outcome, StepCtx};
 use crate::config::Settings;
-use crate::db::engine::NameLimit;
 use crate::db::{self, AlternateUser};
-use crate::diagnosis::{Cause, Failure};
+use crate::engine::NameLimit;
+use crate::failure::{Cause, Failure};
 use crate::secret::{DbSecret, Password, SecretRole};
 use crate::store::SecretStore;
 

@@ -2,7 +2,7 @@
 
 use super::{Outcome, StepCtx};
 use crate::config::Strategy;
-use crate::diagnosis::Failure;
+use crate::failure::Failure;
 use crate::store::SecretStore;
 
 pub(super) async fn run<S: SecretStore>(ctx: &StepCtx<'_, S>) -> Result<Outcome, Failure> {

@@ -1,7 +1,7 @@
 //! finishSecret: move AWSCURRENT to the pending version (Secrets Manager moves AWSPREVIOUS).
 
 use super::{Outcome, StepCtx};
-use crate::diagnosis::Failure;
+use crate::failure::Failure;
 use crate::store::{SecretStore, StageMove};
 
 pub(super) async fn run<S: SecretStore>(ctx: &StepCtx<'_, S>) -> Result<Outcome, Failure> {

@@ -2,7 +2,8 @@
 //! `db_login_failed` evidence.
 
 use crate::db::{self, DbOptions, Session};
-use crate::diagnosis::{Cause, Deadline, Failure};
+use crate::deadline::Deadline;
+use crate::failure::{Cause, Failure};
 use crate::secret::{DbSecret, SecretRole};
 use serde_json::{json, Value};
 

@@ -7,7 +7,8 @@
 //! server; the RDS paths run against moto in the real-service suite.
 
 use super::alternating::masterarn;
-use crate::diagnosis::{Cause, Deadline, Failure};
+use crate::deadline::Deadline;
+use crate::failure::{Cause, Failure};
 use crate::secret::{self, DbSecret, SecretRole, SslSetting};
 use crate::store::rds::{self, DbEndpoints, PrimaryResource};
 use crate::store::{Rds, SecretStore};

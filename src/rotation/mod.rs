@@ -16,8 +16,9 @@ mod tests;
 
 use crate::config::Settings;
 use crate::db::DbOptions;
-use crate::diagnosis::{Cause, Deadline, Failure};
+use crate::deadline::Deadline;
 use crate::event::{RotationEvent, Step};
+use crate::failure::{Cause, Failure};
 use crate::secret::{DbSecret, SecretRole};
 use crate::store::{Description, Rds, SecretStore, SecretsManager};
 use crate::telemetry;

@@ -3,7 +3,7 @@
 //! AWSPENDING on it (else a stale or missing pending label, named with its remedy).
 
 use super::Outcome;
-use crate::diagnosis::{Cause, Failure};
+use crate::failure::{Cause, Failure};
 use crate::store::Description;
 use crate::telemetry;
 

@@ -3,7 +3,7 @@
 use super::login::Attempts;
 use super::{Outcome, StepCtx};
 use crate::config::Strategy;
-use crate::diagnosis::{Cause, Failure};
+use crate::failure::{Cause, Failure};
 use crate::secret::{DbSecret, SecretRole};
 use crate::store::SecretStore;
 use crate::telemetry;

@@ -2,7 +2,7 @@
 
 use super::login::Attempts;
 use super::{Outcome, StepCtx};
-use crate::diagnosis::Failure;
+use crate::failure::Failure;
 use crate::secret::SecretRole;
 use crate::store::SecretStore;
 

@@ -6,8 +6,9 @@
 
 use super::{Invoker, Outcome, Rotator};
 use crate::db::{DbOptions, MySqlOptions, PgOptions, TrustAnchors};
-use crate::diagnosis::{Cause, Deadline, Failure};
+use crate::deadline::Deadline;
 use crate::event::{RotationEvent, Step};
+use crate::failure::{Cause, Failure};
 use crate::secret::{DbSecret, Password, SecretRole};
 use crate::store::memory::{self, MemoryStore};
 use crate::store::Rds;

@@ -3,7 +3,8 @@
 //! `aws_call` event, and its error is classified onto a cause.
 
 use super::classify::{classify, name_deadline_phase, CallContext, Service};
-use crate::diagnosis::{Deadline, Failure, Wait};
+use crate::deadline::{Deadline, Wait};
+use crate::failure::Failure;
 use crate::secret::SecretRole;
 use crate::telemetry;
 use aws_smithy_runtime_api::client::result::SdkError;

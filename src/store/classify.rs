@@ -5,7 +5,9 @@
 //! (`ProvideErrorMetadata::code`) and, where the code is shared by two causes, by the message
 //! in [`names_kms`] / [`names_vpc_endpoint`], each pinned by a test.
 
-use crate::diagnosis::{Cause, Deadline, Failure};
+use crate::deadline::Deadline;
+
+use crate::failure::{Cause, Failure};
 use crate::net::{self, Phase};
 use crate::secret::SecretRole;
 use aws_smithy_runtime_api::client::result::SdkError;

@@ -12,7 +12,8 @@
 
 use super::{Description, SecretStore, StageMove};
 use crate::config::PasswordPolicy;
-use crate::diagnosis::{Cause, Deadline, Failure};
+use crate::deadline::Deadline;
+use crate::failure::{Cause, Failure};
 use crate::secret::{Engine, Password, SecretRole};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

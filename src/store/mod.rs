@@ -14,8 +14,10 @@ pub use rds::Rds;
 pub use secrets::{Dates, Description, SecretsManager};
 
 use crate::config::PasswordPolicy;
-use crate::diagnosis::{Deadline, Failure};
+use crate::deadline::Deadline;
+use crate::failure::Failure;
 use crate::secret::{Engine, Password, SecretRole};
+use crate::text::shell_quote;
 use std::future::Future;
 
 /// One UpdateSecretVersionStage: `stage` onto `to` and off `from` (either may be absent).
@@ -29,6 +31,31 @@ pub struct StageMove<'a> {
     pub to: Option<&'a str>,
     /// The version that loses it.
     pub from: Option<&'a str>,
+}
+
+impl<'a> StageMove<'a> {
+    /// `stage` onto `to` and off `from`.
+    pub fn new(stage: &'a str, to: Option<&'a str>, from: Option<&'a str>) -> Self {
+        StageMove { stage, to, from }
+    }
+
+    /// The AWS CLI command that makes this move on `arn` (`aws secretsmanager
+    /// update-secret-version-stage`), each word quoted for a POSIX shell when it needs it:
+    /// what reports print for an operator to paste.
+    pub fn cli_command(&self, arn: &str) -> String {
+        let mut cmd = format!(
+            "aws secretsmanager update-secret-version-stage --secret-id {} --version-stage {}",
+            shell_quote(arn),
+            self.stage
+        );
+        if let Some(v) = self.to {
+            cmd.push_str(&format!(" --move-to-version-id {}", shell_quote(v)));
+        }
+        if let Some(v) = self.from {
+            cmd.push_str(&format!(" --remove-from-version-id {}", shell_quote(v)));
+        }
+        cmd
+    }
 }
 
 /// Secrets Manager as the rotation protocol sees it: the calls the four steps make. Every

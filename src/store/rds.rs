@@ -9,7 +9,8 @@
 
 use super::call::{About, Api};
 use super::classify::Service;
-use crate::diagnosis::{Cause, Deadline, Failure};
+use crate::deadline::Deadline;
+use crate::failure::{Cause, Failure};
 use aws_sdk_rds::types::Filter;
 use aws_sdk_rds::Client;
 use std::future::Future;

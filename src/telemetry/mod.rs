@@ -9,10 +9,11 @@
 //! and `step_failed` lines are also CloudWatch Embedded Metric Format documents.
 
 mod scrub;
+pub mod text;
 
 pub use scrub::{register_sensitive, registered_count, scoped, scoped_sync, scrub, scrub_value};
 
-use crate::diagnosis::Failure;
+use crate::failure::Failure;
 use serde_json::{json, Map, Value};
 use std::io::Write;
 use std::sync::Mutex;
@@ -165,7 +166,7 @@ where
 
 /// The level filter, without lambda_runtime's own ERROR line per failed invocation: it
 /// repeats the failure's Debug form after our `step_failed` line (a second ERROR for one
-/// failure in CloudWatch). Panics are still reported, by the hook in [`init`].
+/// failure in CloudWatch). Panics are still reported, by the hook in [`init_with`].
 fn filter() -> EnvFilter {
     base_filter().add_directive(
         "lambda_runtime::layers::panic=off"
@@ -190,32 +191,25 @@ fn base_filter() -> EnvFilter {
         .unwrap_or_else(|_| EnvFilter::new("warn,db_secret_rotator=info"))
 }
 
-/// Installs the JSON layer as the global subscriber (once per process), and a panic hook
-/// that reports a panic as one JSON line (scrubbed like every other) instead of free text.
-/// The panic itself still unwinds: lambda_runtime turns it into a failed invocation.
-pub fn init(sink: Sink) {
-    init_with(sink, LogFormat::Json);
-}
-
 /// How log lines look: the JSON contract, or text for a person at a terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     /// One JSON object per line (the contract).
     Json,
-    /// One readable line per step ([`crate::log_text`]).
+    /// One readable line per step ([`crate::telemetry::text`]).
     Text,
 }
 
-/// [`init`] with a choice of format.
+/// Installs the log layer (JSON or text) as the global subscriber (once per process), and a
+/// panic hook that reports a panic as one JSON line (scrubbed like every other) instead of
+/// free text. The panic itself still unwinds: lambda_runtime turns it into a failed invocation.
 pub fn init_with(sink: Sink, format: LogFormat) {
-    // Every password read from now on is hidden from the log lines of its invocation.
-    crate::secret::watch_new_passwords(register_sensitive);
     let _ = match format {
         LogFormat::Json => tracing_subscriber::registry()
             .with(JsonLayer::new(sink).with_filter(filter()))
             .try_init(),
         LogFormat::Text => tracing_subscriber::registry()
-            .with(crate::log_text::TextLayer::new(sink == Sink::Stderr).with_filter(filter()))
+            .with(text::TextLayer::new(sink == Sink::Stderr).with_filter(filter()))
             .try_init(),
     };
     std::panic::set_hook(Box::new(|info| {

@@ -101,7 +101,7 @@ tokio::task_local! {
 /// task) are hidden until it completes, then forgotten and wiped, so a warm process holds
 /// only what its current invocation read. A value needed later is registered again when it
 /// is read again (every [`crate::secret::Password`] is registered when it is made, once
-/// [`super::init`] has installed the scrubber as its watcher).
+/// `app::init_logging` has installed the scrubber as its watcher).
 pub async fn scoped<F: std::future::Future>(fut: F) -> F::Output {
     SCOPE.scope(Arc::new(Scope::default()), fut).await
 }

@@ -11,7 +11,7 @@
 use super::{Operation, Target};
 use crate::db::failure;
 use crate::db::tls;
-use crate::diagnosis::{Cause, DbCode, Failure};
+use crate::failure::{Cause, DbCode, Failure};
 use crate::net::{chain_text, Phase};
 use std::time::Duration;
 

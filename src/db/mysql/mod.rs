@@ -23,7 +23,8 @@ pub use password::plan::{dual_password_unsupported, supports_dual_password};
 pub use version::{Flavor, ServerVersion};
 
 use super::{Attempt, DbOptions, TlsMode};
-use crate::diagnosis::{Cause, Deadline, Failure, Wait};
+use crate::deadline::{Deadline, Wait};
+use crate::failure::{Cause, Failure};
 use crate::net::Phase;
 use crate::secret::Password;
 use create_user::plugins_from_create_user;

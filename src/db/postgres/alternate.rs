@@ -13,7 +13,8 @@ use super::password::advisory_lock_sql;
 use super::PgSession;
 use crate::config::PgPasswordEncryption;
 use crate::db::{failure, AlternateChange, AlternateUser};
-use crate::diagnosis::{Deadline, Failure};
+use crate::deadline::Deadline;
+use crate::failure::Failure;
 use postgres_protocol::escape::{escape_identifier, escape_literal};
 use tokio_postgres::error::SqlState;
 

@@ -13,7 +13,7 @@
 
 use super::super::failure;
 use super::super::{tls, TlsMode};
-use crate::diagnosis::{Cause, DbCode, Failure};
+use crate::failure::{Cause, DbCode, Failure};
 use crate::net::{chain_text, source_chain, Phase};
 use std::io::ErrorKind;
 use std::time::Duration;

@@ -14,7 +14,8 @@ mod alternate;
 mod password;
 
 use super::{Attempt, DbOptions, TlsMode};
-use crate::diagnosis::{Deadline, Failure, Wait};
+use crate::deadline::{Deadline, Wait};
+use crate::failure::Failure;
 use error::{Operation, Site};
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -145,7 +146,7 @@ impl PgSession {
                 async {
                     work.await.map_err(|e| {
                         let f = error::failure(&e, op, &self.site(), started.elapsed());
-                        if f.cause == crate::diagnosis::Cause::FunctionTimeoutImminent {
+                        if f.cause == crate::failure::Cause::FunctionTimeoutImminent {
                             f.with("elapsed_ms", started.elapsed().as_millis() as u64)
                                 .with("remaining_ms", deadline.remaining().as_millis() as u64)
                         } else {

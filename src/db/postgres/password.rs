@@ -6,7 +6,8 @@
 use super::error::Operation;
 use super::PgSession;
 use crate::config::PgPasswordEncryption;
-use crate::diagnosis::{Deadline, Failure};
+use crate::deadline::Deadline;
+use crate::failure::Failure;
 use crate::secret::Password;
 use crate::telemetry;
 use postgres_protocol::escape::{escape_identifier, escape_literal};

@@ -5,7 +5,7 @@
 //! 4,096 rounds (four SHA-256 compressions a round); keying once and cloning the keyed state
 //! takes two, which halves the cost of the one derivation a password change needs.
 
-use crate::diagnosis::Failure;
+use crate::failure::Failure;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};

@@ -8,7 +8,8 @@
 mod report;
 
 use super::runtimes;
-use super::{aws_error, date, function_name, hosted_app, rules_json, AwsError, Clients, HostedApp};
+use super::{aws_error, date, hosted_app, rules_json, AwsError, Clients, HostedApp};
+use crate::text::{function_name, shell_quote};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -215,7 +216,7 @@ impl Audit {
     pub fn next_step(&self, row: &Row) -> String {
         let migrate = format!(
             "db-secret-rotator migrate --secret-id {} --function {}",
-            super::shell_quote(&row.name),
+            shell_quote(&row.name),
             self.target()
         );
         let Some(f) = self.function(row) else {
@@ -246,9 +247,9 @@ impl Audit {
             } else {
                 format!(
                     "enable rotation: aws secretsmanager rotate-secret --secret-id {} --rotation-lambda-arn {} --rotation-rules {}",
-                    super::shell_quote(&row.name),
+                    shell_quote(&row.name),
                     config.arn,
-                    super::shell_quote(&self.rules_or_default(row))
+                    shell_quote(&self.rules_or_default(row))
                 )
             };
         }

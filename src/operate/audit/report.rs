@@ -2,7 +2,7 @@
 //! terminal with each secret's next step under it.
 
 use super::{runtimes, Audit};
-use crate::operate::function_name;
+use crate::text::function_name;
 use serde_json::{json, Value};
 
 impl Audit {

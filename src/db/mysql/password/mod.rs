@@ -38,7 +38,8 @@ use super::error::{
 };
 use super::sql::{session_settings, Account};
 use super::{text, MySession, Operation};
-use crate::diagnosis::{Cause, Deadline, Failure, Wait};
+use crate::deadline::{Deadline, Wait};
+use crate::failure::{Cause, Failure};
 use crate::secret::Password;
 use crate::telemetry;
 use mysql_async::prelude::Queryable;

@@ -5,7 +5,7 @@
 
 use crate::db::mysql::sql::{native_password_hash, quote_literal, Account};
 use crate::db::mysql::version::{Flavor, ServerVersion};
-use crate::diagnosis::{Cause, Failure};
+use crate::failure::{Cause, Failure};
 
 /// One password statement and the name it is reported by.
 pub struct PasswordChange {

@@ -4,7 +4,7 @@
 //! Lambda kills a function at its deadline without a word ("no activity" in the logs). Keeping a
 //! margin back means the step can always classify the wait and write its `step_failed` event.
 
-use super::{Cause, Failure};
+use crate::failure::{Cause, Failure};
 use crate::net::Phase;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -109,34 +109,20 @@ impl Deadline {
     }
 
     /// A deadline at a wall-clock instant given in milliseconds since the Unix epoch (Lambda's
-    /// `Lambda-Runtime-Deadline-Ms`).
+    /// `Lambda-Runtime-Deadline-Ms`), with what the header was read as.
     ///
     /// A deadline earlier than the start of this process cannot be an epoch time: local
     /// emulators (cargo-lambda's `cargo lambda watch`) send the function timeout itself, e.g.
-    /// `600000`. Such a value is taken as a duration from now, with a `finding` that says so,
-    /// instead of failing every call at once against a deadline that passed in 1970.
-    pub fn at_epoch_ms(deadline_ms: u64, margin: Duration) -> Self {
-        let now_ms = epoch_ms_now();
-        match interpret_deadline_header(deadline_ms, process_start_epoch_ms(), now_ms) {
-            HeaderDeadline::Epoch(left) => Deadline::after(left, margin),
-            HeaderDeadline::Duration(total) => {
-                let mut evidence = serde_json::Map::new();
-                evidence.insert("deadline_ms_header".into(), deadline_ms.into());
-                evidence.insert(
-                    "process_start_epoch_ms".into(),
-                    process_start_epoch_ms().into(),
-                );
-                evidence.insert("taken_as_timeout_ms".into(), deadline_ms.into());
-                crate::telemetry::finding(
-                    "deadline_header_is_a_duration",
-                    &format!(
-                        "Lambda-Runtime-Deadline-Ms is {deadline_ms}, earlier than the start of this process: taken as a timeout of {deadline_ms} ms from now (a local emulator such as cargo-lambda's sends a duration; AWS sends an epoch time)"
-                    ),
-                    &evidence,
-                );
-                Deadline::after(total, margin)
-            }
-        }
+    /// `600000`. Such a value is taken as a duration from now ([`HeaderDeadline::Duration`],
+    /// which the caller reports) instead of failing every call at once against a deadline that
+    /// passed in 1970.
+    pub fn at_epoch_ms(deadline_ms: u64, margin: Duration) -> (Self, HeaderDeadline) {
+        let read = interpret_deadline_header(deadline_ms, process_start_epoch_ms(), epoch_ms_now());
+        let left = match read {
+            HeaderDeadline::Epoch(left) => left,
+            HeaderDeadline::Duration(total) => total,
+        };
+        (Deadline::after(left, margin), read)
     }
 
     /// The failure for a wait that never began because the budget had already run out: no

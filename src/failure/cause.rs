@@ -3,7 +3,7 @@
 //! `step_failed` event and of a failed `diagnose` check, and never changes meaning; a new
 //! cause is added here, never renamed.
 //!
-//! The [`Failure`](super::Failure) value that carries a cause lives in `failure.rs`.
+//! The [`Failure`](super::Failure) value that carries a cause lives in `failure/mod.rs`.
 
 use std::fmt;
 

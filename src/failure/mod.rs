@@ -4,7 +4,9 @@
 //! Drivers and adapters classify their own errors (`db::postgres`, `db::mysql`,
 //! `store::classify`) and build a [`Failure`] here; nothing above them inspects error text.
 
-use super::cause::Cause;
+pub mod cause;
+
+pub use cause::Cause;
 use serde_json::{Map, Value};
 use std::fmt;
 

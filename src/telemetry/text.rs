@@ -13,7 +13,7 @@
 //!              evidence user=app attempts=[...]
 //! ```
 
-use crate::telemetry::Fields;
+use super::Fields;
 use serde_json::{Map, Value};
 use std::io::Write;
 use std::sync::Mutex;
@@ -142,7 +142,7 @@ pub fn render(level: Level, fields: &Map<String, Value>) -> String {
         }
     };
     // Defence in depth, as for the JSON lines: no registered secret value is ever written.
-    out = crate::telemetry::scrub(&out);
+    out = super::scrub(&out);
     out
 }
 
