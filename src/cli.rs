@@ -3,9 +3,10 @@
 //! step, a problem found or a refusal, 2 a usage error (clap's).
 
 use crate::app::{self, App};
+use crate::commands::diagnose::{self as checks, Context};
+use crate::commands::{audit, migrate};
 use crate::deadline::Deadline;
-use crate::diagnose::{self as checks, Context};
-use crate::operate::{self, audit, migrate};
+use crate::outside;
 use crate::telemetry::{self, LogFormat, Sink};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
@@ -220,12 +221,12 @@ pub async fn run(cli: Cli) -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            let req = crate::repair::Request {
+            let req = crate::commands::repair::Request {
                 secret_id,
                 apply,
                 function_timeout: Duration::from_secs(function_timeout_s),
             };
-            let report = crate::repair::run(rotator, &req, deadline).await;
+            let report = crate::commands::repair::run(rotator, &req, deadline).await;
             match format {
                 Format::Json => println!("{}", report.to_json()),
                 Format::Text => print!("{}", report.to_text()),
@@ -253,7 +254,7 @@ async fn run_step(
         event["RotationToken"] = Value::String(rt);
     }
     let deadline = Deadline::after(Duration::from_millis(timeout_ms), app.margin());
-    app::invoke(app, event, deadline).await.is_ok()
+    crate::commands::invoke(app, event, deadline).await.is_ok()
 }
 
 async fn rotate(app: &App, secret_id: &str, timeout_ms: u64) -> bool {
@@ -301,7 +302,7 @@ fn progress(line: &str) {
 }
 
 async fn run_audit(app: &App, format: Format, ours: &[String]) -> bool {
-    let clients = operate::Clients::new(app.sdk());
+    let clients = outside::Clients::new(app.sdk());
     match audit::run(&clients, &app.region(), ours, &progress).await {
         Ok(a) => {
             match format {
@@ -327,7 +328,7 @@ async fn run_migrate(
     req: &migrate::Request,
     format: Format,
 ) -> bool {
-    let clients = operate::Clients::new(app.sdk());
+    let clients = outside::Clients::new(app.sdk());
     let done = match (secret_id, from_function) {
         (Some(id), _) => vec![migrate::one(&clients, &id, req).await],
         (None, Some(old)) => {

@@ -1,8 +1,9 @@
 //! The Lambda face: serves invocations through the Lambda Runtime API, each handled by
-//! [`crate::app::invoke`] inside its own scrubber scope; a failure's `errorType` is its cause
+//! [`crate::commands::invoke`] inside its own scrubber scope; a failure's `errorType` is its cause
 //! code.
 
-use crate::app::{invoke, App};
+use crate::app::App;
+use crate::commands::invoke;
 use crate::deadline::{process_start_epoch_ms, Deadline, HeaderDeadline};
 use crate::failure::Failure;
 use crate::telemetry;

@@ -3,11 +3,12 @@
 //!
 //! Module map, lowest layer last (a module uses only those below it; `src/layering.rs` tests
 //! that, against the list in the README's Development section):
-//! - [`cli`] and [`lambda`]: the two faces of the binary; [`app`]: what they share, the
-//!   clients built once and one invocation's handler.
-//! - [`operate`]: operator commands across secrets: `audit` and `migrate`.
-//! - [`repair`]: names the state of a stuck or drifted rotation and takes its one safe action.
-//! - [`diagnose`]: the `diagnose` command's read-only checks and their report.
+//! - [`cli`] and [`lambda`]: the two faces of the binary.
+//! - [`commands`]: one module per command (diagnose, repair, audit, migrate), and the mapping
+//!   of a Lambda event onto them.
+//! - [`app`]: what every command runs with: the settings and clients built once.
+//! - [`outside`]: what the operator commands read around a function (clients, AWS errors,
+//!   hosted applications, runtime deprecations).
 //! - [`rotation`]: the four steps, their preconditions and the strategies.
 //! - [`store`]: the `SecretStore` trait the rotation steps use, its Secrets Manager adapter,
 //!   an in-memory store for protocol unit tests, and the RDS adapter; one AWS call wrapper
@@ -28,10 +29,10 @@
 
 pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod db;
 pub mod deadline;
-pub mod diagnose;
 pub mod engine;
 pub mod event;
 pub mod failure;
@@ -39,8 +40,7 @@ pub mod lambda;
 #[cfg(test)]
 mod layering;
 pub mod net;
-pub mod operate;
-pub mod repair;
+pub mod outside;
 pub mod rotation;
 pub mod secret;
 pub mod store;

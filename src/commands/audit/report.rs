@@ -1,7 +1,8 @@
 //! The audit's two forms: JSON (one object per secret, and counts) and a table for a
 //! terminal with each secret's next step under it.
 
-use super::{runtimes, Audit};
+use super::Audit;
+use crate::outside::runtimes;
 use crate::text::function_name;
 use serde_json::{json, Value};
 

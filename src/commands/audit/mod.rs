@@ -7,8 +7,8 @@
 
 mod report;
 
-use super::runtimes;
-use super::{aws_error, date, hosted_app, rules_json, AwsError, Clients, HostedApp};
+use crate::outside::runtimes;
+use crate::outside::{aws_error, date, hosted_app, rules_json, AwsError, Clients, HostedApp};
 use crate::text::{function_name, shell_quote};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -80,7 +80,7 @@ pub async fn lookup(clients: &Clients, name_or_arn: &str, ours: &[String]) -> Fu
     let (app, tags_error) = match clients.lambda.list_tags().resource(&arn).send().await {
         Ok(t) => (
             t.tags()
-                .and_then(|t| t.get(super::APPLICATION_TAG))
+                .and_then(|t| t.get(crate::outside::APPLICATION_TAG))
                 .map(|id| hosted_app(id)),
             None,
         ),

@@ -10,7 +10,7 @@
 //! Every result carries the exact command that switches the secret back.
 
 use super::audit::{self, Function};
-use super::{aws_error, rules_json, Clients};
+use crate::outside::{aws_error, rules_json, AwsError, Clients};
 use crate::text::{function_name, shell_quote};
 use serde_json::{json, Value};
 
@@ -292,7 +292,7 @@ pub async fn from_function(
     old: &str,
     req: &Request,
     progress: &dyn Fn(&str),
-) -> Result<Vec<Migration>, super::AwsError> {
+) -> Result<Vec<Migration>, AwsError> {
     let found = audit::run(
         clients,
         region,
@@ -364,7 +364,7 @@ impl Migration {
         }
         if r["preflight"].is_object() && r["preflight"].get("checks").is_some() {
             out.push_str("\n  preflight (diagnose, run by the target function):\n");
-            let text = crate::diagnose::Report::text_from_json(&r["preflight"]);
+            let text = crate::commands::diagnose::Report::text_from_json(&r["preflight"]);
             for line in text.lines() {
                 if line.is_empty() {
                     out.push('\n');

@@ -1,12 +1,8 @@
-//! Operator commands that look across secrets, run with the caller's credentials (never the
-//! function's): [`audit`] lists every secret with rotation and what to do next, [`migrate`]
-//! moves a secret's rotation onto this function after a preflight run by that function.
-//!
-//! Both are read-only until `migrate --apply`. The IAM permissions each needs are in
-//! docs/deploy.md ("Migrating from the Python rotation functions").
+//! What the operator commands read about the world around a rotation function, with the
+//! caller's credentials (never the function's): the clients they use and how their AWS errors
+//! read ([`Clients`], [`AwsError`]), the hosted rotation applications a function may come
+//! from, and when Lambda deprecates each runtime ([`runtimes`]). Read-only.
 
-pub mod audit;
-pub mod migrate;
 pub mod runtimes;
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;

@@ -1,0 +1,92 @@
+//! The commands, one module each: what the command line and the Lambda face run.
+//!
+//! - [`diagnose`]: the read-only preflight of one secret and its database.
+//! - [`repair`]: names the state of a stuck or drifted rotation and takes its one safe action.
+//! - [`audit`]: every secret with rotation in the account, its function and next step.
+//! - [`migrate`]: moves a secret's rotation onto this function after a preflight.
+//!
+//! [`invoke`] maps a Lambda invocation payload onto them, so the CLI's `step` command runs
+//! exactly the Lambda's code path.
+
+pub mod audit;
+pub mod diagnose;
+pub mod migrate;
+pub mod repair;
+
+use crate::app::App;
+use crate::deadline::Deadline;
+use crate::event::{self, Invocation};
+use crate::failure::Failure;
+use crate::rotation::Invoker;
+use crate::telemetry;
+use serde_json::Value;
+use std::time::Duration;
+
+/// Handles one invocation payload within `deadline`. Rotation events return `null` on
+/// success; diagnose events return the report.
+pub async fn invoke(app: &App, mut payload: Value, deadline: Deadline) -> Result<Value, Failure> {
+    let invocation = match event::parse(&payload) {
+        Ok(inv) => {
+            // The parsed event holds its own (wiped) copy of the RotationToken.
+            crate::secret::wipe_value(&mut payload);
+            inv
+        }
+        Err(f) => {
+            let step = payload
+                .get("Step")
+                .and_then(Value::as_str)
+                .filter(|s| event::Step::parse(s).is_some())
+                .unwrap_or("unknown");
+            telemetry::step_failed(step, deadline.elapsed().as_millis() as u64, &f);
+            return Err(f);
+        }
+    };
+    match invocation {
+        Invocation::Rotate(ev) => {
+            let rotator = match app.rotator() {
+                Ok(r) => r,
+                Err(f) => {
+                    telemetry::step_failed(ev.step.as_str(), 0, &f);
+                    return Err(f);
+                }
+            };
+            rotator
+                .run_step(&ev, deadline, Invoker::SecretsManager)
+                .await?;
+            Ok(Value::Null)
+        }
+        Invocation::Diagnose { secret_id } => {
+            let rotator = app.rotator()?;
+            // In Lambda the function knows its own name: a secret rotated by another
+            // function (the one it is about to replace) is then a warning, not a fault.
+            let ctx = crate::commands::diagnose::Context {
+                // "_" is cargo-lambda's placeholder name under `cargo lambda watch`.
+                this_function: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+                    .ok()
+                    .filter(|n| !n.is_empty() && n != "_"),
+                lambda: Some(app.lambda().clone()),
+            };
+            let report =
+                crate::commands::diagnose::run_with(rotator, &secret_id, deadline, &ctx).await;
+            Ok(report.to_json())
+        }
+        Invocation::Repair {
+            secret_id,
+            apply,
+            function_timeout_s,
+        } => {
+            let rotator = app.rotator()?;
+            // At the start of an invocation the time left is the function's own timeout
+            // (rounded up to whole seconds, as Lambda configures it).
+            let own = deadline.remaining().as_millis().div_ceil(1000) as u64;
+            let req = crate::commands::repair::Request {
+                secret_id,
+                apply,
+                function_timeout: Duration::from_secs(function_timeout_s.unwrap_or(own)),
+            };
+            Ok(crate::commands::repair::run(rotator, &req, deadline)
+                .await
+                .to_json())
+        }
+    }
+}
