@@ -1,0 +1,191 @@
+# shellcheck shell=bash
+# MySQL: Oracle MySQL 9.x from Debian sid, unpacked under $MYSQL_DIST (see mysql_install).
+
+MYSQL_DIR="$STATE/mysql"
+MYSQL_CNF="$MYSQL_DIR/my.cnf"
+# The unpacked Debian packages and the wrappers that run them (see mysql_install).
+MYSQL_DIST="$MYSQL_DIR/dist"
+MYSQL_BIN="$MYSQL_DIST/bin"
+MYSQL_SOCK="$SOCK_BASE/mysql/mysqld.sock"
+
+# MySQL: Debian's stable suite has no Oracle MySQL, its `sid` suite has mysql-server-core
+# (9.x), whose binaries need a newer glibc than Debian 12's. So `install` downloads sid's
+# packages with a private apt configuration (its own state, cache and sources; the system's
+# apt and dpkg are never touched), unpacks them with dpkg-deb into $MYSQL_DIST/root, and
+# writes wrappers in $MYSQL_BIN that run each binary through sid's own dynamic loader.
+# sid moves, so whatever version it carries is what gets installed (and printed).
+mysql_triplet() {
+  case "$(uname -m)" in
+    x86_64) printf 'x86_64-linux-gnu' ;;
+    aarch64) printf 'aarch64-linux-gnu' ;;
+    *) die "mysql: no Debian package layout known for $(uname -m)" ;;
+  esac
+}
+mysql_installed() {
+  [[ -x "$MYSQL_BIN/mysqld" && -x "$MYSQL_BIN/mysql" && -x "$MYSQL_BIN/mysqladmin" ]] \
+    && "$MYSQL_BIN/mysqld" --no-defaults --version >/dev/null 2>&1
+}
+# "9.1.0" etc., from `mysqld --version`.
+mysql_version() {
+  "$MYSQL_BIN/mysqld" --no-defaults --version 2>/dev/null \
+    | sed -n 's/.* Ver \([0-9][0-9.]*\).*/\1/p' | head -n1
+}
+
+mysql_install() {
+  if mysql_installed; then
+    log "services: MySQL $(mysql_version) already installed in $MYSQL_DIST"
+    return 0
+  fi
+  if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-deb >/dev/null 2>&1; then
+    die "mysql: needs apt-get and dpkg-deb (Debian or Ubuntu)"
+  fi
+  [[ -s /usr/share/keyrings/debian-archive-keyring.gpg ]] \
+    || die "mysql: /usr/share/keyrings/debian-archive-keyring.gpg is missing (apt-get install debian-archive-keyring)"
+  local started=$SECONDS uri arch triplet
+  # The Debian mirror this machine already uses.
+  uri="$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
+  [[ -n "$uri" ]] || uri="$(awk '$1=="deb"{for(i=2;i<=NF;i++) if ($i ~ /^http/) {print $i; exit}}' /etc/apt/sources.list 2>/dev/null || true)"
+  [[ -n "$uri" ]] || uri="http://deb.debian.org/debian"
+  arch="$(dpkg --print-architecture)"
+  triplet="$(mysql_triplet)"
+  log "services: installing MySQL from Debian sid ($uri) into $MYSQL_DIST"
+  install -d -m 0755 "$MYSQL_DIR"
+  # Build in a scratch folder, then move it in place: a half-done install is never used.
+  local tmp; tmp="$(mktemp -d "$MYSQL_DIR/dist.new.XXXXXX")"
+  chmod 0755 "$tmp"
+  local apt="$tmp/apt"
+  mkdir -p "$apt/etc/apt.conf.d" "$apt/etc/preferences.d" "$apt/etc/sources.list.d" \
+    "$apt/state/lists/partial" "$apt/cache/archives/partial" "$tmp/root" "$tmp/bin"
+  : >"$apt/status"
+  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s sid main\n' "$uri" \
+    >"$apt/etc/sources.list"
+  cat >"$apt/apt.conf" <<EOF
+Dir::Etc "$apt/etc"; Dir::Etc::SourceList "$apt/etc/sources.list"; Dir::Etc::SourceParts "$apt/etc/sources.list.d";
+Dir::Etc::Parts "$apt/etc/apt.conf.d"; Dir::Etc::PreferencesParts "$apt/etc/preferences.d";
+Dir::State "$apt/state"; Dir::State::status "$apt/status"; Dir::Cache "$apt/cache"; Dir::Cache::archives "$apt/cache/archives";
+APT::Architecture "$arch"; APT::Install-Recommends "false"; Acquire::Check-Valid-Until "false"; Acquire::Check-Date "false";
+EOF
+  if ! APT_CONFIG="$apt/apt.conf" apt-get -q update >"$tmp/apt.log" 2>&1 \
+     || ! APT_CONFIG="$apt/apt.conf" apt-get -q -y --download-only install \
+            mysql-server-core mysql-client-core >>"$tmp/apt.log" 2>&1; then
+    show_log "$tmp/apt.log"; rm -rf "$tmp"; die "mysql: downloading Debian sid's mysql-server-core failed"
+  fi
+  local deb n=0
+  for deb in "$apt"/cache/archives/*.deb; do
+    dpkg-deb -x "$deb" "$tmp/root" || { rm -rf "$tmp"; die "mysql: dpkg-deb -x $deb failed"; }
+    n=$((n + 1))
+  done
+  rm -rf "$apt"
+  # Final paths (the wrappers name them), then the move.
+  rm -rf "$MYSQL_DIST"
+  mv "$tmp" "$MYSQL_DIST"
+  local lib="$MYSQL_DIST/root/usr/lib/$triplet" loader exe
+  local -a loaders=("$lib"/ld-linux*.so.*)
+  loader="${loaders[0]}"
+  [[ -e "$loader" ]] || die "mysql: sid's dynamic loader is missing from $lib"
+  for exe in sbin/mysqld bin/mysql bin/mysqladmin; do
+    printf '#!/bin/sh\n# Runs Debian sid'"'"'s %s through sid'"'"'s own loader (written by scripts/services).\nexec %q --library-path %q %q "$@"\n' \
+      "$exe" "$loader" "$lib" "$MYSQL_DIST/root/usr/$exe" >"$MYSQL_BIN/${exe#*/}"
+    chmod 0755 "$MYSQL_BIN/${exe#*/}"
+  done
+  mysql_installed || die "mysql: the unpacked mysqld does not run (see $MYSQL_BIN/mysqld)"
+  log "services: installed MySQL $(mysql_version) ($n packages) in $((SECONDS - started))s"
+}
+
+mysql_cnf() {
+  local usr="$MYSQL_DIST/root/usr"
+  cat <<CNF
+# Generated by scripts/services; always pass as the FIRST option:
+#   $MYSQL_BIN/mysql --defaults-file=$MYSQL_CNF -u root ...
+[mysqld]
+user = mysql
+basedir = $usr
+plugin-dir = $usr/lib/mysql/plugin
+lc-messages-dir = $usr/share/mysql
+character-sets-dir = $usr/share/mysql/charsets
+bind-address = 127.0.0.1
+port = $MYSQL_PORT
+socket = $MYSQL_SOCK
+pid-file = $MYSQL_DIR/mysqld.pid
+datadir = $MYSQL_DIR/data
+tmpdir = $MYSQL_DIR/tmp
+secure-file-priv = $MYSQL_DIR/files
+log-error = $MYSQL_DIR/error.log
+general_log = ON
+general_log_file = $MYSQL_DIR/general.log
+mysqlx = OFF
+skip-name-resolve
+disable-log-bin
+ssl_ca = $TLS/ca.pem
+ssl_cert = $TLS/mysql/server.pem
+ssl_key = $TLS/mysql/server.key
+max_connections = 300
+innodb_buffer_pool_size = 64M
+innodb_redo_log_capacity = 64M
+innodb_flush_log_at_trx_commit = 0
+innodb_doublewrite = OFF
+performance_schema = OFF
+
+[client]
+port = $MYSQL_PORT
+socket = $MYSQL_SOCK
+CNF
+}
+
+mysql_running() { svc_running mysql mysqld; }
+mysql_ping() { "$MYSQL_BIN/mysqladmin" --defaults-file="$MYSQL_CNF" -u root --connect-timeout=2 ping; }
+mysql_ok() { mysql_running && mysql_ping; }
+mysql_sql() { "$MYSQL_BIN/mysql" --defaults-file="$MYSQL_CNF" -u root --batch "$@"; }
+mysql_label() { printf 'MySQL %s' "$(mysql_version)"; }
+
+mysql_up() {
+  local user="${CONF[DSR_MYSQL_ADMIN_USER]}" pw="${CONF[DSR_MYSQL_ADMIN_PASSWORD]}"
+  mysql_installed || mysql_install
+  check_version mysql "${CONF[DSR_MYSQL_MAJOR]}" "$(mysql_version)"
+  install -d -m 0755 -o mysql -g mysql "$MYSQL_DIR" "$MYSQL_DIR/tmp" "$MYSQL_DIR/files" "$(dirname "$MYSQL_SOCK")"
+  as_user mysql test -w "$MYSQL_DIR" \
+    || die "mysql: user mysql cannot write $MYSQL_DIR; every parent directory of $REPO must be world-searchable (chmod o+x)"
+  write_if_changed "$MYSQL_CNF" "$(mysql_cnf)" || true
+  chmod 0644 "$MYSQL_CNF"
+
+  if ! mysql_running && port_open "$MYSQL_PORT"; then fail_port_taken mysql "$MYSQL_PORT"; fi
+
+  if [[ ! -d "$MYSQL_DIR/data/mysql" ]]; then
+    rm -rf "$MYSQL_DIR/data"
+    install -d -m 0750 -o mysql -g mysql "$MYSQL_DIR/data" # --initialize takes an empty one
+    local t=$SECONDS
+    if ! "$MYSQL_BIN/mysqld" --defaults-file="$MYSQL_CNF" --initialize-insecure \
+          >"$MYSQL_DIR/initialize.log" 2>&1 9>&-; then
+      show_log "$MYSQL_DIR/initialize.log"; show_log "$MYSQL_DIR/error.log"; die "mysql: mysqld --initialize-insecure failed"
+    fi
+    log "services: mysql data directory initialised in $((SECONDS - t))s"
+  fi
+
+  local result
+  if mysql_running; then
+    result="already running"
+  else
+    svc_start mysql "$MYSQL_PORT" "$MYSQL_DIR/stdout.log" "$MYSQL_BIN/mysqld" --defaults-file="$MYSQL_CNF"
+    result="started"
+  fi
+  svc_wait mysql mysqld mysqld mysql_ping "$MYSQL_DIR/error.log" "$MYSQL_DIR/stdout.log"
+  port_open "$MYSQL_PORT" || { show_log "$MYSQL_DIR/error.log"; die "mysql: not listening on 127.0.0.1:$MYSQL_PORT"; }
+
+  if [[ "$result" == started ]]; then
+    # ALL on *.* includes MySQL's dynamic privileges (ROLE_ADMIN, SYSTEM_VARIABLES_ADMIN,
+    # APPLICATION_PASSWORD_ADMIN, ...), which the tests use.
+    local out
+    out="$(mysql_sql -e "$(admin_account_sql "$user" "$pw")" 2>&1)" \
+      || { log "$out"; show_log "$MYSQL_DIR/error.log"; die "mysql: creating $user failed"; }
+    # TLS must work with our CA, verified against the name "localhost".
+    out="$("$MYSQL_BIN/mysql" --no-defaults --protocol=TCP -h localhost -P "$MYSQL_PORT" -u "$user" -p"$pw" \
+            --ssl-mode=VERIFY_IDENTITY --ssl-ca="$TLS/ca.pem" --batch --skip-column-names \
+            -e "SHOW STATUS LIKE 'Ssl_version'" 2>&1)" || { log "$out"; die "mysql: TLS check failed"; }
+    [[ "$out" == *TLS* ]] || { log "$out"; show_log "$MYSQL_DIR/error.log"; die "mysql: TLS not active (Ssl_version: $out)"; }
+  fi
+  chmod 0644 "$MYSQL_DIR/general.log" "$MYSQL_DIR/error.log" 2>/dev/null || true
+  line mysql "$MYSQL_PORT" "$result ($(mysql_label))"
+}
+
+mysql_down() { svc_stop mysql "$MYSQL_PORT" mysqld; }
+mysql_status() { svc_status mysql "$MYSQL_PORT" mysql_label mysql_ok; }
