@@ -13,6 +13,40 @@ pub mod diagnose;
 pub mod migrate;
 pub mod repair;
 
+/// How a command prints its report (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Readable text for a terminal.
+    Text,
+    /// The JSON report.
+    Json,
+}
+
+/// What every command's `run` returns: a report that serialises to the JSON contract and
+/// renders itself as text, and says whether the command succeeded (exit status 0) or found
+/// a problem (1).
+pub trait Report: serde::Serialize {
+    /// Whether the command succeeded.
+    fn ok(&self) -> bool;
+    /// The report as readable text (ends with a newline).
+    fn to_text(&self) -> String;
+}
+
+/// Prints a report on stdout in `format`; gives [`Report::ok`].
+pub fn print<R: Report>(report: &R, format: Format) -> bool {
+    match format {
+        Format::Json => match serde_json::to_string(report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => {
+                eprintln!("the report could not be written as JSON: {e}");
+                return false;
+            }
+        },
+        Format::Text => print!("{}", report.to_text()),
+    }
+    report.ok()
+}
+
 use crate::app::App;
 use crate::deadline::Deadline;
 use crate::event::{self, Invocation};

@@ -8,17 +8,30 @@ pub mod runtimes;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde_json::{json, Map, Value};
 
-/// The two clients the operator commands use, built once from the shared AWS configuration.
+/// The clients the operator commands use, built once from the shared AWS configuration.
+/// Every read goes through [`Clients::call`].
 #[derive(Clone)]
 pub struct Clients {
     /// Secrets Manager.
     pub sm: aws_sdk_secretsmanager::Client,
     /// Lambda.
     pub lambda: aws_sdk_lambda::Client,
+    /// EC2: subnets, route tables, endpoints, security groups, network ACLs.
+    pub ec2: aws_sdk_ec2::Client,
+    /// RDS: the instance or cluster behind a secret's host.
+    pub rds: aws_sdk_rds::Client,
+    /// KMS: the secret's key and its policy.
+    pub kms: aws_sdk_kms::Client,
+    /// IAM: the function role's policies, and their simulation.
+    pub iam: aws_sdk_iam::Client,
+    /// CloudFormation: the stack behind a function.
+    pub cloudformation: aws_sdk_cloudformation::Client,
+    /// CloudWatch Logs: the function's log group.
+    pub logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 impl Clients {
-    /// Builds both clients (no network calls). `SECRETS_MANAGER_ENDPOINT` is honoured, as by
+    /// Builds the clients (no network calls). `SECRETS_MANAGER_ENDPOINT` is honoured, as by
     /// the function.
     pub fn new(sdk: &aws_config::SdkConfig) -> Clients {
         let mut sm = aws_sdk_secretsmanager::config::Builder::from(sdk);
@@ -30,7 +43,48 @@ impl Clients {
         Clients {
             sm: aws_sdk_secretsmanager::Client::from_conf(sm.build()),
             lambda: aws_sdk_lambda::Client::new(sdk),
+            ec2: aws_sdk_ec2::Client::new(sdk),
+            rds: aws_sdk_rds::Client::new(sdk),
+            kms: aws_sdk_kms::Client::new(sdk),
+            iam: aws_sdk_iam::Client::new(sdk),
+            cloudformation: aws_sdk_cloudformation::Client::new(sdk),
+            logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
         }
+    }
+
+    /// Runs one read: logged as an `aws_call` event, its error classified by code into an
+    /// [`AwsError`] that names the IAM action (`service:Operation`), so a denied read can be
+    /// reported as the permission it lacked.
+    pub async fn call<T, E, R, F>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        fut: F,
+    ) -> Result<T, AwsError>
+    where
+        F: std::future::Future<
+            Output = Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>,
+        >,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        let started = std::time::Instant::now();
+        let result = fut.await.map_err(|e| {
+            let mut err = aws_error(&e);
+            err.action = format!("{service}:{operation}");
+            err
+        });
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.code.as_str(),
+        };
+        crate::telemetry::aws_call(
+            service,
+            operation,
+            started.elapsed().as_millis() as u64,
+            outcome,
+        );
+        result
     }
 }
 
@@ -41,6 +95,9 @@ pub struct AwsError {
     pub code: String,
     /// The service's message, or the transport error.
     pub message: String,
+    /// The IAM action of the call (`ec2:DescribeSubnets`), when it was made through
+    /// [`Clients::call`]; empty otherwise.
+    pub action: String,
 }
 
 impl AwsError {
@@ -55,6 +112,18 @@ impl AwsError {
     /// Whether the resource does not exist.
     pub fn not_found(&self) -> bool {
         self.code == "ResourceNotFoundException"
+    }
+
+    /// Whether the endpoint does not implement the operation (an emulator, or a partition
+    /// without the API): a check that needs it is skipped, not failed.
+    pub fn not_implemented(&self) -> bool {
+        matches!(
+            self.code.as_str(),
+            "NotImplemented"
+                | "NotImplementedException"
+                | "InvalidAction"
+                | "UnknownOperationException"
+        )
     }
 }
 
@@ -74,12 +143,14 @@ where
         Some(code) => AwsError {
             code: code.to_string(),
             message: err.message().unwrap_or("").to_string(),
+            action: String::new(),
         },
         None => {
             let chain = crate::net::chain_text(err);
             AwsError {
                 code: "unreachable".to_string(),
                 message: crate::telemetry::scrub(&chain),
+                action: String::new(),
             }
         }
     }
