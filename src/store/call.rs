@@ -1,6 +1,7 @@
 //! The one wrapper every AWS call goes through, for Secrets Manager and RDS alike: the call
 //! runs within the deadline (a cut names the phase it was stuck in), is logged as an
-//! `aws_call` event, and its error is classified onto a cause.
+//! `aws_call` event, and its error is classified onto a cause. Also: the endpoint URL a
+//! client built from the shared configuration calls, as the SDK resolves it.
 
 use super::classify::{classify, name_deadline_phase, CallContext, Service};
 use crate::deadline::{Deadline, Wait};
@@ -11,6 +12,67 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::future::Future;
 use std::time::Instant;
+
+/// The endpoint URL configured for one service, as a client built with
+/// `Builder::from(&SdkConfig)` takes it: an endpoint set in code on the shared configuration,
+/// else the service's own `AWS_ENDPOINT_URL_<SERVICE>` (or profile `endpoint_url` in its
+/// services section), else the global `AWS_ENDPOINT_URL`. `service_id` is the SDK's service
+/// id, e.g. `Secrets Manager`. The SDK offers no getter, so this makes the same look-ups.
+pub fn configured_endpoint_url(sdk: &aws_types::SdkConfig, service_id: &str) -> Option<String> {
+    if sdk.get_origin("endpoint_url").is_client_config() {
+        return sdk.endpoint_url().map(str::to_string);
+    }
+    let key = aws_types::service_config::ServiceConfigKey::builder()
+        .service_id(service_id)
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .ok();
+    sdk.service_config()
+        .zip(key)
+        .and_then(|(conf, key)| conf.load_config(key))
+        .or_else(|| sdk.endpoint_url().map(str::to_string))
+}
+
+/// The value of a future that is ready at once (an SDK endpoint resolver answers without
+/// waiting), or `None` if it is not.
+pub fn now<T>(fut: impl Future<Output = T>) -> Option<T> {
+    let fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match fut.poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
+    }
+}
+
+/// The URL a service's SDK calls: its default endpoint resolver run over the region, the
+/// FIPS and dual-stack settings and the configured endpoint (which it returns as given), so
+/// the partition's domain is right (`amazonaws.com.cn` in China). One expansion per SDK
+/// crate, as each has its own resolver and parameter types.
+macro_rules! sdk_endpoint {
+    ($sdk_crate:ident, $sdk:expr, $service_id:expr, $override:expr) => {{
+        use $sdk_crate::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+        let sdk: &::aws_types::SdkConfig = $sdk;
+        let configured: Option<String> = $override
+            .map(str::to_string)
+            .or_else(|| $crate::store::call::configured_endpoint_url(sdk, $service_id));
+        let params = Params::builder()
+            .set_region(sdk.region().map(|r| r.as_ref().to_string()))
+            .set_use_fips(sdk.use_fips())
+            .set_use_dual_stack(sdk.use_dual_stack())
+            .set_endpoint(configured.clone())
+            .build();
+        let resolver = DefaultResolver::new();
+        let resolved = params
+            .ok()
+            .and_then(|p| $crate::store::call::now(resolver.resolve_endpoint(&p)))
+            .and_then(Result::ok)
+            .map(|e| e.url().to_string());
+        // No region and no endpoint: nothing to resolve; the call itself will say so.
+        resolved.or(configured).unwrap_or_default()
+    }};
+}
+pub(crate) use sdk_endpoint;
 
 /// One AWS service at one endpoint.
 #[derive(Debug, Clone)]

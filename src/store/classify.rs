@@ -3,7 +3,7 @@
 //! The Rust SDK reports errors the service model does not list (AccessDeniedException on
 //! GetSecretValue, for one) as unhandled: they are classified by their error code
 //! (`ProvideErrorMetadata::code`) and, where the code is shared by two causes, by the message
-//! in [`names_kms`] / [`names_vpc_endpoint`], each pinned by a test.
+//! in [`names_kms`] / [`names_vpc_endpoint`] / [`names_stage_mismatch`], each pinned by a test.
 
 use crate::deadline::Deadline;
 
@@ -82,6 +82,13 @@ pub fn names_kms(message: &str) -> bool {
 pub fn names_vpc_endpoint(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("vpc endpoint") || m.contains("vpce-") || m.contains("vpc_endpoint")
+}
+
+/// Whether an InvalidRequestException says the version asked for does not hold the label
+/// asked for (GetSecretValue with both VersionId and VersionStage): there is no such value.
+pub fn names_stage_mismatch(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("versionstage") && m.contains("versionid") && m.contains("not associated")
 }
 
 /// Everything known about the call that failed.
@@ -179,6 +186,21 @@ where
             }
             f
         }
+        // Read as "no such value", as a missing version is: the caller decides what it means.
+        Service::SecretsManager
+            if code == "InvalidRequestException" && names_stage_mismatch(&message) =>
+        {
+            Failure::new(
+                Cause::SecretNotFound,
+                format!(
+                    "{} found no such value: the version does not hold that label",
+                    ctx.operation
+                ),
+            )
+            .with("secret", role.unwrap_or("current"))
+            .with("secret_id", ctx.secret_id.unwrap_or(""))
+            .aws_code(&code)
+        }
         Service::SecretsManager if code == "ResourceNotFoundException" => Failure::new(
             Cause::SecretNotFound,
             format!("{} found no such secret", ctx.operation),
@@ -247,6 +269,12 @@ mod tests {
         assert!(names_vpc_endpoint("User: arn:aws:sts::1:assumed-role/r is not authorized to perform: secretsmanager:GetSecretValue on resource: x because no VPC endpoint policy allows the secretsmanager:GetSecretValue action"));
         assert!(!names_vpc_endpoint(
             "because no identity-based policy allows the action"
+        ));
+        assert!(names_stage_mismatch(
+            "You provided a VersionStage that is not associated to the provided VersionId."
+        ));
+        assert!(!names_stage_mismatch(
+            "You can't perform this operation on the secret because it was marked for deletion."
         ));
     }
 }

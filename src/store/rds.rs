@@ -104,8 +104,8 @@ pub struct Rds {
 }
 
 impl Rds {
-    /// Builds the client from the shared AWS configuration (`AWS_ENDPOINT_URL` /
-    /// `AWS_ENDPOINT_URL_RDS` come with it), reading the test-only host override from the
+    /// Builds the client from the shared AWS configuration (`AWS_ENDPOINT_URL_RDS`, else
+    /// `AWS_ENDPOINT_URL`, come with it, as the SDK resolves them), reading the test-only host override from the
     /// environment.
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
         let host_override = std::env::var(TEST_ONLY_HOST_OVERRIDE)
@@ -116,12 +116,7 @@ impl Rds {
 
     /// As [`Rds::new`], with the test-only host override given explicitly.
     pub fn with_host_override(sdk: &aws_config::SdkConfig, host_override: Option<String>) -> Self {
-        let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-        let endpoint = std::env::var("AWS_ENDPOINT_URL_RDS")
-            .ok()
-            .filter(|v| !v.is_empty())
-            .or_else(|| sdk.endpoint_url().map(str::to_string))
-            .unwrap_or_else(|| format!("https://rds.{region}.amazonaws.com"));
+        let endpoint = super::call::sdk_endpoint!(aws_sdk_rds, sdk, "RDS", None::<&str>);
         if let Some(host) = &host_override {
             tracing::warn!(
                 event = "test_only_override",
@@ -180,10 +175,7 @@ impl Rds {
         deadline: &Deadline,
         resource: &PrimaryResource,
     ) -> Result<DbEndpoints, Failure> {
-        match resource {
-            PrimaryResource::Instance(id) => self.instance(deadline, id).await,
-            PrimaryResource::Cluster(id) => self.cluster(deadline, id).await,
-        }
+        self.lookup(deadline, resource).await?
     }
 
     /// As [`Rds::endpoints`], but `Ok(None)` when RDS has no such database (a host that
@@ -193,26 +185,41 @@ impl Rds {
         deadline: &Deadline,
         resource: &PrimaryResource,
     ) -> Result<Option<DbEndpoints>, Failure> {
-        match self.endpoints(deadline, resource).await {
-            Ok(e) => Ok(Some(e)),
-            Err(f) if is_not_found(&f) => Ok(None),
-            Err(f) => Err(f),
+        Ok(self.lookup(deadline, resource).await?.ok())
+    }
+
+    /// The endpoints; the inner `Err` says RDS has no such database (its own error, or an
+    /// empty answer), the outer one that the question could not be answered.
+    async fn lookup(&self, deadline: &Deadline, resource: &PrimaryResource) -> Lookup {
+        match resource {
+            PrimaryResource::Instance(id) => self.instance(deadline, id).await,
+            PrimaryResource::Cluster(id) => self.cluster(deadline, id).await,
         }
     }
 
-    async fn instance(&self, deadline: &Deadline, id: &str) -> Result<DbEndpoints, Failure> {
-        let out = self
-            .call(
-                deadline,
-                "DescribeDBInstances",
-                self.client
-                    .describe_db_instances()
-                    .db_instance_identifier(id)
-                    .send(),
-            )
-            .await?;
+    async fn instance(&self, deadline: &Deadline, id: &str) -> Lookup {
+        // The SDK's typed error, not a code compared as text, says the instance is missing.
+        let mut missing = false;
+        let send = async {
+            let out = self
+                .client
+                .describe_db_instances()
+                .db_instance_identifier(id)
+                .send()
+                .await;
+            missing = out.as_ref().is_err_and(|e| {
+                e.as_service_error()
+                    .is_some_and(|e| e.is_db_instance_not_found_fault())
+            });
+            out
+        };
+        let out = match self.call(deadline, "DescribeDBInstances", send).await {
+            Ok(out) => out,
+            Err(f) if missing => return Ok(Err(f)),
+            Err(f) => return Err(f),
+        };
         let Some(db) = out.db_instances().first() else {
-            return Err(not_found("DescribeDBInstances", id));
+            return Ok(Err(not_found("DescribeDBInstances", id)));
         };
         let Some(endpoint) = db
             .endpoint()
@@ -222,27 +229,36 @@ impl Rds {
         };
         let replicas = db.read_replica_db_instance_identifiers().to_vec();
         let readers = self.instance_addresses(deadline, replicas).await?;
-        Ok(DbEndpoints {
+        Ok(Ok(DbEndpoints {
             engine: db.engine().unwrap_or_default().to_string(),
             host: self.api_host(endpoint.0),
             port: port("DescribeDBInstances", id, endpoint.1)?,
             readers,
-        })
+        }))
     }
 
-    async fn cluster(&self, deadline: &Deadline, id: &str) -> Result<DbEndpoints, Failure> {
-        let out = self
-            .call(
-                deadline,
-                "DescribeDBClusters",
-                self.client
-                    .describe_db_clusters()
-                    .db_cluster_identifier(id)
-                    .send(),
-            )
-            .await?;
+    async fn cluster(&self, deadline: &Deadline, id: &str) -> Lookup {
+        let mut missing = false;
+        let send = async {
+            let out = self
+                .client
+                .describe_db_clusters()
+                .db_cluster_identifier(id)
+                .send()
+                .await;
+            missing = out.as_ref().is_err_and(|e| {
+                e.as_service_error()
+                    .is_some_and(|e| e.is_db_cluster_not_found_fault())
+            });
+            out
+        };
+        let out = match self.call(deadline, "DescribeDBClusters", send).await {
+            Ok(out) => out,
+            Err(f) if missing => return Ok(Err(f)),
+            Err(f) => return Err(f),
+        };
         let Some(cluster) = out.db_clusters().first() else {
-            return Err(not_found("DescribeDBClusters", id));
+            return Ok(Err(not_found("DescribeDBClusters", id)));
         };
         let Some(host) = cluster.endpoint() else {
             return Err(no_endpoint("DescribeDBClusters", id));
@@ -258,12 +274,12 @@ impl Rds {
             .into_iter()
             .collect();
         readers.extend(self.instance_addresses(deadline, members).await?);
-        Ok(DbEndpoints {
+        Ok(Ok(DbEndpoints {
             engine: cluster.engine().unwrap_or_default().to_string(),
             host: self.api_host(host),
             port: port("DescribeDBClusters", id, cluster.port())?,
             readers,
-        })
+        }))
     }
 
     /// The endpoint addresses of instances, in one call (none for an empty list).
@@ -295,15 +311,10 @@ impl Rds {
     }
 }
 
-/// Whether a failure is RDS saying the instance or cluster does not exist.
-fn is_not_found(f: &Failure) -> bool {
-    f.cause == Cause::AwsServiceError
-        && matches!(
-            f.signals.aws_code.as_deref(),
-            Some("DBInstanceNotFound" | "DBInstanceNotFoundFault" | "DBClusterNotFoundFault")
-        )
-}
+/// Endpoints found; `Ok(Err(_))`: RDS has no such database; `Err(_)`: no answer.
+type Lookup = Result<Result<DbEndpoints, Failure>, Failure>;
 
+/// RDS answered without the database asked for: no AWS error code to report, as none came.
 fn not_found(operation: &'static str, id: &str) -> Failure {
     Failure::new(
         Cause::AwsServiceError,
@@ -311,8 +322,8 @@ fn not_found(operation: &'static str, id: &str) -> Failure {
     )
     .with("service", "rds")
     .with("operation", operation)
-    .aws_code("DBInstanceNotFound")
     .with("db_identifier", id)
+    .remedy("Check the database the secret names (its aws:rds:primaryDBInstanceArn / primaryDBClusterArn tag, or its host): RDS lists no such database in this account and region.")
 }
 
 fn no_endpoint(operation: &'static str, id: &str) -> Failure {
@@ -322,7 +333,7 @@ fn no_endpoint(operation: &'static str, id: &str) -> Failure {
     )
     .with("service", "rds")
     .with("operation", operation)
-    .aws_code("NoEndpoint")
+    .with("missing", "Endpoint")
     .with("db_identifier", id)
     .remedy("Wait until the database is available, then rotate again.")
 }
@@ -337,7 +348,7 @@ fn port(operation: &'static str, id: &str, port: Option<i32>) -> Result<u16, Fai
             )
             .with("service", "rds")
             .with("operation", operation)
-            .aws_code("NoPort")
+            .with("missing", "Port")
             .with("db_identifier", id)
         })
 }
@@ -380,6 +391,19 @@ mod tests {
         );
         assert_eq!(resource_of_endpoint("db.internal.example"), None);
         assert_eq!(resource_of_endpoint("localhost"), None);
+    }
+
+    #[test]
+    fn a_database_rds_does_not_list_carries_no_aws_code_aws_never_sent() {
+        let f = not_found("DescribeDBInstances", "mydb");
+        assert_eq!(f.cause, Cause::AwsServiceError);
+        assert_eq!(f.evidence["db_identifier"], "mydb");
+        assert!(
+            f.evidence.get("aws_error_code").is_none(),
+            "{:?}",
+            f.evidence
+        );
+        assert!(f.signals.aws_code.is_none());
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! The Secrets Manager adapter: the six calls rotation makes, each within the deadline,
-//! each logged as an `aws_call` event, each failure classified.
+//! each logged as an `aws_call` event, each failure classified; and the cache of version
+//! values ([`cache`]).
+
+mod cache;
 
 use super::call::{About, Api};
 use super::classify::Service;
@@ -9,6 +12,7 @@ use crate::deadline::Deadline;
 use crate::failure::{Cause, Failure};
 use crate::secret::{Engine, Password, SecretRole};
 use aws_sdk_secretsmanager::Client;
+use cache::VersionCache;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -56,38 +60,35 @@ fn system_time(t: &aws_smithy_types::DateTime) -> Option<SystemTime> {
     SystemTime::try_from(*t).ok()
 }
 
-/// Secret values by (secret ARN, version id), wiped when evicted or dropped.
-type VersionCache = HashMap<(String, String), zeroize::Zeroizing<String>>;
-
 /// Secrets Manager, as rotation uses it.
 #[derive(Clone)]
 pub struct SecretsManager {
     client: Client,
     api: Api,
     /// A version's value never changes once written, so values are cached by
-    /// (secret ARN, version id) for the life of the process: a warm Lambda then reads each
-    /// version once per rotation instead of once per step.
-    /// The values are wiped when evicted or dropped.
+    /// (secret, version id) for the life of the process, with the labels each version holds:
+    /// a warm Lambda then reads each version once per rotation instead of once per step.
     cache: Arc<Mutex<VersionCache>>,
 }
 
 impl SecretsManager {
     /// Builds the client from the shared AWS configuration, honouring
-    /// `SECRETS_MANAGER_ENDPOINT` as the reference functions do.
+    /// `SECRETS_MANAGER_ENDPOINT` (`endpoint_override`) as the reference functions do. Without
+    /// it the endpoint is the SDK's own: `AWS_ENDPOINT_URL_SECRETS_MANAGER`, else
+    /// `AWS_ENDPOINT_URL`, else the region's endpoint in its partition.
     pub fn new(sdk: &aws_config::SdkConfig, endpoint_override: Option<&str>) -> Self {
         let mut builder = aws_sdk_secretsmanager::config::Builder::from(sdk);
         if let Some(url) = endpoint_override {
             builder = builder.endpoint_url(url);
         }
-        let config = builder.build();
-        let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-        let endpoint = endpoint_override
-            .map(str::to_string)
-            .or_else(|| sdk.endpoint_url().map(str::to_string))
-            .or_else(|| std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").ok())
-            .unwrap_or_else(|| format!("https://secretsmanager.{region}.amazonaws.com"));
+        let endpoint = super::call::sdk_endpoint!(
+            aws_sdk_secretsmanager,
+            sdk,
+            "Secrets Manager",
+            endpoint_override
+        );
         SecretsManager {
-            client: Client::from_conf(config),
+            client: Client::from_conf(builder.build()),
             api: Api::new(Service::SecretsManager, endpoint),
             cache: Arc::default(),
         }
@@ -114,6 +115,9 @@ impl SecretsManager {
                 self.client.describe_secret().secret_id(secret_id).send(),
             )
             .await?;
+        let versions = out.version_ids_to_stages().cloned().unwrap_or_default();
+        self.cache()
+            .learn(&[secret_id, out.arn().unwrap_or(secret_id)], &versions);
         let dates = Dates {
             last_changed: out.last_changed_date().and_then(system_time),
             last_rotated: out.last_rotated_date().and_then(system_time),
@@ -125,7 +129,7 @@ impl SecretsManager {
                 .rotation_lambda_arn()
                 .filter(|a| !a.is_empty())
                 .map(str::to_string),
-            versions: out.version_ids_to_stages().cloned().unwrap_or_default(),
+            versions,
         };
         Ok((description, dates))
     }
@@ -179,7 +183,12 @@ impl SecretsManager {
                 };
                 let text = Password::new(text);
                 if let Some(v) = out.version_id() {
-                    self.remember(secret_id, v, text.expose());
+                    // The answer names every label the version holds; at least the one asked.
+                    let mut stages = out.version_stages().to_vec();
+                    if !stages.iter().any(|s| s == role.stage()) {
+                        stages.push(role.stage().to_string());
+                    }
+                    self.cache().insert(secret_id, v, text.expose(), &stages);
                 }
                 Ok(Some((text, out.created_date().and_then(system_time))))
             }
@@ -188,16 +197,8 @@ impl SecretsManager {
         }
     }
 
-    fn remember(&self, secret_id: &str, version_id: &str, text: &str) {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        // Bounded: a long-lived process rotating many secrets keeps only recent versions.
-        if cache.len() > 256 {
-            cache.clear();
-        }
-        cache.insert(
-            (secret_id.to_string(), version_id.to_string()),
-            zeroize::Zeroizing::new(text.to_string()),
-        );
+    fn cache(&self) -> std::sync::MutexGuard<'_, VersionCache> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// UpdateSecretVersionStage: `stage` off `version_id` (repair's stale AWSPENDING). Secrets
@@ -261,12 +262,7 @@ impl SecretStore for SecretsManager {
         version_id: Option<&str>,
     ) -> Result<Option<Password>, Failure> {
         if let Some(v) = version_id {
-            let cached = self
-                .cache
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&(secret_id.to_string(), v.to_string()))
-                .cloned();
+            let cached = self.cache().get(secret_id, v, role.stage());
             if let Some(text) = cached {
                 // Registered again with the scrubber: this invocation reads it anew.
                 return Ok(Some(Password::new(text.as_str())));
@@ -304,7 +300,19 @@ impl SecretStore for SecretsManager {
             .api
             .call(deadline, "GetRandomPassword", about, req.send())
             .await?;
-        Ok(Password::new(out.random_password().unwrap_or_default()))
+        // An answer without a password must never become an empty password that setSecret
+        // would set.
+        match out.random_password().filter(|p| !p.is_empty()) {
+            Some(p) => Ok(Password::new(p)),
+            None => Err(Failure::new(
+                Cause::AwsServiceError,
+                "GetRandomPassword answered without a password; nothing was written",
+            )
+            .with("service", Service::SecretsManager.as_str())
+            .with("operation", "GetRandomPassword")
+            .with("missing", "RandomPassword")
+            .remedy("Rotate again. If it persists, check what answers at the Secrets Manager endpoint (a proxy or an emulator may drop the RandomPassword field).")),
+        }
     }
 
     /// PutSecretValue of the pending version, with the RotationToken when given.
@@ -332,7 +340,8 @@ impl SecretStore for SecretsManager {
                 req.send(),
             )
             .await?;
-        self.remember(secret_id, token, value);
+        self.cache()
+            .insert(secret_id, token, value, &["AWSPENDING".to_string()]);
         Ok(())
     }
 
@@ -357,6 +366,7 @@ impl SecretStore for SecretsManager {
         self.api
             .call(deadline, "UpdateSecretVersionStage", about, req.send())
             .await?;
+        self.cache().moved(secret_id, change.stage, change.to);
         Ok(())
     }
 }
@@ -365,5 +375,164 @@ fn about(role: SecretRole, secret_id: &str) -> About<'_> {
     About {
         secret: Some(role),
         secret_id: Some(secret_id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_secretsmanager::config::{Credentials, Region, SharedCredentialsProvider};
+    use std::time::Duration;
+
+    /// The environment as the SDK's loader hands it over: `AWS_ENDPOINT_URL_<SERVICE>` values.
+    #[derive(Debug)]
+    struct ServiceEnv(Vec<(&'static str, &'static str)>);
+
+    impl aws_types::service_config::LoadServiceConfig for ServiceEnv {
+        fn load_config(
+            &self,
+            key: aws_types::service_config::ServiceConfigKey<'_>,
+        ) -> Option<String> {
+            let name = format!(
+                "{}_{}",
+                key.env(),
+                key.service_id().to_ascii_uppercase().replace(' ', "_")
+            );
+            self.0
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    fn sdk(region: &str, global: Option<&str>, service: ServiceEnv) -> aws_config::SdkConfig {
+        let mut b = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "testing", "testing", None, None, "tests",
+            )))
+            .service_config(service);
+        if let Some(url) = global {
+            b = b.endpoint_url(url);
+        }
+        b.build()
+    }
+
+    #[test]
+    fn the_service_specific_endpoint_wins_over_the_global_one_as_in_the_sdk() {
+        let sm = SecretsManager::new(
+            &sdk(
+                "us-east-1",
+                Some("http://global.example:1"),
+                ServiceEnv(vec![(
+                    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+                    "http://sm.example:2",
+                )]),
+            ),
+            None,
+        );
+        assert_eq!(sm.endpoint(), "http://sm.example:2");
+        // SECRETS_MANAGER_ENDPOINT (the reference functions' variable) wins over both.
+        let sm = SecretsManager::new(
+            &sdk(
+                "us-east-1",
+                Some("http://global.example:1"),
+                ServiceEnv(vec![(
+                    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+                    "http://sm.example:2",
+                )]),
+            ),
+            Some("http://override.example:3"),
+        );
+        assert_eq!(sm.endpoint(), "http://override.example:3");
+        let sm = SecretsManager::new(
+            &sdk(
+                "us-east-1",
+                Some("http://global.example:1"),
+                ServiceEnv(vec![]),
+            ),
+            None,
+        );
+        assert_eq!(sm.endpoint(), "http://global.example:1");
+    }
+
+    #[test]
+    fn the_default_endpoint_is_the_partitions() {
+        let sm = SecretsManager::new(&sdk("cn-north-1", None, ServiceEnv(vec![])), None);
+        assert_eq!(
+            sm.endpoint(),
+            "https://secretsmanager.cn-north-1.amazonaws.com.cn"
+        );
+        let sm = SecretsManager::new(&sdk("eu-west-1", None, ServiceEnv(vec![])), None);
+        assert_eq!(
+            sm.endpoint(),
+            "https://secretsmanager.eu-west-1.amazonaws.com"
+        );
+    }
+
+    /// An HTTP endpoint that answers every request with 200 and `body`.
+    async fn answering(body: &'static str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    // Read the head and the body its content-length announces.
+                    loop {
+                        let Ok(n) = conn.read(&mut buf).await else {
+                            return;
+                        };
+                        if n == 0 {
+                            return;
+                        }
+                        seen.extend_from_slice(&buf[..n]);
+                        let text = String::from_utf8_lossy(&seen).to_ascii_lowercase();
+                        if let Some(end) = text.find("\r\n\r\n") {
+                            let len = text[..end]
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            if seen.len() >= end + 4 + len {
+                                break;
+                            }
+                        }
+                    }
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = conn.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_random_password_answer_without_a_password_is_a_failure_not_an_empty_password() {
+        let url = answering("{}").await;
+        let sm = SecretsManager::new(&sdk("us-east-1", None, ServiceEnv(vec![])), Some(&url));
+        let deadline = Deadline::after(Duration::from_secs(20), Duration::from_secs(1));
+        let policy = PasswordPolicy {
+            exclude_characters: None,
+            length: 32,
+            exclude_numbers: false,
+            exclude_punctuation: false,
+            exclude_uppercase: false,
+            exclude_lowercase: false,
+            require_each_included_type: true,
+        };
+        let err = sm
+            .random_password(&deadline, "arn:s", &policy, Engine::Postgres)
+            .await
+            .expect_err("an empty password must never be set");
+        assert_eq!(err.cause, Cause::AwsServiceError);
+        assert_eq!(err.evidence["operation"], "GetRandomPassword");
+        assert!(err.signals.aws_code.is_none(), "AWS sent no error code");
     }
 }
