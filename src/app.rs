@@ -31,7 +31,7 @@ impl App {
         let margin = settings
             .as_ref()
             .map(|s| s.deadline_margin)
-            .unwrap_or(Duration::from_millis(1500));
+            .unwrap_or(config::DEFAULT_DEADLINE_MARGIN);
         let sdk = crate::store::load_sdk_config().await;
         let rotator = match settings {
             Ok(settings) => build(settings, &sdk),

@@ -106,6 +106,17 @@ pub struct SettingError {
     pub expected: &'static str,
 }
 
+/// `DEADLINE_MARGIN_MS` when unset: time kept back before the deadline to classify and report.
+pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
+
+/// `SECRETS_MANAGER_ENDPOINT` from the process environment, when set and not empty (the
+/// operator commands' clients honour it as the function does).
+pub fn secrets_manager_endpoint() -> Option<String> {
+    std::env::var("SECRETS_MANAGER_ENDPOINT")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
 /// Reads the process environment.
 pub fn from_env() -> Result<Settings, SettingError> {
     from_lookup(|name| std::env::var(name).ok())
@@ -198,7 +209,11 @@ pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, Set
             5000,
             "milliseconds",
         )?),
-        deadline_margin: Duration::from_millis(number("DEADLINE_MARGIN_MS", 1500, "milliseconds")?),
+        deadline_margin: Duration::from_millis(number(
+            "DEADLINE_MARGIN_MS",
+            DEFAULT_DEADLINE_MARGIN.as_millis() as u64,
+            "milliseconds",
+        )?),
         db_ca_bundle: nonempty("DB_CA_BUNDLE"),
         tls_fallback,
         pg_password_encryption,
@@ -231,7 +246,7 @@ mod tests {
         assert_eq!(s.password.exclude_for(Engine::MariaDb), "/@\"'\\");
         assert_eq!(s.username_character_limit, 16);
         assert_eq!(s.db_connect_timeout, Duration::from_millis(5000));
-        assert_eq!(s.deadline_margin, Duration::from_millis(1500));
+        assert_eq!(s.deadline_margin, DEFAULT_DEADLINE_MARGIN);
         assert_eq!(s.tls_fallback, TlsFallback::Allow);
         assert_eq!(s.pg_password_encryption, PgPasswordEncryption::ScramSha256);
     }

@@ -9,6 +9,78 @@ use crate::net::Phase;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+/// The longest timeout Lambda allows a function: 900 s (15 minutes).
+pub const LAMBDA_MAX_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// An AWS service the process calls, named as IAM actions spell it (`ec2:DescribeSubnets`).
+/// Rotation calls Secrets Manager and RDS; the operator commands also read the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// AWS Secrets Manager.
+    SecretsManager,
+    /// Amazon RDS.
+    Rds,
+    /// AWS Lambda.
+    Lambda,
+    /// Amazon EC2 (subnets, route tables, endpoints, security groups, network ACLs).
+    Ec2,
+    /// AWS KMS.
+    Kms,
+    /// AWS IAM.
+    Iam,
+    /// AWS CloudFormation.
+    CloudFormation,
+    /// Amazon CloudWatch Logs.
+    Logs,
+}
+
+impl Service {
+    /// Every service, in the order above.
+    pub const ALL: [Service; 8] = [
+        Service::SecretsManager,
+        Service::Rds,
+        Service::Lambda,
+        Service::Ec2,
+        Service::Kms,
+        Service::Iam,
+        Service::CloudFormation,
+        Service::Logs,
+    ];
+
+    /// The IAM action prefix, also the name in `aws_call` events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::SecretsManager => "secretsmanager",
+            Service::Rds => "rds",
+            Service::Lambda => "lambda",
+            Service::Ec2 => "ec2",
+            Service::Kms => "kms",
+            Service::Iam => "iam",
+            Service::CloudFormation => "cloudformation",
+            Service::Logs => "logs",
+        }
+    }
+
+    /// The service with this IAM action prefix.
+    pub fn from_prefix(prefix: &str) -> Option<Service> {
+        Service::ALL.into_iter().find(|s| s.as_str() == prefix)
+    }
+
+    /// The name people read, e.g. `Secrets Manager`.
+    pub fn title(self) -> &'static str {
+        match self {
+            Service::SecretsManager => "Secrets Manager",
+            Service::Rds => "the RDS API",
+            Service::Lambda => "Lambda",
+            Service::Ec2 => "EC2",
+            Service::Kms => "KMS",
+            Service::Iam => "IAM",
+            Service::CloudFormation => "CloudFormation",
+            Service::Logs => "CloudWatch Logs",
+        }
+    }
+}
+
 /// What a network wait is waiting on: it decides the cause when the budget runs out.
 #[derive(Debug, Clone)]
 pub enum Wait {
@@ -21,6 +93,17 @@ pub enum Wait {
     },
     /// An RDS API call.
     Rds {
+        /// The API operation.
+        operation: &'static str,
+        /// The endpoint URL in use.
+        endpoint: String,
+    },
+    /// A call to another AWS service, made by an operator command (a read around a function,
+    /// never a rotation step): a cut is `function_timeout_imminent` for the command to report
+    /// as the read it could not make, not a rotation cause.
+    Aws {
+        /// The service.
+        service: Service,
         /// The API operation.
         operation: &'static str,
         /// The endpoint URL in use.
@@ -41,11 +124,31 @@ pub enum Wait {
 }
 
 impl Wait {
+    /// The wait for one AWS API call.
+    pub fn api(service: Service, operation: &'static str, endpoint: String) -> Wait {
+        match service {
+            Service::SecretsManager => Wait::SecretsManager {
+                operation,
+                endpoint,
+            },
+            Service::Rds => Wait::Rds {
+                operation,
+                endpoint,
+            },
+            service => Wait::Aws {
+                service,
+                operation,
+                endpoint,
+            },
+        }
+    }
+
     /// The operation waited on, as events name it.
     pub fn operation(&self) -> &'static str {
         match self {
             Wait::SecretsManager { operation, .. }
             | Wait::Rds { operation, .. }
+            | Wait::Aws { operation, .. }
             | Wait::DbStatement { operation } => operation,
             Wait::DbConnect { .. } => "db_connect",
         }
@@ -217,6 +320,24 @@ impl Deadline {
                 .with("remaining_ms", remaining_ms)
                 .cut_by_deadline()
             }
+            Wait::Aws {
+                service,
+                operation,
+                endpoint,
+            } => Failure::new(
+                Cause::FunctionTimeoutImminent,
+                format!(
+                    "{} did not answer {operation} before the deadline",
+                    service.title()
+                ),
+            )
+            .with("service", service.as_str())
+            .with("endpoint", endpoint.as_str())
+            .with("operation", *operation)
+            .phase(Phase::Response)
+            .with("elapsed_ms", elapsed_ms)
+            .with("remaining_ms", remaining_ms)
+            .cut_by_deadline(),
             Wait::DbConnect { host, port } => Failure::new(
                 Cause::DbUnreachable,
                 format!("no database connection to {host}:{port} before the function deadline"),
@@ -241,6 +362,14 @@ impl Deadline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn services_round_trip_through_their_iam_prefix() {
+        for s in Service::ALL {
+            assert_eq!(Service::from_prefix(s.as_str()), Some(s));
+        }
+        assert_eq!(Service::from_prefix("s3"), None);
+    }
 
     #[test]
     fn a_deadline_before_the_process_start_is_a_duration() {
@@ -337,7 +466,21 @@ mod tests {
         assert!(rds
             .message
             .starts_with("the RDS API did not answer DescribeDBInstances"));
-        for f in [&sm, &rds] {
+        // An operator read names its service, and no rotation cause.
+        let ec2 = d.expired(
+            &Wait::api(
+                Service::Ec2,
+                "DescribeSubnets",
+                "https://ec2.example".into(),
+            ),
+            Duration::from_millis(5),
+        );
+        assert_eq!(ec2.cause, Cause::FunctionTimeoutImminent);
+        assert_eq!(ec2.evidence["service"], "ec2");
+        assert!(ec2
+            .message
+            .starts_with("EC2 did not answer DescribeSubnets"));
+        for f in [&sm, &rds, &ec2] {
             assert!(f.signals.cut_by_deadline);
             assert_eq!(f.signals.phase, Some(Phase::Response));
             assert_eq!(f.evidence["elapsed_ms"], 5);

@@ -133,12 +133,16 @@ pub fn parse(event: &Value) -> Result<Invocation, Failure> {
                 },
                 function_timeout_s: match event.get("FunctionTimeoutSeconds") {
                     None | Some(Value::Null) => None,
-                    Some(v) => Some(v.as_u64().filter(|s| *s <= 900).ok_or_else(|| {
-                        bad(
-                            "FunctionTimeoutSeconds",
-                            "is not a number of seconds (0-900)",
-                        )
-                    })?),
+                    Some(v) => Some(
+                        v.as_u64()
+                            .filter(|s| *s <= crate::deadline::LAMBDA_MAX_TIMEOUT.as_secs())
+                            .ok_or_else(|| {
+                                bad(
+                                    "FunctionTimeoutSeconds",
+                                    "is not a number of seconds (0-900)",
+                                )
+                            })?,
+                    ),
                 },
             }),
             _ => Err(bad("Action", "is not \"diagnose\" or \"repair\"")),

@@ -1,15 +1,19 @@
 //! What the operator commands read about the world around a rotation function, with the
-//! caller's credentials (never the function's): the clients they use and how their AWS errors
-//! read ([`Clients`], [`AwsError`]), the hosted rotation applications a function may come
+//! caller's credentials (never the function's): the clients they use, each read within the
+//! command's deadline through the one AWS call wrapper, and how their AWS errors read
+//! ([`Clients`], [`AwsError`]), the hosted rotation applications a function may come
 //! from, and when Lambda deprecates each runtime ([`runtimes`]). Read-only.
 
 pub mod runtimes;
 
+use crate::deadline::{Deadline, Service};
+use crate::store::call::{sdk_endpoint, About};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde_json::{json, Map, Value};
+use std::time::Duration;
 
-/// The clients the operator commands use, built once from the shared AWS configuration.
-/// Every read goes through [`Clients::call`].
+/// The clients the operator commands use, built once from the shared AWS configuration, with
+/// the deadline every read must finish within. Every read goes through [`Clients::call`].
 #[derive(Clone)]
 pub struct Clients {
     /// Secrets Manager.
@@ -28,18 +32,55 @@ pub struct Clients {
     pub cloudformation: aws_sdk_cloudformation::Client,
     /// CloudWatch Logs: the function's log group.
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// The endpoint URL each client calls, in the order of [`Service::ALL`].
+    endpoints: Vec<String>,
+    deadline: Deadline,
 }
 
 impl Clients {
-    /// Builds the clients (no network calls). `SECRETS_MANAGER_ENDPOINT` is honoured, as by
-    /// the function.
+    /// The budget of [`Clients::new`]: a command without a deadline of its own may read for
+    /// as long as the longest Lambda invocation.
+    pub const DEFAULT_BUDGET: Duration = crate::deadline::LAMBDA_MAX_TIMEOUT;
+
+    /// Builds the clients (no network calls) for a command with no deadline of its own: every
+    /// read must finish within [`Clients::DEFAULT_BUDGET`] from now. `SECRETS_MANAGER_ENDPOINT`
+    /// is honoured, as by the function.
     pub fn new(sdk: &aws_config::SdkConfig) -> Clients {
+        let deadline =
+            Deadline::after(Self::DEFAULT_BUDGET, crate::config::DEFAULT_DEADLINE_MARGIN);
+        Clients::with_deadline(sdk, deadline)
+    }
+
+    /// As [`Clients::new`], with the command's deadline: a command line's `--timeout-ms`
+    /// (`Deadline::after(timeout, app.margin())`), or the Lambda invocation's.
+    pub fn with_deadline(sdk: &aws_config::SdkConfig, deadline: Deadline) -> Clients {
+        let sm_override = crate::config::secrets_manager_endpoint();
         let mut sm = aws_sdk_secretsmanager::config::Builder::from(sdk);
-        if let Ok(url) = std::env::var("SECRETS_MANAGER_ENDPOINT") {
-            if !url.is_empty() {
-                sm = sm.endpoint_url(url);
-            }
+        if let Some(url) = &sm_override {
+            sm = sm.endpoint_url(url);
         }
+        let endpoints = Service::ALL
+            .into_iter()
+            .map(|service| match service {
+                Service::SecretsManager => sdk_endpoint!(
+                    aws_sdk_secretsmanager,
+                    sdk,
+                    "Secrets Manager",
+                    sm_override.as_deref()
+                ),
+                Service::Rds => sdk_endpoint!(aws_sdk_rds, sdk, "RDS", None::<&str>),
+                Service::Lambda => sdk_endpoint!(aws_sdk_lambda, sdk, "Lambda", None::<&str>),
+                Service::Ec2 => sdk_endpoint!(aws_sdk_ec2, sdk, "EC2", None::<&str>),
+                Service::Kms => sdk_endpoint!(aws_sdk_kms, sdk, "KMS", None::<&str>),
+                Service::Iam => sdk_endpoint!(aws_sdk_iam, sdk, "IAM", None::<&str>),
+                Service::CloudFormation => {
+                    sdk_endpoint!(aws_sdk_cloudformation, sdk, "CloudFormation", None::<&str>)
+                }
+                Service::Logs => {
+                    sdk_endpoint!(aws_sdk_cloudwatchlogs, sdk, "CloudWatch Logs", None::<&str>)
+                }
+            })
+            .collect();
         Clients {
             sm: aws_sdk_secretsmanager::Client::from_conf(sm.build()),
             lambda: aws_sdk_lambda::Client::new(sdk),
@@ -49,12 +90,28 @@ impl Clients {
             iam: aws_sdk_iam::Client::new(sdk),
             cloudformation: aws_sdk_cloudformation::Client::new(sdk),
             logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
+            endpoints,
+            deadline,
         }
     }
 
-    /// Runs one read: logged as an `aws_call` event, its error classified by code into an
+    /// The deadline every read must finish within.
+    pub fn deadline(&self) -> &Deadline {
+        &self.deadline
+    }
+
+    /// The endpoint URL a service's client calls, as the SDK resolves it.
+    pub fn endpoint(&self, service: Service) -> &str {
+        let at = Service::ALL.iter().position(|s| *s == service).unwrap_or(0);
+        self.endpoints.get(at).map_or("", String::as_str)
+    }
+
+    /// Runs one read through the one AWS call wrapper (`store::call::run`): within the
+    /// deadline, logged as an `aws_call` event, its error classified by code into an
     /// [`AwsError`] that names the IAM action (`service:Operation`), so a denied read can be
-    /// reported as the permission it lacked.
+    /// reported as the permission it lacked. `service` is the IAM prefix (`ec2`, `lambda`,
+    /// `secretsmanager`, `rds`, `kms`, `iam`, `cloudformation`, `logs`). A read the deadline
+    /// cut is `unreachable`, its message saying so.
     pub async fn call<T, E, R, F>(
         &self,
         service: &'static str,
@@ -68,23 +125,36 @@ impl Clients {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug + 'static,
     {
-        let started = std::time::Instant::now();
-        let result = fut.await.map_err(|e| {
-            let mut err = aws_error(&e);
-            err.action = format!("{service}:{operation}");
-            err
-        });
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(e) => e.code.as_str(),
+        let action = format!("{service}:{operation}");
+        let Some(known) = Service::from_prefix(service) else {
+            // A prefix outside the list is a programming error: say so instead of calling.
+            return Err(AwsError {
+                code: "unknown_service".to_string(),
+                message: format!("{service} is not a service Clients knows"),
+                action,
+            });
         };
-        crate::telemetry::aws_call(
-            service,
+        // AWS's own code and message, kept as they came: checks report them.
+        let mut answered: Option<AwsError> = None;
+        let fut = async { fut.await.inspect_err(|e| answered = Some(aws_error(e))) };
+        let result = crate::store::call::run(
+            known,
+            self.endpoint(known),
+            &self.deadline,
             operation,
-            started.elapsed().as_millis() as u64,
-            outcome,
-        );
-        result
+            About::default(),
+            fut,
+        )
+        .await;
+        result.map_err(|f| {
+            let mut err = answered.take().unwrap_or_else(|| AwsError {
+                code: "unreachable".to_string(),
+                message: f.message.clone(),
+                action: String::new(),
+            });
+            err.action = action;
+            err
+        })
     }
 }
 
@@ -101,12 +171,9 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    /// Whether the caller lacks permission.
+    /// Whether the caller lacks permission (the one list rotation's causes use too).
     pub fn denied(&self) -> bool {
-        matches!(
-            self.code.as_str(),
-            "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation"
-        )
+        crate::store::classify::is_denied(&self.code)
     }
 
     /// Whether the resource does not exist.
@@ -220,6 +287,48 @@ pub fn date(d: Option<&aws_smithy_types::DateTime>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_read_that_never_answers_is_cut_by_the_clients_deadline() {
+        // Accepts connections (the kernel's backlog) and never answers.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", silent.local_addr().unwrap());
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&url)
+            .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(
+                aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "tests"),
+            ))
+            .build();
+        let deadline = Deadline::after(Duration::from_millis(400), Duration::from_millis(100));
+        let clients = Clients::with_deadline(&sdk, deadline);
+        assert_eq!(clients.endpoint(Service::Ec2), url);
+        let err = clients
+            .call(
+                "ec2",
+                "DescribeSubnets",
+                clients.ec2.describe_subnets().send(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, "unreachable");
+        assert_eq!(err.action, "ec2:DescribeSubnets");
+        assert!(err.message.contains("before the deadline"), "{err}");
+        assert!(!err.denied());
+    }
+
+    #[test]
+    fn one_denied_list_serves_rotation_and_the_operator_commands() {
+        for code in crate::store::classify::DENIED_CODES {
+            let e = AwsError {
+                code: code.to_string(),
+                message: String::new(),
+                action: String::new(),
+            };
+            assert!(e.denied(), "{code}");
+        }
+    }
 
     #[test]
     fn hosted_application_names_give_engine_and_strategy() {

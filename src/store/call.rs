@@ -1,5 +1,5 @@
-//! The one wrapper every AWS call goes through, for Secrets Manager and RDS alike: the call
-//! runs within the deadline (a cut names the phase it was stuck in), is logged as an
+//! The one wrapper every AWS call goes through ([`run`]), for rotation's Secrets Manager and
+//! RDS and the operator commands' reads alike: the call runs within the deadline (a cut names the phase it was stuck in), is logged as an
 //! `aws_call` event, and its error is classified onto a cause. Also: the endpoint URL a
 //! client built from the shared configuration calls, as the SDK resolves it.
 
@@ -83,7 +83,7 @@ pub(super) struct Api {
 
 /// What a call is about, for the evidence of its failure.
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct About<'a> {
+pub struct About<'a> {
     /// Which secret (Secrets Manager reads and writes).
     pub secret: Option<SecretRole>,
     /// The SecretId (for `secret_not_found`).
@@ -114,47 +114,64 @@ impl Api {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        let started = Instant::now();
-        let endpoint = self.endpoint.clone();
-        let wait = match self.service {
-            Service::SecretsManager => Wait::SecretsManager {
-                operation,
-                endpoint,
-            },
-            Service::Rds => Wait::Rds {
-                operation,
-                endpoint,
-            },
-        };
-        let result = deadline
-            .run(wait, async {
-                fut.await.map_err(|err| {
-                    let ctx = CallContext {
-                        service: self.service,
-                        operation,
-                        endpoint: &self.endpoint,
-                        secret: about.secret,
-                        secret_id: about.secret_id,
-                    };
-                    classify(&ctx, &err, started.elapsed())
-                })
-            })
-            .await;
-        let result = match result {
-            // Only failures the deadline cut are probed; the others come back unchanged.
-            Err(f) => Err(name_deadline_phase(f, &self.endpoint, deadline).await),
-            ok => ok,
-        };
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(f) => f.cause.code(),
-        };
-        telemetry::aws_call(
-            self.service.as_str(),
+        run(
+            self.service,
+            &self.endpoint,
+            deadline,
             operation,
-            started.elapsed().as_millis() as u64,
-            outcome,
-        );
-        result
+            about,
+            fut,
+        )
+        .await
     }
+}
+
+/// Runs one SDK call to `service` at `endpoint` within the deadline's budget, logs it as an
+/// `aws_call` event and classifies its failure onto a cause. A cut names the phase the call
+/// was stuck in.
+pub async fn run<T, E, R, F>(
+    service: Service,
+    endpoint: &str,
+    deadline: &Deadline,
+    operation: &'static str,
+    about: About<'_>,
+    fut: F,
+) -> Result<T, Failure>
+where
+    F: Future<Output = Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let started = Instant::now();
+    let wait = Wait::api(service, operation, endpoint.to_string());
+    let result = deadline
+        .run(wait, async {
+            fut.await.map_err(|err| {
+                let ctx = CallContext {
+                    service,
+                    operation,
+                    endpoint,
+                    secret: about.secret,
+                    secret_id: about.secret_id,
+                };
+                classify(&ctx, &err, started.elapsed())
+            })
+        })
+        .await;
+    let result = match result {
+        // Only failures the deadline cut are probed; the others come back unchanged.
+        Err(f) => Err(name_deadline_phase(f, endpoint, deadline).await),
+        ok => ok,
+    };
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(f) => f.cause.code(),
+    };
+    telemetry::aws_call(
+        service.as_str(),
+        operation,
+        started.elapsed().as_millis() as u64,
+        outcome,
+    );
+    result
 }

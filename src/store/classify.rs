@@ -15,23 +15,20 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::error::Error;
 use std::time::Duration;
 
-/// The AWS service a call went to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service {
-    /// AWS Secrets Manager.
-    SecretsManager,
-    /// Amazon RDS.
-    Rds,
-}
+/// The AWS service a call went to (defined beside the waits it names).
+pub use crate::deadline::Service;
 
-impl Service {
-    /// The name in events.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Service::SecretsManager => "secretsmanager",
-            Service::Rds => "rds",
-        }
-    }
+/// The error codes AWS answers a call the caller lacks permission for with: the one list for
+/// rotation's causes and the operator commands' `AwsError::denied`.
+pub const DENIED_CODES: [&str; 3] = [
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnauthorizedOperation",
+];
+
+/// Whether an AWS error code says the caller lacks permission.
+pub fn is_denied(code: &str) -> bool {
+    DENIED_CODES.contains(&code)
 }
 
 /// A call the watchdog cut short says `"phase": "response"`, but the SDK may have been stuck
@@ -114,21 +111,28 @@ where
 {
     let elapsed_ms = elapsed.as_millis() as u64;
     let unreachable = |phase: Phase| {
-        let (cause, what) = match ctx.service {
-            Service::SecretsManager => (Cause::SecretsManagerUnreachable, "Secrets Manager"),
-            Service::Rds => (Cause::RdsApiUnreachable, "the RDS API"),
+        // Only rotation's two services have causes of their own; an operator command reports
+        // another service's failure as the read it could not make.
+        let cause = match ctx.service {
+            Service::SecretsManager => Cause::SecretsManagerUnreachable,
+            Service::Rds => Cause::RdsApiUnreachable,
+            _ => Cause::AwsServiceError,
         };
-        Failure::new(
+        let mut f = Failure::new(
             cause,
             format!(
-                "{} call to {what} could not complete ({phase})",
-                ctx.operation
+                "{} call to {} could not complete ({phase})",
+                ctx.operation,
+                ctx.service.title()
             ),
-        )
-        .with("endpoint", ctx.endpoint)
-        .with("operation", ctx.operation)
-        .phase(phase)
-        .with("elapsed_ms", elapsed_ms)
+        );
+        if cause == Cause::AwsServiceError {
+            f = f.with("service", ctx.service.as_str());
+        }
+        f.with("endpoint", ctx.endpoint)
+            .with("operation", ctx.operation)
+            .phase(phase)
+            .with("elapsed_ms", elapsed_ms)
     };
     match err {
         SdkError::DispatchFailure(d) => {
@@ -148,9 +152,7 @@ where
     let role = ctx.secret.map(SecretRole::as_str);
 
     let is_kms_code = code.starts_with("KMS") || code == "DecryptionFailure";
-    let denied = code == "AccessDeniedException"
-        || code == "AccessDenied"
-        || code == "UnauthorizedOperation";
+    let denied = is_denied(&code);
     let mut f = match ctx.service {
         Service::SecretsManager
             if is_kms_code
