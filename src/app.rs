@@ -59,7 +59,7 @@ impl App {
 
     /// The region in use, or "" when none is configured.
     pub fn region(&self) -> String {
-        self.sdk.region().map(|r| r.to_string()).unwrap_or_default()
+        crate::store::call::region(&self.sdk)
     }
 
     /// A Lambda client (diagnose names the runtime of another rotation function with it).

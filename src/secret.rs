@@ -220,12 +220,20 @@ pub fn parse_object(text: &str, role: SecretRole) -> Result<Map<String, Value>, 
     }
 }
 
+/// Whether a secret key must be present (and not empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    Required,
+    Optional,
+}
+
 fn string_key(
     map: &Map<String, Value>,
     role: SecretRole,
     key: &str,
-    required: bool,
+    presence: Presence,
 ) -> Result<Option<String>, Failure> {
+    let required = presence == Presence::Required;
     match map.get(key) {
         None | Some(Value::Null) if required => Err(missing(role, key)),
         None | Some(Value::Null) => Ok(None),
@@ -285,7 +293,7 @@ impl DbSecret {
 
     /// Validates an already parsed object.
     pub fn from_map(map: Map<String, Value>, role: SecretRole) -> Result<DbSecret, Failure> {
-        let engine = string_key(&map, role, "engine", true)?.unwrap_or_default();
+        let engine = string_key(&map, role, "engine", Presence::Required)?.unwrap_or_default();
         let engine = Engine::parse(&engine).ok_or_else(|| {
             Failure::new(
                 Cause::UnsupportedEngine,
@@ -294,17 +302,18 @@ impl DbSecret {
             .with("engine", engine.as_str())
             .with("secret", role.as_str())
         })?;
-        let host = string_key(&map, role, "host", true)?.unwrap_or_default();
-        let username = string_key(&map, role, "username", true)?.unwrap_or_default();
+        let host = string_key(&map, role, "host", Presence::Required)?.unwrap_or_default();
+        let username = string_key(&map, role, "username", Presence::Required)?.unwrap_or_default();
         let password = match map.get("password") {
             None | Some(Value::Null) => return Err(missing(role, "password")),
             Some(Value::String(s)) => Password::new(s.as_str()),
             Some(_) => return Err(invalid(role, Some("password"), "a string")),
         };
-        let dbname = string_key(&map, role, "dbname", false)?.filter(|d| !d.is_empty());
+        let dbname =
+            string_key(&map, role, "dbname", Presence::Optional)?.filter(|d| !d.is_empty());
         let port = port_key(&map, role, engine.default_port())?;
         let ssl = ssl_key(&map, role)?;
-        let masterarn = string_key(&map, role, "masterarn", false)?;
+        let masterarn = string_key(&map, role, "masterarn", Presence::Optional)?;
         Ok(DbSecret {
             engine,
             family: engine.family(),

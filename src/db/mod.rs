@@ -102,7 +102,12 @@ impl Session {
                     .await
             }
             Session::MySql(s) => {
-                s.set_password(user, new, opts.mysql.dual_password, deadline)
+                s.set_password(
+                    user,
+                    new,
+                    mysql::password::OldPassword::from_dual_password_setting(opts.mysql.dual_password),
+                    deadline,
+                )
                     .await
             }
         }

@@ -34,6 +34,13 @@ pub fn configured_endpoint_url(sdk: &aws_types::SdkConfig, service_id: &str) -> 
         .or_else(|| sdk.endpoint_url().map(str::to_string))
 }
 
+/// The region of the shared configuration, or `""` when none is configured.
+pub fn region(sdk: &aws_types::SdkConfig) -> String {
+    sdk.region()
+        .map(|r| r.as_ref().to_string())
+        .unwrap_or_default()
+}
+
 /// The value of a future that is ready at once (an SDK endpoint resolver answers without
 /// waiting), or `None` if it is not.
 pub fn now<T>(fut: impl Future<Output = T>) -> Option<T> {
@@ -57,7 +64,7 @@ macro_rules! sdk_endpoint {
             .map(str::to_string)
             .or_else(|| $crate::store::call::configured_endpoint_url(sdk, $service_id));
         let params = Params::builder()
-            .set_region(sdk.region().map(|r| r.as_ref().to_string()))
+            .set_region(Some($crate::store::call::region(sdk)).filter(|r| !r.is_empty()))
             .set_use_fips(sdk.use_fips())
             .set_use_dual_stack(sdk.use_dual_stack())
             .set_endpoint(configured.clone())

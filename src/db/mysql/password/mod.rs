@@ -43,6 +43,7 @@ use crate::failure::{Cause, Failure};
 use crate::secret::Password;
 use crate::telemetry;
 use mysql_async::prelude::Queryable;
+pub use plan::OldPassword;
 use plan::{
     dual_password_unsupported, password_plan, supports_dual_password, OwnChange, PasswordChange,
 };
@@ -89,16 +90,17 @@ impl MySession {
     }
 
     /// Sets the password of `user` (the logged-in account, or another as a master) with the
-    /// statement [`password_plan`] picks. `dual` (`MYSQL_DUAL_PASSWORD`) keeps the replaced
-    /// password as the secondary one; refused before any statement on a server without dual
-    /// passwords. Returns the method.
+    /// statement [`password_plan`] picks. [`OldPassword::KeepAsSecondary`]
+    /// (`MYSQL_DUAL_PASSWORD`) keeps the replaced password as the secondary one; refused
+    /// before any statement on a server without dual passwords. Returns the method.
     pub async fn set_password(
         &mut self,
         user: &str,
         new: &Password,
-        dual: bool,
+        old: OldPassword,
         deadline: &Deadline,
     ) -> Result<&'static str, Failure> {
+        let dual = old == OldPassword::KeepAsSecondary;
         if dual && !supports_dual_password(self.version.as_ref()) {
             return Err(dual_password_unsupported(self.version.as_ref()));
         }
@@ -131,7 +133,7 @@ impl MySession {
             new.expose(),
             own.then(|| OwnChange {
                 current: self.login_password.expose(),
-                dual,
+                old,
             }),
         )?;
         let settings = session_settings(self.version.as_ref(), deadline.budget());
@@ -204,8 +206,9 @@ impl MySession {
         plan: Vec<PasswordChange>,
         deadline: &Deadline,
     ) -> Result<&'static str, Failure> {
-        let last = plan.len().saturating_sub(1);
-        for (i, change) in plan.into_iter().enumerate() {
+        // Refused for lack of privilege: the next statement may not need it.
+        let mut refused = None;
+        for change in plan {
             match self
                 .statement(deadline, Operation::AlterPassword, &change.sql)
                 .await
@@ -214,10 +217,16 @@ impl MySession {
                     telemetry::password_changed(&account.user, change.method);
                     return Ok(change.method);
                 }
-                Err(f) if i < last && f.cause == Cause::DbPermissionDenied => continue,
+                Err(f) if f.cause == Cause::DbPermissionDenied => refused = Some(f),
                 Err(f) => return Err(f.with("account_host", account.host.as_str())),
             }
         }
-        unreachable!("password plans are never empty")
+        Err(match refused {
+            Some(f) => f.with("account_host", account.host.as_str()),
+            None => Failure::new(
+                Cause::InternalError,
+                format!("no password statement was planned for {}", account.sql()),
+            ),
+        })
     }
 }

@@ -28,13 +28,34 @@ pub(in crate::db::mysql) const METHOD_HASH: &str = "mysql_native_password hash";
 const METHOD_ALTER: &str = "alter user";
 const METHOD_DUAL: &str = "alter user retain current password";
 
+/// What becomes of the replaced password when an account changes its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OldPassword {
+    /// It stops working.
+    Discard,
+    /// `MYSQL_DUAL_PASSWORD`: it stays valid as the secondary password
+    /// (`RETAIN CURRENT PASSWORD`, MySQL 8.0.14+).
+    KeepAsSecondary,
+}
+
+impl OldPassword {
+    /// The choice `MYSQL_DUAL_PASSWORD` makes.
+    pub fn from_dual_password_setting(dual_password: bool) -> Self {
+        if dual_password {
+            OldPassword::KeepAsSecondary
+        } else {
+            OldPassword::Discard
+        }
+    }
+}
+
 /// How the logged-in account changes its own password (MySQL 8.0.13+ only; ignored elsewhere).
 #[derive(Clone, Copy)]
 pub struct OwnChange<'a> {
     /// The password the session logged in with: the `REPLACE` clause.
     pub current: &'a str,
-    /// `MYSQL_DUAL_PASSWORD`: add `RETAIN CURRENT PASSWORD`.
-    pub dual: bool,
+    /// Whether to add `RETAIN CURRENT PASSWORD`.
+    pub old: OldPassword,
 }
 
 /// Whether a server supports `RETAIN CURRENT PASSWORD` (Oracle MySQL 8.0.14 and later).
@@ -84,7 +105,9 @@ pub fn password_plan(
     new: &str,
     own: Option<OwnChange<'_>>,
 ) -> Result<Vec<PasswordChange>, Failure> {
-    if own.is_some_and(|o| o.dual) && !supports_dual_password(version) {
+    if own.is_some_and(|o| o.old == OldPassword::KeepAsSecondary)
+        && !supports_dual_password(version)
+    {
         return Err(dual_password_unsupported(version));
     }
     let acct = account.sql();
@@ -146,10 +169,13 @@ pub fn password_plan(
                     quote_literal(new),
                     quote_literal(o.current)
                 );
-                if o.dual {
-                    sql.push_str(" RETAIN CURRENT PASSWORD");
-                }
-                let method = if o.dual { METHOD_DUAL } else { METHOD_ALTER };
+                let method = match o.old {
+                    OldPassword::KeepAsSecondary => {
+                        sql.push_str(" RETAIN CURRENT PASSWORD");
+                        METHOD_DUAL
+                    }
+                    OldPassword::Discard => METHOD_ALTER,
+                };
                 Ok(vec![PasswordChange { sql, method }])
             }
             None => Ok(vec![identified_by()]),
@@ -190,7 +216,7 @@ mod tests {
         };
         let own = OwnChange {
             current: "cur'pw\\",
-            dual,
+            old: OldPassword::from_dual_password_setting(dual),
         };
         password_plan(
             parse_version(version).as_ref(),
