@@ -29,6 +29,11 @@ pub enum Fault {
     },
     /// Read the request, then never answer (the connection stays open).
     Hang,
+    /// Answer 200 with this JSON body instead of the service's (a malformed success).
+    Answer {
+        /// The response body.
+        body: String,
+    },
 }
 
 struct Rule {
@@ -169,6 +174,13 @@ impl FaultServer {
             message: message.into(),
         };
         self.add(operation, fault, Some(n));
+    }
+
+    /// Every call of `operation` is answered 200 with this JSON body (a success the service
+    /// would never send, e.g. one missing a field).
+    pub fn answer_always(&self, operation: &str, body: &str) {
+        let fault = Fault::Answer { body: body.into() };
+        self.add(operation, fault, None);
     }
 
     /// Calls of `operation` are read and never answered.
@@ -342,6 +354,15 @@ async fn serve_connection(
             }) => {
                 w.write_all(&error_response(protocol, status, &code, &message))
                     .await?;
+                w.flush().await?;
+            }
+            Some(Fault::Answer { body }) => {
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\nx-amzn-requestid: {}\r\ncontent-length: {}\r\n\r\n{body}",
+                    uuid::Uuid::new_v4(),
+                    body.len()
+                );
+                w.write_all(answer.as_bytes()).await?;
                 w.flush().await?;
             }
             None => {
