@@ -394,6 +394,24 @@ mod tests {
     }
 
     #[test]
+    fn the_endpoint_is_the_sdks_for_the_partition() {
+        let sdk = |region: &str| {
+            aws_config::SdkConfig::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(region.to_string()))
+                .build()
+        };
+        assert_eq!(
+            Rds::with_host_override(&sdk("cn-north-1"), None).endpoint(),
+            "https://rds.cn-north-1.amazonaws.com.cn"
+        );
+        assert_eq!(
+            Rds::with_host_override(&sdk("us-east-1"), None).endpoint(),
+            "https://rds.us-east-1.amazonaws.com"
+        );
+    }
+
+    #[test]
     fn a_database_rds_does_not_list_carries_no_aws_code_aws_never_sent() {
         let f = not_found("DescribeDBInstances", "mydb");
         assert_eq!(f.cause, Cause::AwsServiceError);
