@@ -130,13 +130,11 @@ async fn with_rotation(clients: &Clients, progress: &dyn Fn(&str)) -> Result<Vec
         .send();
     let mut rows = Vec::new();
     let mut listed = 0usize;
-    // The paginator ends after the last page (or after an error, which `?` returns first).
-    while let Some(page) = clients
-        .call("secretsmanager", "ListSecrets", async {
-            pages.next().await.transpose()
-        })
-        .await?
-    {
+    loop {
+        let page = clients
+            .call("secretsmanager", "ListSecrets", pages.try_next())
+            .await?;
+        let Some(page) = page else { break };
         for s in page.secret_list() {
             listed += 1;
             let Some(function) = s.rotation_lambda_arn().filter(|a| !a.is_empty()) else {
@@ -156,6 +154,10 @@ async fn with_rotation(clients: &Clients, progress: &dyn Fn(&str)) -> Result<Vec
             "audit: {listed} secrets listed, {} with rotation",
             rows.len()
         ));
+        // The paginator would end here too; asking it again would log a call never made.
+        if page.next_token().is_none_or(str::is_empty) {
+            break;
+        }
     }
     Ok(rows)
 }
