@@ -46,6 +46,14 @@ const fn d(runtime: &'static str, deprecated_on: &'static str) -> Deprecation {
     }
 }
 
+impl Deprecation {
+    /// Whether the deprecation is in effect on `date` (`YYYY-MM-DD`; ISO dates compare as
+    /// text).
+    pub fn in_effect_on(&self, date: &str) -> bool {
+        self.deprecated_on <= date
+    }
+}
+
 /// The deprecation of a runtime, if the table has one.
 pub fn deprecation(runtime: &str) -> Option<&'static Deprecation> {
     DEPRECATIONS.iter().find(|d| d.runtime == runtime)
@@ -58,7 +66,7 @@ pub fn today() -> String {
 
 /// Whether `runtime` is deprecated on `date` (`YYYY-MM-DD`; ISO dates compare as text).
 pub fn is_deprecated_on(runtime: &str, date: &str) -> bool {
-    deprecation(runtime).is_some_and(|d| d.deprecated_on <= date)
+    deprecation(runtime).is_some_and(|d| d.in_effect_on(date))
 }
 
 #[cfg(test)]

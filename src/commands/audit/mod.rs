@@ -7,6 +7,8 @@
 
 mod function;
 mod report;
+#[cfg(test)]
+mod tests;
 
 pub use function::{describes_this_project, lookup, Function, FunctionConfig};
 pub use report::{Failed, FunctionError, ListError, Listing, Report, SecretRow, Summary};
@@ -200,7 +202,7 @@ impl Audit {
             .runtime
             .as_deref()
             .and_then(runtimes::deprecation)
-            .filter(|d| d.deprecated_on <= self.today.as_str());
+            .filter(|d| d.in_effect_on(&self.today));
         let why = match deprecated {
             Some(d) => format!("{} is deprecated since {}: ", d.runtime, d.deprecated_on),
             None => String::new(),

@@ -189,7 +189,7 @@ impl Audit {
                 code: e.code.clone(),
                 message: e.message.clone(),
             }),
-            runtime_deprecated: dep.is_some_and(|d| d.deprecated_on <= self.today.as_str()),
+            runtime_deprecated: dep.is_some_and(|d| d.in_effect_on(&self.today)),
             deprecated_on: dep.map(|d| d.deprecated_on),
             runtime,
             hosted_application: app.map(|a| a.name.clone()),

@@ -15,6 +15,8 @@
 
 mod plan;
 mod report;
+#[cfg(test)]
+mod tests;
 
 pub use plan::{switch_back, Rotation};
 pub use report::{Current, Described, FunctionReport, Migration, Plan, Report, ALREADY_ON};
