@@ -61,7 +61,10 @@ pub fn deprecation(runtime: &str) -> Option<&'static Deprecation> {
 
 /// Today's date (UTC) as `YYYY-MM-DD`.
 pub fn today() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()[..10].to_string()
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    // `YYYY-MM-DDTHH:MM:SSZ`: the date is what comes before the `T`.
+    now.split_once('T')
+        .map_or(now.clone(), |(day, _)| day.to_string())
 }
 
 /// Whether `runtime` is deprecated on `date` (`YYYY-MM-DD`; ISO dates compare as text).
@@ -83,5 +86,12 @@ mod tests {
         assert!(!is_deprecated_on("python3.9", "2025-12-14"));
         assert!(is_deprecated_on("python3.9", "2025-12-15"));
         assert!(!is_deprecated_on("provided.al2023", "2030-01-01"));
+    }
+
+    #[test]
+    fn today_is_a_date() {
+        let t = today();
+        assert_eq!(t.len(), 10, "{t}");
+        assert_eq!(t.matches('-').count(), 2, "{t}");
     }
 }

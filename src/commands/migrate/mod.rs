@@ -8,7 +8,6 @@
 //!    does not rotate; it runs the function's testSecret step only.
 //!
 //! Every result carries the exact command that switches the secret back.
-
 //!
 //! This file runs the phases; `plan.rs` holds their pure decisions (unit-tested there);
 //! `report.rs` is the typed report and its text.
@@ -21,8 +20,8 @@ mod tests;
 pub use plan::{switch_back, Rotation};
 pub use report::{Current, Described, FunctionReport, Migration, Plan, Report, ALREADY_ON};
 
-use super::audit;
 use crate::app::App;
+use crate::commands::audit;
 use crate::commands::Format;
 use crate::outside::{AwsError, Clients, RotationRules};
 use crate::text::function_name;
