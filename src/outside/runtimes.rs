@@ -83,6 +83,14 @@ const fn b(
     }
 }
 
+impl Deprecation {
+    /// Whether the deprecation is in effect on `date` (`YYYY-MM-DD`; ISO dates compare as
+    /// text).
+    pub fn in_effect_on(&self, date: &str) -> bool {
+        self.deprecated_on <= date
+    }
+}
+
 /// The deprecation of a runtime, if the table has one.
 pub fn deprecation(runtime: &str) -> Option<&'static Deprecation> {
     DEPRECATIONS.iter().find(|d| d.runtime == runtime)
@@ -90,12 +98,15 @@ pub fn deprecation(runtime: &str) -> Option<&'static Deprecation> {
 
 /// Today's date (UTC) as `YYYY-MM-DD`.
 pub fn today() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()[..10].to_string()
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    // `YYYY-MM-DDTHH:MM:SSZ`: the date is what comes before the `T`.
+    now.split_once('T')
+        .map_or(now.clone(), |(day, _)| day.to_string())
 }
 
 /// Whether `runtime` is deprecated on `date` (`YYYY-MM-DD`; ISO dates compare as text).
 pub fn is_deprecated_on(runtime: &str, date: &str) -> bool {
-    deprecation(runtime).is_some_and(|d| d.deprecated_on <= date)
+    deprecation(runtime).is_some_and(|d| d.in_effect_on(date))
 }
 
 #[cfg(test)]
@@ -118,5 +129,12 @@ mod tests {
                 assert!(date >= d.deprecated_on, "{d:?}");
             }
         }
+    }
+
+    #[test]
+    fn today_is_a_date() {
+        let t = today();
+        assert_eq!(t.len(), 10, "{t}");
+        assert_eq!(t.matches('-').count(), 2, "{t}");
     }
 }
