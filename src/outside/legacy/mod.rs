@@ -276,7 +276,7 @@ pub fn findings(bundle: &Bundle, ctx: &Context) -> Vec<Finding> {
 pub fn runtime_finding(ctx: &Context) -> Option<Finding> {
     let runtime = ctx.runtime.as_deref()?;
     let dep = runtimes::deprecation(runtime)?;
-    if dep.deprecated_on > ctx.today.as_str() {
+    if !dep.in_effect_on(&ctx.today) {
         return None;
     }
     let mut evidence = Map::new();
