@@ -1,6 +1,6 @@
 //! Logging in with stored credentials: the record of one login attempt ([`LoginAttempt`],
 //! shared by the steps' `db_login_failed` evidence and the commands' reports), the steps'
-//! list of candidates ([`Attempts`]), and the rule for which stored version may be tried as
+//! list of candidates (`Attempts`), and the rule for which stored version may be tried as
 //! the account's login at all ([`names_this_account`]).
 
 use crate::config::Strategy;

@@ -4,7 +4,9 @@
 //! It reads the staging labels, tries each stored password against the database (read-only
 //! logins, as diagnose makes them), and names one [`State`] with at most one safe
 //! [`Action`] ([`state`] holds the table, [`action`] the actions and the commands that do and
-//! undo them, [`observe`] what is looked at). Nothing changes unless `apply` is set; then the
+//! undo them, [`observe`] what is looked at, [`report`] what is printed). [`Args`] and
+//! [`run`] are the command; the Lambda `repair` event runs the same code ([`run_until`]);
+//! [`repair`] is the run itself on any [`SecretAdmin`] store. Nothing changes unless `apply` is set; then the
 //! look is taken again just before acting, and the action runs only if the state and every
 //! version's labels are still the same. Both actions are conditional in Secrets Manager
 //! itself (a label is removed only from the version named; AWSCURRENT moves only away from
@@ -232,7 +234,6 @@ async fn act<S: SecretAdmin>(
 fn log_event(report: &Report) {
     let arn = report.secret_id();
     let action = report.verdict.action.as_ref();
-    let action_name = report.action_name();
     let mut evidence = json!({
         "current_version_id": report.observation.current_version,
         "pending_version_id": report.observation.pending_version,
@@ -248,7 +249,7 @@ fn log_event(report: &Report) {
     }
     let evidence = evidence.to_string();
     let state = report.verdict.state.as_str();
-    let action = action_name;
+    let action = report.action_name();
     let outcome = report.outcome.as_str();
     let state_after = report.state_after.map_or("none", State::as_str);
     let message = format!("repair {state}: {outcome}: {}", report.detail);
