@@ -94,24 +94,7 @@ enum Command {
     /// point the secret's rotation at FUNCTION, keeping its schedule.
     Migrate(migrate::Args),
     /// Name the state of a stuck or drifted rotation and its one safe action; dry run unless --apply.
-    Repair {
-        /// The secret's ARN or name.
-        #[arg(long)]
-        secret_id: String,
-        /// Take the action (after re-checking the state just before it).
-        #[arg(long)]
-        apply: bool,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// The rotation function's timeout: AWSPENDING younger than four times this may
-        /// belong to a running rotation (default: Lambda's maximum; 0: none is running).
-        #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(0..=900))]
-        function_timeout_s: u64,
-        /// The time the checks and the action may take.
-        #[arg(long, default_value_t = 30_000)]
-        timeout_ms: u64,
-    },
+    Repair(crate::commands::repair::Args),
 }
 
 /// Parses the command line; usage errors exit with status 2 (clap's convention).
@@ -161,32 +144,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             let format = args.format;
             crate::commands::print(&migrate::run(&app, args).await, format)
         }
-        Command::Repair {
-            secret_id,
-            apply,
-            format,
-            function_timeout_s,
-            timeout_ms,
-        } => {
-            let deadline = Deadline::after(Duration::from_millis(timeout_ms), app.margin());
-            let rotator = match app.rotator() {
-                Ok(r) => r,
-                Err(f) => {
-                    eprintln!("{}: {}", f.cause, f.message);
-                    return ExitCode::from(1);
-                }
-            };
-            let req = crate::commands::repair::Request {
-                secret_id,
-                apply,
-                function_timeout: Duration::from_secs(function_timeout_s),
-            };
-            let report = crate::commands::repair::run(rotator, &req, deadline).await;
-            match format {
-                Format::Json => println!("{}", report.to_json()),
-                Format::Text => print!("{}", report.to_text()),
-            }
-            report.ok()
+        Command::Repair(args) => {
+            let format = args.format;
+            crate::commands::print(&crate::commands::repair::run(&app, args).await, format)
         }
     };
     if ok {
