@@ -2,12 +2,13 @@
 //! deployment package ([`bundle`]: native modules, libpq, the handler source), their runtime's
 //! lifecycle, and the CloudFormation stack that made them ([`Stack`]), turned into findings
 //! with the guide's upgrade options made concrete. [`findings`] is pure; [`read`] gathers
-//! its input through the operator's read-only calls.
+//! its input through the operator's read-only calls, once per function ([`Package`]), then
+//! judged for each secret the function rotates.
 
 pub mod bundle;
 pub mod read;
 
-pub use read::{inspect, Inspection};
+pub use read::{inspect, read as read_function, Inspection, Package};
 
 use crate::engine::Engine;
 use crate::outside::runtimes;

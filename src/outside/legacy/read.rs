@@ -28,41 +28,81 @@ pub struct Inspection {
     pub passed_over: Vec<String>,
 }
 
-/// Reads the function named by `ctx.function` and judges it. `ctx` brings the secret's side
-/// (ARN, engine, engine version, the replacement function, today); the runtime and the stack
-/// are filled in here.
-pub async fn inspect(clients: &Clients, mut ctx: Context, limits: Limits) -> Inspection {
-    let mut out = Inspection {
-        function: ctx.function.clone(),
-        findings: Vec::new(),
-        skipped: None,
-        passed_over: Vec::new(),
+/// What was read about one function, once, whatever the secrets it rotates: its runtime, its
+/// stack, and its package (or why the package was not read).
+#[derive(Debug, Clone, Default)]
+pub struct Package {
+    /// The function.
+    pub function: String,
+    /// Its runtime (none for a container image, or when GetFunction failed).
+    pub runtime: Option<String>,
+    /// The stack its tag names, when it still exists.
+    pub stack: Option<Stack>,
+    /// The package, when it was read.
+    pub bundle: Option<bundle::Bundle>,
+    /// Why the function or its package was not read.
+    pub skipped: Option<String>,
+    /// What was passed over while reading (files, a stack that could not be read).
+    pub passed_over: Vec<String>,
+    /// Whether GetFunction answered at all (nothing can be judged without it).
+    pub readable: bool,
+}
+
+impl Package {
+    /// Judges the package for one secret: `ctx` brings the secret's side (ARN, engine, engine
+    /// version, the replacement function, today); the runtime and the stack come from here.
+    pub fn inspect(&self, mut ctx: Context) -> Inspection {
+        ctx.function = self.function.clone();
+        ctx.runtime = self.runtime.clone();
+        ctx.stack = self.stack.clone();
+        let findings = match (&self.bundle, self.readable) {
+            (Some(b), _) => findings(b, &ctx),
+            // The runtime and the stack still speak without the package.
+            (None, true) => findings(&bundle::Bundle::default(), &ctx),
+            (None, false) => Vec::new(),
+        };
+        Inspection {
+            function: self.function.clone(),
+            findings,
+            skipped: self.skipped.clone(),
+            passed_over: self.passed_over.clone(),
+        }
+    }
+}
+
+/// Reads the function named by `ctx.function` and judges it for the secret `ctx` describes.
+pub async fn inspect(clients: &Clients, ctx: Context, limits: Limits) -> Inspection {
+    read(clients, &ctx.function, limits).await.inspect(ctx)
+}
+
+/// Reads one function: GetFunction, the stack its tag names, and its package (bounded).
+pub async fn read(clients: &Clients, function: &str, limits: Limits) -> Package {
+    let mut out = Package {
+        function: function.to_string(),
+        ..Package::default()
     };
     let got = clients
         .call(
             "lambda",
             "GetFunction",
-            clients
-                .lambda
-                .get_function()
-                .function_name(&ctx.function)
-                .send(),
+            clients.lambda.get_function().function_name(function).send(),
         )
         .await;
     let got = match got {
         Ok(g) => g,
         Err(e) => {
-            out.skipped = Some(skip_reason(&e, &ctx.function));
+            out.skipped = Some(skip_reason(&e, function));
             return out;
         }
     };
+    out.readable = true;
     let config = got.configuration();
-    ctx.runtime = config
+    out.runtime = config
         .and_then(|c| c.runtime())
         .map(|r| r.as_str().to_string());
     if let Some(stack_name) = got.tags().and_then(|t| t.get(STACK_TAG)) {
         match read_stack(clients, stack_name).await {
-            Ok(stack) => ctx.stack = stack,
+            Ok(stack) => out.stack = stack,
             Err(e) => out.passed_over.push(format!(
                 "stack {stack_name}: {}",
                 skip_reason(&e, stack_name)
@@ -74,40 +114,26 @@ pub async fn inspect(clients: &Clients, mut ctx: Context, limits: Limits) -> Ins
         .is_some_and(|p| p.as_str() == "Image");
     let location = got.code().and_then(|c| c.location());
     let size = config.map(|c| c.code_size()).unwrap_or(0).max(0) as u64;
-    let bundle = if image {
+    if image {
         out.skipped = Some("a container image function: there is no zip package to read".into());
-        None
     } else if size > limits.zip_bytes {
         out.skipped = Some(format!(
             "the package is {size} bytes, more than the {} read",
             limits.zip_bytes
         ));
-        None
     } else if let Some(url) = location {
         match fetch(url, limits.zip_bytes, Duration::from_secs(60)).await {
             Ok(bytes) => match bundle::read(&bytes, limits) {
-                Ok(b) => Some(b),
-                Err(e) => {
-                    out.skipped = Some(e.to_string());
-                    None
+                Ok(b) => {
+                    out.passed_over.extend(b.passed_over.iter().cloned());
+                    out.bundle = Some(b);
                 }
+                Err(e) => out.skipped = Some(e.to_string()),
             },
-            Err(e) => {
-                out.skipped = Some(format!("the package could not be fetched: {e}"));
-                None
-            }
+            Err(e) => out.skipped = Some(format!("the package could not be fetched: {e}")),
         }
     } else {
         out.skipped = Some("GetFunction gave no code location".into());
-        None
-    };
-    match bundle {
-        Some(b) => {
-            out.passed_over.extend(b.passed_over.iter().cloned());
-            out.findings = findings(&b, &ctx);
-        }
-        // The runtime and the stack still speak without the package.
-        None => out.findings = findings(&bundle::Bundle::default(), &ctx),
     }
     out
 }
