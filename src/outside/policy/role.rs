@@ -221,9 +221,12 @@ fn missing(s: &Subject, denials: Vec<Denial>) -> PolicyCheck {
             d.policies.join(", ")
         };
         format!(
-            "{policies} explicitly denies {} to the role {}: narrow that Deny; an Allow cannot override it",
+            "{policies} explicitly denies {} to the role {}: narrow that Deny (an Allow cannot override it); its statement is shown by: aws iam simulate-principal-policy --policy-source-arn {} --action-names {} --resource-arns {}",
             d.action,
-            s.role_name()
+            s.role_name(),
+            crate::text::shell_quote(&s.role_arn),
+            d.action,
+            crate::text::shell_quote(&d.resource)
         )
     } else {
         let mut statements: Vec<Value> = Vec::new();
