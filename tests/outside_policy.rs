@@ -82,6 +82,8 @@ struct World {
     secret_arn: String,
     function: String,
     key_id: Option<String>,
+    /// Alternating users: the master secret and its customer managed key.
+    master: Option<(String, String)>,
 }
 
 /// The healthy endpoint policy: the role may make the rotation's calls on its secrets.
@@ -179,6 +181,7 @@ async fn build(setup: Setup) -> World {
         secret_name: secret_name.clone(),
         function: name.clone(),
         key_id: None,
+        master: None,
     };
     if let Some(policy) = setup.key_policy {
         let key = kms
@@ -261,6 +264,13 @@ fn simulation(w: &World, decision: impl Fn(&str) -> &'static str) -> String {
         calls.push(("kms:Decrypt", k.clone()));
         calls.push(("kms:GenerateDataKey", k.clone()));
     }
+    if let Some((master, key)) = &w.master {
+        calls.push(("secretsmanager:GetSecretValue", master.clone()));
+        calls.push((
+            "kms:Decrypt",
+            format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{key}"),
+        ));
+    }
     let members: String = calls
         .iter()
         .map(|(a, r)| {
@@ -287,7 +297,7 @@ async fn checks(w: &World, fault: &FaultServer) -> Vec<PolicyCheck> {
     let target = Target {
         secret_id: w.secret_arn.clone(),
         function: Some(w.function.clone()),
-        master_secret_arn: None,
+        master_secret_arn: w.master.as_ref().map(|(m, _)| m.clone()),
     };
     let checks = policy_checks(&clients, &target).await;
     let names: Vec<&str> = checks.iter().map(|c| c.name).collect();
@@ -651,4 +661,47 @@ async fn an_unknown_key_condition_is_a_warn_not_a_fail() {
     let c = named(&checks, "kms_key_policy");
     assert_eq!(c.status, Status::Warn, "{c:?}");
     assert!(c.detail.contains("aws:PrincipalTag/team"), "{}", c.detail);
+}
+
+#[tokio::test]
+async fn a_master_key_for_the_rotated_secret_only_is_kms_key_policy_denies() {
+    let mut w = build(healthy()).await;
+    // The master's key admits the rotated secret's context, not the master's own.
+    let kms = aws_sdk_kms::Client::new(&sdk_config(&services().moto).await);
+    let key = kms
+        .create_key()
+        .policy(key_for_this_secret(&w).to_string())
+        .send()
+        .await
+        .unwrap();
+    let key_id = key.key_metadata().unwrap().key_id().to_string();
+    let master = sm()
+        .await
+        .create_secret()
+        .name(unique("polmaster"))
+        .kms_key_id(&key_id)
+        .secret_string(json!({"engine": "postgres", "host": "db.internal", "username": "admin", "password": "x"}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    w.master = Some((master.clone(), key_id.clone()));
+    let fault = FaultServer::start();
+    fault.answer_always("SimulatePrincipalPolicy", 200, &all_allowed(&w));
+    let checks = checks(&w, &fault).await;
+    let c = expect_cause(
+        &checks,
+        "kms_key_policy",
+        "kms_key_policy_denies",
+        &["key_id", "statement"],
+    );
+    assert_eq!(c.evidence["key_id"], json!(key_id));
+    assert_eq!(c.evidence["secret"], json!(master));
+    assert_eq!(c.evidence["actions"], json!(["kms:Decrypt"]));
+    // The role's own permissions cover the master and its key too: one simulation each
+    // for the secret, actions without a resource, the master, and each key.
+    assert_eq!(named(&checks, "role_permissions").status, Status::Ok);
+    assert_eq!(fault.faulted("SimulatePrincipalPolicy"), 5);
 }
