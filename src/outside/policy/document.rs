@@ -29,6 +29,9 @@ pub enum Decision {
     Allowed {
         /// The allowing statement.
         statement: String,
+        /// Whether it names the caller's account rather than the caller: in a key policy,
+        /// a delegation to IAM, whose side the caller's own policies decide.
+        via_account: bool,
     },
     /// A Deny statement applies.
     ExplicitDeny {
@@ -67,8 +70,10 @@ pub fn evaluate(doc: &Value, req: &Request) -> Decision {
             .filter(|s| !s.is_empty())
             .map_or_else(|| i.to_string(), str::to_string);
         let deny = st["Effect"].as_str() == Some("Deny");
-        if !principal_matches(st, req)
-            || !listed(st, "Action", "NotAction", |p| wildcard(p, req.action, true))
+        let Some(via_account) = principal_matches(st, req) else {
+            continue;
+        };
+        if !listed(st, "Action", "NotAction", |p| wildcard(p, req.action, true))
             || !listed(st, "Resource", "NotResource", |p| {
                 wildcard(p, req.resource, false)
             })
@@ -78,7 +83,7 @@ pub fn evaluate(doc: &Value, req: &Request) -> Decision {
         match condition(&st["Condition"], req) {
             Ok(true) if deny => return Decision::ExplicitDeny { statement: label },
             Ok(true) => {
-                allowed.get_or_insert(label);
+                allowed.get_or_insert((label, via_account));
             }
             Ok(false) if !deny => {
                 near.get_or_insert(label);
@@ -96,7 +101,10 @@ pub fn evaluate(doc: &Value, req: &Request) -> Decision {
         return Decision::Undecided { statement, reason };
     }
     match (allowed, undecided_allow) {
-        (Some(statement), _) => Decision::Allowed { statement },
+        (Some((statement, via_account)), _) => Decision::Allowed {
+            statement,
+            via_account,
+        },
         (None, Some((statement, reason))) => Decision::Undecided { statement, reason },
         (None, None) => Decision::ImplicitDeny { near },
     }
@@ -123,23 +131,35 @@ fn listed(st: &Value, key: &str, not_key: &str, matches: impl Fn(&str) -> bool) 
 }
 
 /// Whether the statement's `Principal` (or `NotPrincipal`) names the caller: `*`, its role
-/// ARN, its account id or the account root. Absent both (an identity policy): yes.
-fn principal_matches(st: &Value, req: &Request) -> bool {
-    let names = |p: &Value| -> bool {
+/// ARN, its account id or the account root (`Some(true)`: through its account only).
+/// Absent both (an identity policy): yes.
+fn principal_matches(st: &Value, req: &Request) -> Option<bool> {
+    let root = format!(":iam::{}:root", req.account);
+    let names = |p: &Value| -> Option<bool> {
         if p.as_str() == Some("*") {
-            return true;
+            return Some(false);
         }
-        let root = format!("arn:aws:iam::{}:root", req.account);
-        values(&p["AWS"])
-            .into_iter()
-            .any(|a| a == "*" || a == req.principal_arn || a == req.account || a == root)
+        let listed = values(&p["AWS"]);
+        if listed.iter().any(|a| *a == "*" || *a == req.principal_arn) {
+            Some(false)
+        } else if listed
+            .iter()
+            .any(|a| *a == req.account || (a.starts_with("arn:") && a.ends_with(&root)))
+        {
+            Some(true)
+        } else {
+            None
+        }
     };
     if let Some(p) = st.get("Principal") {
         names(p)
     } else if let Some(p) = st.get("NotPrincipal") {
-        !names(p)
+        match names(p) {
+            Some(_) => None,
+            None => Some(false),
+        }
     } else {
-        true
+        Some(false)
     }
 }
 
@@ -263,6 +283,7 @@ mod tests {
     fn allowed(s: &str) -> Decision {
         Decision::Allowed {
             statement: s.into(),
+            via_account: false,
         }
     }
 
@@ -311,14 +332,33 @@ mod tests {
 
     #[test]
     fn principals_by_role_account_root_and_account_id_match_services_do_not() {
-        for p in [
-            json!({"AWS": ROLE}),
-            json!({"AWS": ["arn:aws:iam::999999999999:root", "arn:aws:iam::123456789012:root"]}),
-            json!({"AWS": "123456789012"}),
+        for (p, via_account) in [
+            (json!({"AWS": ROLE}), false),
+            (
+                json!({"AWS": ["arn:aws:iam::999999999999:root", "arn:aws:iam::123456789012:root"]}),
+                true,
+            ),
+            (
+                json!({"AWS": "arn:aws-us-gov:iam::123456789012:root"}),
+                true,
+            ),
+            (json!({"AWS": "123456789012"}), true),
         ] {
             let doc = json!({"Statement": [{"Effect": "Allow", "Principal": p, "Action": "kms:*", "Resource": "*"}]});
-            assert_eq!(eval(doc, "kms:Decrypt"), allowed("0"));
+            let statement = "0".to_string();
+            assert_eq!(
+                eval(doc, "kms:Decrypt"),
+                Decision::Allowed {
+                    statement,
+                    via_account
+                }
+            );
         }
+        let doc = json!({"Statement": [{"Effect": "Allow", "NotPrincipal": {"AWS": ROLE}, "Action": "kms:*", "Resource": "*"}]});
+        assert_eq!(
+            eval(doc, "kms:Decrypt"),
+            Decision::ImplicitDeny { near: None }
+        );
         for p in [
             json!({"Service": "lambda.amazonaws.com"}),
             json!({"AWS": "arn:aws:iam::123456789012:role/other"}),

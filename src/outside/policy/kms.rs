@@ -169,9 +169,14 @@ async fn one_key(
             context: &context,
         };
         match evaluate(&doc, &req) {
-            Decision::Allowed { statement } => {
-                allowed_by.push(format!("{action} by statement {statement}"))
-            }
+            Decision::Allowed {
+                statement,
+                via_account,
+            } => allowed_by.push(if via_account {
+                format!("{action} by statement {statement} (delegated to IAM: role_permissions checks the role's side)")
+            } else {
+                format!("{action} by statement {statement}")
+            }),
             Decision::ExplicitDeny { statement } => {
                 return denies(s, &key_id, secret, &doc, vec![*action], statement, true);
             }
