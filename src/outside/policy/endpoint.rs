@@ -105,7 +105,7 @@ pub(super) async fn check(clients: &Clients, s: &Subject) -> PolicyCheck {
             c.evidence.insert("vpc_endpoint".into(), json!(id));
             return c;
         };
-        match judge(s, &doc) {
+        match judge(s, &doc, &id, e.vpc_id().unwrap_or_default()) {
             Verdict::Allowed => seen.push(format!("{id}: allows every call")),
             Verdict::Undecided(statement, reason) => {
                 let mut c = PolicyCheck::new(
@@ -130,8 +130,14 @@ enum Verdict {
     Denied(Vec<(&'static str, String, Option<String>)>),
 }
 
-fn judge(s: &Subject, doc: &Value) -> Verdict {
-    let context = s.context(None);
+/// Judges every Secrets Manager call of the rotation against one endpoint's policy; the
+/// calls come through that endpoint, so its id and VPC are known condition values.
+fn judge(s: &Subject, doc: &Value, endpoint: &str, vpc: &str) -> Verdict {
+    let mut context = s.context(None);
+    context.insert("aws:sourcevpce".into(), endpoint.into());
+    if !vpc.is_empty() {
+        context.insert("aws:sourcevpc".into(), vpc.into());
+    }
     let mut denied = Vec::new();
     let mut undecided = None;
     for (action, resource) in s.secret_calls() {
