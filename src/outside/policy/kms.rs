@@ -29,38 +29,50 @@ pub(super) async fn check(clients: &Clients, s: &Subject) -> (PolicyCheck, Vec<K
     let mut results = Vec::new();
     for (key, secret, actions) in keys {
         match key.filter(|k| !k.is_empty() && !k.ends_with(AWS_MANAGED)) {
-            None => results.push(PolicyCheck::new(
-                NAME,
-                Status::Skipped,
-                format!("{secret} uses the AWS managed key aws/secretsmanager, whose policy admits the account's principals through Secrets Manager"),
-            )),
+            None => results.push(Outcome::NotApplicable(format!(
+                "{secret} uses the AWS managed key aws/secretsmanager, whose policy admits the account's principals through Secrets Manager"
+            ))),
             Some(key) => {
                 results.push(one_key(clients, s, &key, &secret, actions, &mut uses).await)
             }
         }
     }
     if let Some(reason) = &s.master_unread {
-        results.push(PolicyCheck::new(
+        results.push(Outcome::Checked(PolicyCheck::new(
             NAME,
             Status::Skipped,
             format!("the master secret's key: {reason}"),
-        ));
+        )));
     }
-    let rank = |c: &PolicyCheck| match c.status {
-        Status::Fail => 0,
-        Status::Warn => 1,
-        Status::Skipped if c.detail.starts_with("not checked") => 2,
-        Status::Ok => 3,
-        Status::Skipped => 4,
+    // The worst verdict stands for the check; a key that could not be read outranks an
+    // ok one (the check is then incomplete), and both outrank a key that needs no check.
+    let rank = |o: &Outcome| match o {
+        Outcome::Checked(c) => match c.status {
+            Status::Fail => 0,
+            Status::Warn => 1,
+            Status::Skipped => 2,
+            Status::Ok => 3,
+        },
+        Outcome::NotApplicable(_) => 4,
     };
     results.sort_by_key(rank);
-    let mut first = results.remove(0);
+    let mut checks = results.into_iter().map(|o| match o {
+        Outcome::Checked(c) => c,
+        Outcome::NotApplicable(why) => PolicyCheck::new(NAME, Status::Skipped, why),
+    });
+    let mut first = checks.next().expect("the secret's key is always judged");
     if first.status == Status::Ok {
-        for other in results.iter().filter(|c| c.status == Status::Ok) {
+        for other in checks.filter(|c| c.status == Status::Ok) {
             first.detail = format!("{}; {}", first.detail, other.detail);
         }
     }
     (first, uses)
+}
+
+/// One key's verdict, or why it needs none.
+enum Outcome {
+    Checked(PolicyCheck),
+    NotApplicable(String),
 }
 
 async fn one_key(
@@ -70,6 +82,26 @@ async fn one_key(
     secret: &str,
     actions: &'static [&'static str],
     uses: &mut Vec<KeyUse>,
+) -> Outcome {
+    let mut aws_managed = false;
+    let check = key_verdict(clients, s, key, secret, actions, uses, &mut aws_managed).await;
+    if aws_managed {
+        Outcome::NotApplicable(check.detail)
+    } else {
+        Outcome::Checked(check)
+    }
+}
+
+/// The verdict on one customer managed key; `aws_managed` is set when it is AWS managed
+/// after all (the verdict then only says so).
+async fn key_verdict(
+    clients: &Clients,
+    s: &Subject,
+    key: &str,
+    secret: &str,
+    actions: &'static [&'static str],
+    uses: &mut Vec<KeyUse>,
+    aws_managed: &mut bool,
 ) -> PolicyCheck {
     let described = clients
         .call(
@@ -92,6 +124,7 @@ async fn one_key(
     let key_id = meta.key_id().to_string();
     let key_arn = meta.arn().unwrap_or(key).to_string();
     if meta.key_manager().map(|m| m.as_str()) == Some("AWS") {
+        *aws_managed = true;
         return PolicyCheck::new(
             NAME,
             Status::Skipped,
