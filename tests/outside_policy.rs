@@ -73,6 +73,8 @@ struct Setup {
     /// The key policy (None: the secret uses the AWS managed key).
     key_policy: Option<fn(&World) -> Value>,
     disable_key: bool,
+    /// The function runs in the VPC's subnets (else outside any VPC).
+    in_vpc: bool,
 }
 
 /// The objects a test built: names and ids known before the policies are written.
@@ -221,8 +223,11 @@ async fn build(setup: Setup) -> World {
     let body = json!({
         "FunctionName": name, "Runtime": "provided.al2023", "Role": role_arn,
         "Handler": "bootstrap", "Code": {"ZipFile": ZIP}, "Timeout": 60,
-        "VpcConfig": {"SubnetIds": subnets, "SecurityGroupIds": [sg]},
     });
+    let mut body = body;
+    if setup.in_vpc {
+        body["VpcConfig"] = json!({"SubnetIds": subnets, "SecurityGroupIds": [sg]});
+    }
     let resp = http::request(
         &moto_addr(),
         "POST",
@@ -339,6 +344,7 @@ fn healthy() -> Setup {
         endpoint_policy: Some(endpoint_allows),
         key_policy: Some(key_for_this_secret),
         disable_key: false,
+        in_vpc: true,
     }
 }
 
@@ -706,4 +712,23 @@ async fn a_master_key_for_the_rotated_secret_only_is_kms_key_policy_denies() {
     // for the secret, actions without a resource, the master, and each key.
     assert_eq!(named(&checks, "role_permissions").status, Status::Ok);
     assert_eq!(fault.faulted("SimulatePrincipalPolicy"), 5);
+}
+
+#[tokio::test]
+async fn a_function_outside_any_vpc_skips_the_endpoint_policy() {
+    let mut setup = healthy();
+    // An endpoint that would deny everything, which the function's calls never pass.
+    setup.endpoint_policy = Some(
+        |_| json!({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"}]}),
+    );
+    setup.in_vpc = false;
+    let w = build(setup).await;
+    let fault = FaultServer::start();
+    fault.answer_always("SimulatePrincipalPolicy", 200, &all_allowed(&w));
+    let checks = checks(&w, &fault).await;
+    let c = named(&checks, "vpc_endpoint_policy");
+    assert_eq!(c.status, Status::Skipped, "{c:?}");
+    assert!(c.detail.contains("outside any VPC"), "{}", c.detail);
+    assert_eq!(fault.calls("DescribeVpcEndpoints"), 0);
+    assert_eq!(named(&checks, "kms_key_policy").status, Status::Ok);
 }
