@@ -1,7 +1,8 @@
 //! What cfn-lint cannot see in `template.yaml`: the dashboard body (a JSON string inside
 //! `!Sub`) is valid JSON whose widgets read this stack's log group and Region, the
 //! Serverless Application Repository version is the crate's, and `DB_CA_BUNDLE` defaults to
-//! the RDS roots `scripts/package` ships. Plain text reading: the template's layout is fixed
+//! the RDS roots `scripts/package` ships, reserved concurrency below 10 is refused, and a
+//! permissions boundary reaches the role. Plain text reading: the template's layout is fixed
 //! (two-space indentation), and `scripts/check-deploy` lints the YAML itself.
 
 use serde_json::Value;
@@ -127,4 +128,64 @@ fn db_ca_bundle_defaults_to_the_shipped_rds_roots() {
     assert!(
         std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/certs/rds-roots.pem")).is_file()
     );
+}
+
+/// The `AllowedPattern` of a parameter, as CloudFormation applies it (to the whole value).
+fn allowed_pattern(param: &str) -> regex::Regex {
+    let block = block_after(&template(), &format!("  {param}:\n"));
+    let pattern = block
+        .lines()
+        .find_map(|l| l.strip_prefix("AllowedPattern: "))
+        .unwrap_or_else(|| panic!("{param} has no AllowedPattern"));
+    let pattern = pattern.trim().trim_matches('"');
+    regex::Regex::new(&format!("^(?:{pattern})$")).unwrap()
+}
+
+#[test]
+fn reserved_concurrency_below_10_is_refused_and_empty_means_unreserved() {
+    let allowed = allowed_pattern("reservedConcurrency");
+    for ok in ["", "10", "11", "50", "100", "9999"] {
+        assert!(allowed.is_match(ok), "{ok:?} should be accepted");
+    }
+    for refused in ["0", "1", "9", "09", "-1", "10000", "ten", " 10"] {
+        assert!(!allowed.is_match(refused), "{refused:?} should be refused");
+    }
+    let text = template();
+    assert!(text.contains(
+        "ReservedConcurrentExecutions: !If [HasReservedConcurrency, !Ref reservedConcurrency, !Ref AWS::NoValue]"
+    ));
+}
+
+#[test]
+fn a_permissions_boundary_reaches_the_role_only_when_given() {
+    let allowed = allowed_pattern("permissionsBoundaryArn");
+    for ok in [
+        "",
+        "arn:aws:iam::123456789012:policy/boundaries/rotation",
+        "arn:aws-us-gov:iam::123456789012:policy/b",
+        "arn:aws:iam::aws:policy/PowerUserAccess",
+    ] {
+        assert!(allowed.is_match(ok), "{ok:?} should be accepted");
+    }
+    for refused in [
+        "arn:aws:iam::123456789012:role/rotation",
+        "boundary",
+        "arn:aws:iam::1234:policy/b",
+    ] {
+        assert!(!allowed.is_match(refused), "{refused:?} should be refused");
+    }
+    let text = template();
+    assert!(text.contains(
+        "  HasPermissionsBoundary: !Not [!Equals [!Ref permissionsBoundaryArn, \"\"]]\n"
+    ));
+    let role = block_after(&text, "  RotationFunctionRole:\n");
+    assert!(
+        role.contains(
+            "\n  PermissionsBoundary: !If [HasPermissionsBoundary, !Ref permissionsBoundaryArn, !Ref AWS::NoValue]\n"
+        ),
+        "the role's Properties lack the conditional PermissionsBoundary:\n{role}"
+    );
+    // Offered in the console's parameter groups with the function's settings.
+    let groups = block_after(&text, "    ParameterGroups:\n");
+    assert!(groups.contains("- permissionsBoundaryArn"), "{groups}");
 }

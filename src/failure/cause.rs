@@ -125,6 +125,18 @@ causes! {
     /// The deadline is near and the operation in flight is not a network wait named otherwise.
     FunctionTimeoutImminent => "function_timeout_imminent",
         "Raise the function timeout, and look for locks or long transactions on the database that block the statement.";
+    /// A Secrets Manager VPC endpoint policy does not allow a call of the rotation.
+    VpcEndpointPolicyDenies => "vpc_endpoint_policy_denies",
+        "Allow the function's role secretsmanager:DescribeSecret, GetSecretValue, PutSecretValue, UpdateSecretVersionStage on the secret and GetRandomPassword in the endpoint's policy (aws ec2 modify-vpc-endpoint --vpc-endpoint-id ID --policy-document ...), and narrow any Deny statement that applies to it.";
+    /// The key policy of the secret's customer managed key does not let the role use it.
+    KmsKeyPolicyDenies => "kms_key_policy_denies",
+        "Add a key policy statement that allows the function's role kms:Decrypt and kms:GenerateDataKey with kms:ViaService secretsmanager.<region>.amazonaws.com, and make any kms:EncryptionContext:SecretARN condition name this secret (aws kms put-key-policy --key-id ID --policy-name default --policy ...).";
+    /// The secret's KMS key is disabled or pending deletion.
+    KmsKeyUnusable => "kms_key_unusable",
+        "Enable the key (aws kms enable-key --key-id ID), or cancel its deletion first (aws kms cancel-key-deletion --key-id ID).";
+    /// The function's role lacks (or is denied) an action the rotation calls.
+    RolePermissionMissing => "role_permission_missing",
+        "Grant the role the listed actions on the listed resource (aws iam put-role-policy ...), or narrow the Deny (a permissions boundary or organization policy) that blocks them.";
     /// Anything not classified above.
     InternalError => "internal_error",
         "This is a bug in db-secret-rotator: report it with this event (it contains no secret values).";
@@ -150,6 +162,6 @@ mod tests {
             assert_eq!(Cause::from_code(code), Some(*cause));
             assert!(cause.remedy().len() > 20, "{code} needs a real remedy");
         }
-        assert_eq!(Cause::ALL.len(), 30);
+        assert_eq!(Cause::ALL.len(), 34);
     }
 }

@@ -1,9 +1,12 @@
 //! What the operator commands read about the world around a rotation function, with the
 //! caller's credentials (never the function's): the clients they use and how their AWS errors
 //! read ([`Clients`], [`AwsError`]), the hosted rotation applications a function may come
-//! from, and when Lambda deprecates each runtime ([`runtimes`]). Read-only.
+//! from, when Lambda deprecates each runtime ([`runtimes`]), the checks of the policies
+//! around the function ([`policy`]), and what an old rotation function's package and stack
+//! say ([`legacy`]). Read-only.
 
 pub mod legacy;
+pub mod policy;
 pub mod runtimes;
 
 use crate::config::Strategy;

@@ -2,7 +2,7 @@
 //! every request unchanged, except for the operations a test told it to break. Those get a
 //! real AWS-shaped error (status, `x-amzn-errortype`, `{"__type", "message"}` body; the XML
 //! `ErrorResponse` for query-protocol services such as RDS), for the first N calls or always,
-//! or are held without an answer. Also: a listener that accepts TCP and never answers, and a
+//! are held without an answer, or get a given successful answer (for what moto lacks). Also: a listener that accepts TCP and never answers, and a
 //! closed port.
 //!
 //! The server runs on its own thread and runtime, so a test can drive the binary with the
@@ -29,6 +29,13 @@ pub enum Fault {
     },
     /// Read the request, then never answer (the connection stays open).
     Hang,
+    /// Answer with this body, as the service would (for operations moto lacks).
+    Answer {
+        /// HTTP status, e.g. 200.
+        status: u16,
+        /// The response body in the request's protocol (XML for the query protocol).
+        body: String,
+    },
 }
 
 struct Rule {
@@ -171,6 +178,16 @@ impl FaultServer {
         self.add(operation, fault, Some(n));
     }
 
+    /// Every call of `operation` gets this answer instead of moto's: an operation moto
+    /// does not implement (IAM's SimulatePrincipalPolicy) answered the way AWS would.
+    pub fn answer_always(&self, operation: &str, status: u16, body: &str) {
+        let fault = Fault::Answer {
+            status,
+            body: body.into(),
+        };
+        self.add(operation, fault, None);
+    }
+
     /// Calls of `operation` are read and never answered.
     pub fn hang(&self, operation: &str) {
         self.add(operation, Fault::Hang, None);
@@ -238,7 +255,12 @@ pub fn operation_of(headers: &HashMap<String, String>, body: &[u8]) -> (String, 
         .split('&')
         .find_map(|kv| kv.strip_prefix("Action="))
         .unwrap_or("unknown");
-    (op.to_string(), Protocol::Query)
+    // EC2's query dialect has its own error shape; its requests are signed for "ec2".
+    let ec2 = headers
+        .get("authorization")
+        .is_some_and(|a| a.contains("/ec2/aws4_request"));
+    let protocol = if ec2 { Protocol::Ec2 } else { Protocol::Query };
+    (op.to_string(), protocol)
 }
 
 /// The Lambda operation of a REST request line (Lambda names operations by path), if any.
@@ -262,8 +284,10 @@ pub fn lambda_operation(start: &str) -> Option<&'static str> {
 pub enum Protocol {
     /// AWS JSON 1.0 / 1.1 (Secrets Manager).
     Json,
-    /// AWS query (RDS): errors are XML.
+    /// AWS query (RDS, IAM): errors are XML.
     Query,
+    /// EC2's query dialect: errors are `<Response><Errors><Error>`.
+    Ec2,
 }
 
 fn reason(status: u16) -> &'static str {
@@ -280,21 +304,45 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
+/// A successful answer in the request's protocol: `body` is JSON or, for the query
+/// protocol, XML.
+pub fn answer_response(protocol: Protocol, status: u16, body: &str) -> Vec<u8> {
+    let content_type = match protocol {
+        Protocol::Json => "application/x-amz-json-1.1",
+        Protocol::Query | Protocol::Ec2 => "text/xml",
+    };
+    format!(
+        "HTTP/1.1 {status} {}\r\ncontent-type: {content_type}\r\nx-amzn-requestid: {}\r\ncontent-length: {}\r\n\r\n{body}",
+        reason(status),
+        uuid::Uuid::new_v4(),
+        body.len()
+    )
+    .into_bytes()
+}
+
 /// An AWS error response in the request's protocol.
 pub fn error_response(protocol: Protocol, status: u16, code: &str, message: &str) -> Vec<u8> {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
     let request_id = uuid::Uuid::new_v4().to_string();
     let (content_type, body) = match protocol {
         Protocol::Json => (
             "application/x-amz-json-1.1",
             serde_json::json!({"__type": code, "message": message}).to_string(),
         ),
+        Protocol::Ec2 => (
+            "text/xml",
+            format!(
+                "<Response><Errors><Error><Code>{}</Code><Message>{}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>",
+                escape(code),
+                escape(message)
+            ),
+        ),
         Protocol::Query => {
             let kind = if status >= 500 { "Receiver" } else { "Sender" };
-            let escape = |s: &str| {
-                s.replace('&', "&amp;")
-                    .replace('<', "&lt;")
-                    .replace('>', "&gt;")
-            };
             (
                 "text/xml",
                 format!(
@@ -341,6 +389,11 @@ async fn serve_connection(
                 message,
             }) => {
                 w.write_all(&error_response(protocol, status, &code, &message))
+                    .await?;
+                w.flush().await?;
+            }
+            Some(Fault::Answer { status, body }) => {
+                w.write_all(&answer_response(protocol, status, &body))
                     .await?;
                 w.flush().await?;
             }
