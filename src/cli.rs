@@ -3,11 +3,10 @@
 //! step, a problem found or a refusal, 2 a usage error (clap's).
 
 use crate::app::{self, App};
-use crate::commands::diagnose::{self as checks, Context};
-use crate::commands::{audit, migrate};
+use crate::commands::{self, audit, diagnose, migrate, rotate, step, Format};
 use crate::deadline::Deadline;
 use crate::outside;
-use crate::telemetry::{self, LogFormat, Sink};
+use crate::telemetry::{LogFormat, Sink};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 use std::io::IsTerminal;
@@ -26,15 +25,6 @@ pub struct Cli {
     command: Command,
 }
 
-/// Report format of `diagnose`, `audit` and `migrate`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// A table for a terminal.
-    Text,
-    /// The JSON report.
-    Json,
-}
-
 /// `--log-format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum LogFormatArg {
@@ -44,50 +34,15 @@ enum LogFormatArg {
     Json,
 }
 
+/// The commands: each owns its arguments (`Args`) and its `run`, in `src/commands/`.
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run ONE rotation step exactly as the Lambda handler does.
-    Step {
-        /// The secret's ARN or name.
-        #[arg(long)]
-        secret_id: String,
-        /// The version being rotated (ClientRequestToken).
-        #[arg(long)]
-        token: String,
-        /// createSecret, setSecret, testSecret or finishSecret.
-        #[arg(long)]
-        step: String,
-        /// Passed to PutSecretValue (cross-account rotation); never logged.
-        #[arg(long)]
-        rotation_token: Option<String>,
-        /// The deadline, as if Lambda had this long left.
-        #[arg(long, default_value_t = 30_000)]
-        timeout_ms: u64,
-    },
+    Step(step::Args),
     /// Play Secrets Manager's part: stage a new version and run the four steps in order.
-    Rotate {
-        /// The secret's ARN or name.
-        #[arg(long)]
-        secret_id: String,
-        /// The deadline of each step.
-        #[arg(long, default_value_t = 30_000)]
-        timeout_ms: u64,
-    },
+    Rotate(rotate::Args),
     /// Read-only preflight: every check, nothing changed.
-    Diagnose {
-        /// The secret's ARN or name.
-        #[arg(long)]
-        secret_id: String,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// The time the checks may take.
-        #[arg(long, default_value_t = 30_000)]
-        timeout_ms: u64,
-        /// The function that is to rotate the secret: rotation on any other one is a warning.
-        #[arg(long)]
-        function: Option<String>,
-    },
+    Diagnose(diagnose::Args),
     /// Read-only: every secret with rotation in the account and region, its rotation
     /// function, runtime, and what to do next.
     Audit {
@@ -170,24 +125,15 @@ pub async fn run(cli: Cli) -> ExitCode {
     };
     app::init_logging(sink, format);
     let app = App::from_env().await;
+    // The one dispatch. `step` and `rotate` print no report: their log lines, on stdout,
+    // are it.
     let ok = match cli.command {
-        Command::Step {
-            secret_id,
-            token,
-            step,
-            rotation_token,
-            timeout_ms,
-        } => run_step(&app, secret_id, token, step, rotation_token, timeout_ms).await,
-        Command::Rotate {
-            secret_id,
-            timeout_ms,
-        } => rotate(&app, &secret_id, timeout_ms).await,
-        Command::Diagnose {
-            secret_id,
-            format,
-            timeout_ms,
-            function,
-        } => diagnose(&app, &secret_id, format, timeout_ms, function).await,
+        Command::Step(args) => step::run(&app, args).await.ok,
+        Command::Rotate(args) => rotate::run(&app, args).await.ok,
+        Command::Diagnose(args) => {
+            let format = args.format;
+            commands::print_result(&diagnose::run(&app, args).await, format)
+        }
         Command::Audit { format, function } => run_audit(&app, format, &function).await,
         Command::Migrate {
             secret_id,
@@ -214,12 +160,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             timeout_ms,
         } => {
             let deadline = Deadline::after(Duration::from_millis(timeout_ms), app.margin());
-            let rotator = match app.rotator() {
-                Ok(r) => r,
-                Err(f) => {
-                    eprintln!("{}: {}", f.cause, f.message);
-                    return ExitCode::from(1);
-                }
+            let Ok(rotator) = commands::rotator(&app, "repair") else {
+                return ExitCode::from(1);
             };
             let req = crate::commands::repair::Request {
                 secret_id,
@@ -239,62 +181,6 @@ pub async fn run(cli: Cli) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
-}
-
-async fn run_step(
-    app: &App,
-    secret_id: String,
-    token: String,
-    step: String,
-    rotation_token: Option<String>,
-    timeout_ms: u64,
-) -> bool {
-    let mut event = json!({"Step": step, "SecretId": secret_id, "ClientRequestToken": token});
-    if let Some(rt) = rotation_token {
-        event["RotationToken"] = Value::String(rt);
-    }
-    let deadline = Deadline::after(Duration::from_millis(timeout_ms), app.margin());
-    crate::commands::invoke(app, event, deadline).await.is_ok()
-}
-
-async fn rotate(app: &App, secret_id: &str, timeout_ms: u64) -> bool {
-    match app.rotator() {
-        Ok(r) => r
-            .rotate(secret_id, Duration::from_millis(timeout_ms))
-            .await
-            .is_ok(),
-        Err(f) => {
-            telemetry::step_failed("createSecret", 0, &f);
-            false
-        }
-    }
-}
-
-async fn diagnose(
-    app: &App,
-    secret_id: &str,
-    format: Format,
-    timeout_ms: u64,
-    function: Option<String>,
-) -> bool {
-    let deadline = Deadline::after(Duration::from_millis(timeout_ms), app.margin());
-    let rotator = match app.rotator() {
-        Ok(r) => r,
-        Err(f) => {
-            eprintln!("{}: {}", f.cause, f.message);
-            return false;
-        }
-    };
-    let ctx = Context {
-        this_function: function,
-        lambda: Some(app.lambda().clone()),
-    };
-    let report = checks::run_with(rotator, secret_id, deadline, &ctx).await;
-    match format {
-        Format::Json => println!("{}", report.to_json()),
-        Format::Text => print!("{}", report.to_text()),
-    }
-    report.ok()
 }
 
 fn progress(line: &str) {

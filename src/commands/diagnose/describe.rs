@@ -3,50 +3,58 @@
 //! on, from `rotation::preconditions`), rotation on another function (named with its
 //! runtime, read from Lambda) and an AWSPENDING left on another version are warnings.
 
+use super::list::{Ran, Running};
 use super::report::Warning;
-use super::Context;
+use super::{Context, Env, Facts};
 use crate::deadline::Deadline;
-use crate::failure::{Cause, Failure};
+use crate::failure::{Cause, Failure, Finding};
 use crate::rotation::preconditions;
-use crate::store::Description;
+use crate::secret::SecretRole;
+use crate::store::{Description, SecretStore as _};
 use serde_json::Map;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+/// `describe_secret`: DescribeSecret answers, and its answer is judged. The description is
+/// handed on even when the judgement fails it (AWSCURRENT can still be read).
+pub(super) fn check<'a>(env: &'a Env<'_>, f: &'a mut Facts) -> Running<'a> {
+    Box::pin(async move {
+        let d = match env.r.sm.describe(&env.deadline, env.secret_id).await {
+            Ok(d) => d,
+            Err(e) => return Ran::Failed(e),
+        };
+        let (judged, warnings) = describe_detail(&d, env.ctx, &env.deadline).await;
+        f.description = Some(d);
+        match judged {
+            Ok(detail) => Ran::Warned(detail, warnings),
+            Err(e) => Ran::Failed(e),
+        }
+    })
+}
 
 /// The runtime of a function, for naming it ("python3.7"), or why it is unknown.
 async fn runtime_of(ctx: &Context, function: &str, deadline: &Deadline) -> String {
-    let Some(lambda) = &ctx.lambda else {
+    let Some(clients) = &ctx.clients else {
         return "runtime unknown".to_string();
     };
-    let call = lambda
-        .get_function_configuration()
-        .function_name(function)
-        .send();
-    let started = Instant::now();
-    let answer = tokio::time::timeout(deadline.cap(Duration::from_secs(3)), call).await;
-    // Logged like every other AWS call, so the IAM policy test sees that the role needs it.
-    let outcome = match &answer {
-        Ok(Ok(_)) => "ok",
-        Ok(Err(_)) => "error",
-        Err(_) => "timeout",
-    };
-    crate::telemetry::aws_call(
+    let call = clients.call(
         "lambda",
         "GetFunctionConfiguration",
-        started.elapsed().as_millis() as u64,
-        outcome,
+        clients
+            .lambda
+            .get_function_configuration()
+            .function_name(function)
+            .send(),
     );
-    match answer {
+    // A best-effort name: it may not hold up the checks past the deadline.
+    match tokio::time::timeout(deadline.cap(Duration::from_secs(3)), call).await {
         Ok(Ok(out)) => out
             .runtime()
             .map(|r| r.as_str().to_string())
             .unwrap_or_else(|| "container image".to_string()),
-        Ok(Err(e)) => {
-            use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-            format!(
-                "runtime not readable: {}",
-                e.code().unwrap_or("no answer from Lambda")
-            )
+        Ok(Err(e)) if e.code == "unreachable" => {
+            "runtime not readable: no answer from Lambda".to_string()
         }
+        Ok(Err(e)) => format!("runtime not readable: {}", e.code),
         Err(_) => "runtime unknown: Lambda did not answer in time".to_string(),
     }
 }
@@ -57,19 +65,27 @@ pub(super) async fn describe_detail(
     d: &Description,
     ctx: &Context,
     deadline: &Deadline,
-) -> (Result<((), String), Failure>, Vec<Warning>) {
-    let current = d
+) -> (Result<String, Failure>, Vec<Warning>) {
+    let current_stage = SecretRole::Current.stage();
+    let mut holders: Vec<&str> = d
         .versions
         .iter()
-        .filter(|(_, s)| s.iter().any(|l| l == "AWSCURRENT"))
-        .count();
-    if current != 1 {
+        .filter(|(_, s)| s.iter().any(|l| l == current_stage))
+        .map(|(v, _)| v.as_str())
+        .collect();
+    if holders.len() != 1 {
+        holders.sort_unstable();
         return (
             Err(Failure::new(
                 Cause::AwsServiceError,
-                format!("{current} versions hold AWSCURRENT"),
+                format!("{} versions hold AWSCURRENT", holders.len()),
             )
-            .with("aws_error_code", "staging_labels")),
+            .with("stage", current_stage)
+            .with("version_ids", holders)
+            .remedy(format!(
+                "Exactly one version must hold AWSCURRENT: move it onto the version whose value logs in with aws secretsmanager update-secret-version-stage --secret-id {} --version-stage AWSCURRENT --move-to-version-id <version_id> (and --remove-from-version-id for any other).",
+                d.arn
+            ))),
             Vec::new(),
         );
     }
@@ -111,27 +127,27 @@ pub(super) async fn describe_detail(
         let mut evidence = Map::new();
         evidence.insert("function_arn".into(), arn.into());
         evidence.insert("runtime".into(), runtime.as_str().into());
-        warnings.push(Warning {
-            code: "rotation_on_other_function",
-            message: format!("the secret is rotated by another function: {name} ({runtime})"),
-            remedy: format!("When this preflight passes, switch the secret to this function (the command prints how to switch back): {switch}"),
+        warnings.push(Warning::finding(
+            Finding::RotationOnOtherFunction,
+            format!("the secret is rotated by another function: {name} ({runtime})"),
+            format!("When this preflight passes, switch the secret to this function (the command prints how to switch back): {switch}"),
             evidence,
-        });
+        ));
     }
     if let Some(p) = d.version_with("AWSPENDING") {
         if !d.has(p, "AWSCURRENT") {
             let mut evidence = Map::new();
             evidence.insert("pending_version_id".into(), p.into());
-            warnings.push(Warning {
-                code: "stale_pending_label",
-                message: format!("AWSPENDING sits on version {p}, not on AWSCURRENT: a rotation is in progress, or one stopped before finishSecret"),
-                remedy: format!(
+            warnings.push(Warning::finding(
+                Finding::StalePendingLabel,
+                format!("AWSPENDING sits on version {p}, not on AWSCURRENT: a rotation is in progress, or one stopped before finishSecret"),
+                format!(
                     "Let a running rotation finish (Secrets Manager retries it); if none is running, remove the label: {}",
                     // The command `repair` prints for the same state.
                     crate::store::StageMove::new("AWSPENDING", None, Some(p)).cli_command(&d.arn)
                 ),
                 evidence,
-            });
+            ));
         }
     }
     parts.push(if d.rotation_enabled {
@@ -140,7 +156,7 @@ pub(super) async fn describe_detail(
         "rotation not enabled".to_string()
     });
     parts.push(format!("{} versions", d.versions.len()));
-    (Ok(((), parts.join("; "))), warnings)
+    (Ok(parts.join("; ")), warnings)
 }
 
 #[cfg(test)]
@@ -172,12 +188,12 @@ mod tests {
         );
         let ctx = Context {
             this_function: Some("mine".into()),
-            lambda: None,
+            clients: None,
         };
         let (result, warnings) = describe_detail(&d, &ctx, &deadline()).await;
-        let ((), detail) = result.unwrap();
+        let detail = result.unwrap();
         assert!(detail.contains("rotation not enabled"), "{detail}");
-        let codes: Vec<&str> = warnings.iter().map(|w| w.code).collect();
+        let codes: Vec<&str> = warnings.iter().map(|w| w.code.as_ref()).collect();
         assert_eq!(codes, ["rotation_not_enabled", "stale_pending_label"]);
         assert!(warnings[0].remedy.contains("--function mine --apply"));
         assert!(warnings[1]
@@ -194,7 +210,7 @@ mod tests {
         assert!(anonymous.is_empty());
         let ctx = Context {
             this_function: Some("mine".into()),
-            lambda: None,
+            clients: None,
         };
         let (_, warnings) = describe_detail(&d, &ctx, &deadline()).await;
         assert_eq!(warnings.len(), 1);
@@ -202,7 +218,7 @@ mod tests {
         assert_eq!(warnings[0].evidence["runtime"], "runtime unknown");
         let ctx = Context {
             this_function: Some("old".into()),
-            lambda: None,
+            clients: None,
         };
         let (_, mine) = describe_detail(&d, &ctx, &deadline()).await;
         assert!(mine.is_empty());
@@ -216,6 +232,9 @@ mod tests {
             &[("a", &["AWSCURRENT"]), ("b", &["AWSCURRENT"])],
         );
         let (result, _) = describe_detail(&d, &Context::default(), &deadline()).await;
-        assert_eq!(result.unwrap_err().cause, Cause::AwsServiceError);
+        let f = result.unwrap_err();
+        assert_eq!(f.cause, Cause::AwsServiceError);
+        assert_eq!(f.evidence["version_ids"], serde_json::json!(["a", "b"]));
+        assert!(f.signals.aws_code.is_none(), "no AWS error code was sent");
     }
 }
