@@ -66,28 +66,8 @@ pub(super) async fn describe_detail(
     ctx: &Context,
     deadline: &Deadline,
 ) -> (Result<String, Failure>, Vec<Warning>) {
-    let current_stage = SecretRole::Current.stage();
-    let mut holders: Vec<&str> = d
-        .versions
-        .iter()
-        .filter(|(_, s)| s.iter().any(|l| l == current_stage))
-        .map(|(v, _)| v.as_str())
-        .collect();
-    if holders.len() != 1 {
-        holders.sort_unstable();
-        return (
-            Err(Failure::new(
-                Cause::AwsServiceError,
-                format!("{} versions hold AWSCURRENT", holders.len()),
-            )
-            .with("stage", current_stage)
-            .with("version_ids", holders)
-            .remedy(format!(
-                "Exactly one version must hold AWSCURRENT: move it onto the version whose value logs in with aws secretsmanager update-secret-version-stage --secret-id {} --version-stage AWSCURRENT --move-to-version-id <version_id> (and --remove-from-version-id for any other).",
-                d.arn
-            ))),
-            Vec::new(),
-        );
+    if let Err(f) = one_current(d) {
+        return (Err(f), Vec::new());
     }
     let this = ctx.this_function.as_deref();
     let switch = format!(
@@ -96,26 +76,7 @@ pub(super) async fn describe_detail(
         this.unwrap_or("THIS_FUNCTION")
     );
     let mut warnings = Vec::new();
-    let mut parts = Vec::new();
-    let other = match &d.rotation_lambda_arn {
-        Some(arn) => {
-            let name = crate::text::function_name(arn);
-            let mine = this.is_some_and(|t| crate::text::function_name(t) == name);
-            if mine {
-                parts.push(format!("rotation function: this one ({name})"));
-                None
-            } else {
-                let runtime = runtime_of(ctx, arn, deadline).await;
-                parts.push(format!("rotation function: {name} ({runtime})"));
-                this.is_some()
-                    .then(|| (arn.clone(), name.to_string(), runtime))
-            }
-        }
-        None => {
-            parts.push("no rotation function".to_string());
-            None
-        }
-    };
+    let (function, other) = rotation_function(d, ctx, deadline).await;
     if !d.rotation_enabled {
         // The failure every step would stop on, reported before rotation is switched on.
         warnings.push(Warning::from_failure(
@@ -123,40 +84,111 @@ pub(super) async fn describe_detail(
             format!("When this preflight passes, point the secret's rotation at this function: {switch}"),
         ));
     }
-    if let Some((arn, name, runtime)) = other {
+    if let Some(other) = other {
+        warnings.push(other.warning(&switch));
+    }
+    warnings.extend(stale_pending(d));
+    let enabled = if d.rotation_enabled {
+        "rotation enabled"
+    } else {
+        "rotation not enabled"
+    };
+    let detail = format!("{function}; {enabled}; {} versions", d.versions.len());
+    (Ok(detail), warnings)
+}
+
+/// Exactly one version holds AWSCURRENT, or the failure naming the ones that do.
+fn one_current(d: &Description) -> Result<(), Failure> {
+    let stage = SecretRole::Current.stage();
+    let mut holders: Vec<&str> = d
+        .versions
+        .iter()
+        .filter(|(_, s)| s.iter().any(|l| l == stage))
+        .map(|(v, _)| v.as_str())
+        .collect();
+    if holders.len() == 1 {
+        return Ok(());
+    }
+    holders.sort_unstable();
+    Err(Failure::new(
+        Cause::AwsServiceError,
+        format!("{} versions hold AWSCURRENT", holders.len()),
+    )
+    .with("stage", stage)
+    .with("version_ids", holders)
+    .remedy(format!(
+        "Exactly one version must hold AWSCURRENT: move it onto the version whose value logs in with aws secretsmanager update-secret-version-stage --secret-id {} --version-stage AWSCURRENT --move-to-version-id <version_id> (and --remove-from-version-id for any other).",
+        d.arn
+    )))
+}
+
+/// The function rotating the secret, when it is not the one this preflight runs for.
+struct OtherFunction {
+    arn: String,
+    name: String,
+    runtime: String,
+}
+
+impl OtherFunction {
+    fn warning(self, switch: &str) -> Warning {
         let mut evidence = Map::new();
-        evidence.insert("function_arn".into(), arn.into());
-        evidence.insert("runtime".into(), runtime.as_str().into());
-        warnings.push(Warning::finding(
+        evidence.insert("function_arn".into(), self.arn.into());
+        evidence.insert("runtime".into(), self.runtime.as_str().into());
+        Warning::finding(
             Finding::RotationOnOtherFunction,
-            format!("the secret is rotated by another function: {name} ({runtime})"),
+            format!(
+                "the secret is rotated by another function: {} ({})",
+                self.name, self.runtime
+            ),
             format!("When this preflight passes, switch the secret to this function (the command prints how to switch back): {switch}"),
             evidence,
-        ));
+        )
     }
-    if let Some(p) = d.version_with("AWSPENDING") {
-        if !d.has(p, "AWSCURRENT") {
-            let mut evidence = Map::new();
-            evidence.insert("pending_version_id".into(), p.into());
-            warnings.push(Warning::finding(
-                Finding::StalePendingLabel,
-                format!("AWSPENDING sits on version {p}, not on AWSCURRENT: a rotation is in progress, or one stopped before finishSecret"),
-                format!(
-                    "Let a running rotation finish (Secrets Manager retries it); if none is running, remove the label: {}",
-                    // The command `repair` prints for the same state.
-                    crate::store::StageMove::new("AWSPENDING", None, Some(p)).cli_command(&d.arn)
-                ),
-                evidence,
-            ));
-        }
+}
+
+/// Which function rotates the secret, for the detail; and another one than this, when this
+/// one is known.
+async fn rotation_function(
+    d: &Description,
+    ctx: &Context,
+    deadline: &Deadline,
+) -> (String, Option<OtherFunction>) {
+    let Some(arn) = &d.rotation_lambda_arn else {
+        return ("no rotation function".to_string(), None);
+    };
+    let this = ctx.this_function.as_deref();
+    let name = crate::text::function_name(arn);
+    if this.is_some_and(|t| crate::text::function_name(t) == name) {
+        return (format!("rotation function: this one ({name})"), None);
     }
-    parts.push(if d.rotation_enabled {
-        "rotation enabled".to_string()
-    } else {
-        "rotation not enabled".to_string()
+    let runtime = runtime_of(ctx, arn, deadline).await;
+    let part = format!("rotation function: {name} ({runtime})");
+    let other = this.is_some().then(|| OtherFunction {
+        arn: arn.clone(),
+        name: name.to_string(),
+        runtime,
     });
-    parts.push(format!("{} versions", d.versions.len()));
-    (Ok(parts.join("; ")), warnings)
+    (part, other)
+}
+
+/// AWSPENDING on a version that is not AWSCURRENT: a rotation in progress, or one stopped.
+fn stale_pending(d: &Description) -> Option<Warning> {
+    let p = d.version_with(SecretRole::Pending.stage())?;
+    if d.has(p, SecretRole::Current.stage()) {
+        return None;
+    }
+    let mut evidence = Map::new();
+    evidence.insert("pending_version_id".into(), p.into());
+    Some(Warning::finding(
+        Finding::StalePendingLabel,
+        format!("AWSPENDING sits on version {p}, not on AWSCURRENT: a rotation is in progress, or one stopped before finishSecret"),
+        format!(
+            "Let a running rotation finish (Secrets Manager retries it); if none is running, remove the label: {}",
+            // The command `repair` prints for the same state.
+            crate::store::StageMove::new(SecretRole::Pending.stage(), None, Some(p)).cli_command(&d.arn)
+        ),
+        evidence,
+    ))
 }
 
 #[cfg(test)]

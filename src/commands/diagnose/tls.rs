@@ -41,12 +41,11 @@ pub(super) fn check<'a>(env: &'a Env<'_>, f: &'a mut Facts) -> Running<'a> {
     })
 }
 
-/// Passes when TLS verifies, or when it does not but rotation does not use it
-/// (`"ssl": false`, or no `ssl` key with `TLS_FALLBACK=allow`); the detail then says so.
-async fn judge(r: &Rotator, current: &DbSecret, deadline: &Deadline) -> Result<String, Failure> {
+/// A login with AWSCURRENT that demands verified TLS.
+async fn verified_login(r: &Rotator, current: &DbSecret, deadline: &Deadline) -> Seen {
     let mut probe = current.clone();
     probe.ssl = SslSetting::Required;
-    let seen = match db::connect(&probe, SecretRole::Current, &r.db, deadline).await {
+    match db::connect(&probe, SecretRole::Current, &r.db, deadline).await {
         Ok(_) => Seen::Verified("TLS offered; chain and host name verified"),
         Err(f)
             if matches!(
@@ -58,27 +57,41 @@ async fn judge(r: &Rotator, current: &DbSecret, deadline: &Deadline) -> Result<S
         }
         // Any other refusal comes after the TLS handshake.
         Err(_) => Seen::Verified("TLS offered and verified (login itself judged below)"),
-    };
-    // The chain is worth naming when TLS verified (where its CA was found) and when
-    // verification failed (which CA to add); a server without TLS has none.
-    let wants_chain = match &seen {
+    }
+}
+
+/// The chain the server presents, when it is worth naming: TLS verified (where its CA was
+/// found) or verification failed (which CA to add); a server without TLS has none.
+async fn read_chain(
+    r: &Rotator,
+    current: &DbSecret,
+    deadline: &Deadline,
+    seen: &Seen,
+) -> Option<ServerChain> {
+    let wanted = match seen {
         Seen::Verified(_) => true,
         Seen::Unusable(f) => f.cause == Cause::DbTlsVerificationFailed,
     };
-    let chain = if wants_chain {
-        let budget = deadline.cap(r.db.connect_timeout);
-        chain::server_chain(
-            current.family,
-            &current.host,
-            current.port,
-            &r.db.anchors,
-            budget,
-        )
-        .await
-        .ok()
-    } else {
-        None
-    };
+    if !wanted {
+        return None;
+    }
+    let budget = deadline.cap(r.db.connect_timeout);
+    chain::server_chain(
+        current.family,
+        &current.host,
+        current.port,
+        &r.db.anchors,
+        budget,
+    )
+    .await
+    .ok()
+}
+
+/// Passes when TLS verifies, or when it does not but rotation does not use it
+/// (`"ssl": false`, or no `ssl` key with `TLS_FALLBACK=allow`); the detail then says so.
+async fn judge(r: &Rotator, current: &DbSecret, deadline: &Deadline) -> Result<String, Failure> {
+    let seen = verified_login(r, current, deadline).await;
+    let chain = read_chain(r, current, deadline, &seen).await;
     let f = match seen {
         Seen::Verified(detail) => {
             return Ok(with_chain(
