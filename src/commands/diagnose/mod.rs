@@ -3,8 +3,10 @@
 //! timed, names a cause when it fails, and is skipped when a fact it needs is missing;
 //! nothing is changed.
 //!
-//! The checks made from inside the function are one ordered list of values, [`here`] below;
-//! `list.rs` runs a list (and holds the check names). Where each check's run lives:
+//! The checks made from inside the function are one ordered list of values, `here()` below;
+//! `list.rs` runs a list (and holds the check names). Another scope of checks is one more
+//! list with its own environment, facts and needs, run by the same `list::run`, its checks
+//! appended to the same [`Report`]. Where each check's run lives:
 //! - `probes.rs`: `secrets_manager_endpoint` (DNS, TCP, TLS, HTTP) and `database_reachable`
 //!   (TCP).
 //! - `describe.rs`: `describe_secret` (labels, rotation enabled, which function rotates).
@@ -181,55 +183,32 @@ impl list::Need<Facts> for Need {
 
 type HereEntry<'r> = Entry<Env<'r>, Facts, Need>;
 
-/// The checks made from inside the function, in order. A new check is one entry.
+/// The checks made from inside the function, in order. A new check is one entry: its name,
+/// what it needs (a missing need skips it, with the need's reason), when it applies (when
+/// not, it is left out of the report), and its run.
+#[rustfmt::skip]
 fn here<'r>() -> Vec<HereEntry<'r>> {
     use CheckName as N;
     use Need::*;
     const DB: &[Need] = &[Current, Reachable];
     const MASTER: &[Need] = &[Current, Reachable, MasterSecret, MasterDatabase];
-    const PRIVILEGE: &[Need] = &[
-        Current,
-        Reachable,
-        MasterSecret,
-        MasterDatabase,
-        MasterSession,
-    ];
-    let entry = |name, needs, applies, run| Entry {
-        name,
-        needs,
-        applies,
-        run,
-    };
+    const PRIVILEGE: &[Need] = &[Current, Reachable, MasterSecret, MasterDatabase, MasterSession];
+    let e = |name, needs, applies, run| Entry { name, needs, applies, run };
     vec![
-        entry(N::SecretsManagerEndpoint, &[], always, probes::endpoint),
-        entry(N::DescribeSecret, &[Endpoint], always, describe::check),
-        entry(
-            N::CurrentSecretReadable,
-            &[Description],
-            always,
-            current_readable,
-        ),
-        entry(N::SecretJsonValid, &[CurrentText], always, json_valid),
-        entry(N::DatabaseReachable, &[Current], always, probes::database),
-        entry(N::Tls, DB, always, tls::check),
-        entry(N::LoginCurrent, DB, always, database::login_current),
-        entry(N::LoginPending, DB, has_pending, database::login_pending),
-        entry(N::LoginPrevious, DB, has_previous, database::login_previous),
-        entry(N::MasterSecretReadable, DB, alternating, alternating::read),
-        entry(N::RdsApiReachable, DB, rds_managed, alternating::rds_api),
-        entry(N::MasterLogin, MASTER, alternating, alternating::login),
-        entry(
-            N::ManageUsersPrivilege,
-            PRIVILEGE,
-            alternating,
-            alternating::privilege,
-        ),
-        entry(
-            N::MysqlSecondaryPassword,
-            DB,
-            secondary,
-            database::secondary_password,
-        ),
+        e(N::SecretsManagerEndpoint, &[],            always,       probes::endpoint),
+        e(N::DescribeSecret,         &[Endpoint],    always,       describe::check),
+        e(N::CurrentSecretReadable,  &[Description], always,       current_readable),
+        e(N::SecretJsonValid,        &[CurrentText], always,       json_valid),
+        e(N::DatabaseReachable,      &[Current],     always,       probes::database),
+        e(N::Tls,                    DB,             always,       tls::check),
+        e(N::LoginCurrent,           DB,             always,       database::login_current),
+        e(N::LoginPending,           DB,             has_pending,  database::login_pending),
+        e(N::LoginPrevious,          DB,             has_previous, database::login_previous),
+        e(N::MasterSecretReadable,   DB,             alternating,  alternating::read),
+        e(N::RdsApiReachable,        DB,             rds_managed,  alternating::rds_api),
+        e(N::MasterLogin,            MASTER,         alternating,  alternating::login),
+        e(N::ManageUsersPrivilege,   PRIVILEGE,      alternating,  alternating::privilege),
+        e(N::MysqlSecondaryPassword, DB,             secondary,    database::secondary_password),
     ]
 }
 
