@@ -1,6 +1,9 @@
 //! The command-line face: `step`, `rotate`, `diagnose` and `repair` (one secret), `audit`
 //! and `migrate` (the operator's journey across secrets). Exit status: 0 success, 1 a failed
 //! step, a problem found or a refusal, 2 a usage error (clap's).
+//!
+//! A command's arguments (`Args`) and its `run` live in its module under `src/commands/`;
+//! this file holds the one dispatch, and the start of logging.
 
 use crate::app::{self, App};
 use crate::commands::{self, audit, diagnose, migrate, rotate, step, Format};
@@ -114,7 +117,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     // Reports (text or JSON) own stdout, so a script can parse them whole; their log
     // lines go to stderr.
     let sink = match &cli.command {
-        Command::Step { .. } | Command::Rotate { .. } => Sink::Stdout,
+        Command::Step(_) | Command::Rotate(_) => Sink::Stdout,
         _ => Sink::Stderr,
     };
     let format = match cli.log_format {
