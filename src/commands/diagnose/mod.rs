@@ -15,7 +15,7 @@
 //! - `database.rs`: `login_current`, `login_pending`, `login_previous`,
 //!   `mysql_secondary_password`.
 //! - `alternating.rs`: the master's checks for alternating users.
-//! - `report.rs`: the report, its statuses, JSON and text.
+//! - `report.rs`: the report, its statuses and text; `wire.rs`: its JSON shape.
 
 mod alternating;
 mod chain;
@@ -25,6 +25,7 @@ mod list;
 mod probes;
 mod report;
 mod tls;
+mod wire;
 
 pub use list::CheckName;
 pub use report::{Check, Failed, Outcome, Report, Status, Warning};

@@ -1,10 +1,12 @@
 //! The `diagnose` report: one [`Check`] per line with its [`Status`] (`ok`, `warn`, `fail`,
 //! `skipped`), its failure or warnings, and the two forms it is printed in. The JSON is the
 //! typed value serialised (the same shape the Lambda diagnose event returns); the table for a
-//! terminal is rendered from the typed value ([`Report::to_text`]). A report that came back as
-//! JSON from a Lambda invocation reads back into a [`Report`] (`serde_json::from_value`) and
-//! renders the same way. Both forms pass the log scrubber.
+//! terminal is rendered from the typed value ([`Report::to_text`]); `wire.rs` holds the JSON
+//! shape, field by field. A report that came back as JSON from a Lambda invocation reads back
+//! into a [`Report`] (`serde_json::from_value`) and renders the same way. Both forms pass the
+//! log scrubber.
 
+use super::wire::{CheckJson, ReportJson};
 use crate::failure::{Cause, Evidence, Failure, Finding};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -65,7 +67,7 @@ pub enum Status {
 
 impl Status {
     /// The JSON `ok`: true, false, or null for a skipped check.
-    fn ok(self) -> Option<bool> {
+    pub(super) fn ok(self) -> Option<bool> {
         match self {
             Status::Ok | Status::Warn => Some(true),
             Status::Fail => Some(false),
@@ -145,100 +147,6 @@ impl Check {
     }
 }
 
-/// A check as JSON: `name`, `ok` (true, false or null for skipped), `status`, `duration_ms`,
-/// `detail`; a failed one adds `cause`, `message`, `remedy` and `evidence`, a warning one
-/// `remedy` (every warning's, joined) and `warnings`.
-#[derive(Serialize, Deserialize)]
-struct CheckJson {
-    name: Cow<'static, str>,
-    #[serde(default)]
-    ok: Option<bool>,
-    #[serde(default)]
-    status: Option<Status>,
-    #[serde(default)]
-    duration_ms: u64,
-    #[serde(default)]
-    detail: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    cause: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    remedy: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    evidence: Option<Evidence>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    warnings: Vec<Warning>,
-}
-
-impl From<Check> for CheckJson {
-    fn from(c: Check) -> Self {
-        let status = c.status();
-        let mut json = CheckJson {
-            name: c.name,
-            ok: status.ok(),
-            status: Some(status),
-            duration_ms: c.duration_ms,
-            detail: c.detail,
-            cause: None,
-            message: None,
-            remedy: None,
-            evidence: None,
-            warnings: Vec::new(),
-        };
-        match c.outcome {
-            Outcome::Failed(f) => {
-                json.cause = Some(f.cause.code().to_string());
-                json.message = Some(f.message);
-                json.remedy = Some(f.remedy);
-                json.evidence = Some(f.evidence);
-            }
-            Outcome::Passed(warnings) if !warnings.is_empty() => {
-                let remedies: Vec<&str> = warnings.iter().map(|w| w.remedy.as_str()).collect();
-                json.remedy = Some(remedies.join(" "));
-                json.warnings = warnings;
-            }
-            Outcome::Passed(_) | Outcome::Skipped => {}
-        }
-        json
-    }
-}
-
-impl TryFrom<CheckJson> for Check {
-    type Error = String;
-
-    fn try_from(j: CheckJson) -> Result<Self, String> {
-        // A report without `status` (an older function's) says it through `ok`.
-        let status = j.status.unwrap_or(match j.ok {
-            Some(true) if j.warnings.is_empty() => Status::Ok,
-            Some(true) => Status::Warn,
-            Some(false) => Status::Fail,
-            None => Status::Skipped,
-        });
-        let outcome = match status {
-            Status::Ok | Status::Warn => Outcome::Passed(j.warnings),
-            Status::Skipped => Outcome::Skipped,
-            Status::Fail => {
-                let code = j.cause.unwrap_or_default();
-                let cause = Cause::from_code(&code)
-                    .ok_or_else(|| format!("check {}: unknown cause {code:?}", j.name))?;
-                Outcome::Failed(Box::new(Failed {
-                    cause,
-                    message: j.message.unwrap_or_default(),
-                    remedy: j.remedy.unwrap_or_default(),
-                    evidence: j.evidence.unwrap_or_default(),
-                }))
-            }
-        };
-        Ok(Check {
-            name: j.name,
-            duration_ms: j.duration_ms,
-            detail: j.detail,
-            outcome,
-        })
-    }
-}
-
 /// The whole report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(into = "ReportJson", from = "ReportJson")]
@@ -247,46 +155,6 @@ pub struct Report {
     pub secret_id: String,
     /// The checks in order.
     pub checks: Vec<Check>,
-}
-
-/// The report as JSON: `secret_id`, `ok`, `status`, `warnings` (how many checks warn) and
-/// `checks`. Reading one back, `ok`, `status` and `warnings` follow from the checks.
-#[derive(Serialize, Deserialize)]
-struct ReportJson {
-    secret_id: String,
-    #[serde(default)]
-    ok: bool,
-    #[serde(default = "status_ok")]
-    status: Status,
-    #[serde(default)]
-    warnings: usize,
-    #[serde(default)]
-    checks: Vec<Check>,
-}
-
-fn status_ok() -> Status {
-    Status::Ok
-}
-
-impl From<Report> for ReportJson {
-    fn from(r: Report) -> Self {
-        ReportJson {
-            ok: r.ok(),
-            status: r.status(),
-            warnings: r.warnings(),
-            secret_id: r.secret_id,
-            checks: r.checks,
-        }
-    }
-}
-
-impl From<ReportJson> for Report {
-    fn from(j: ReportJson) -> Self {
-        Report {
-            secret_id: j.secret_id,
-            checks: j.checks,
-        }
-    }
 }
 
 impl Report {
