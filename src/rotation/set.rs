@@ -85,7 +85,7 @@ async fn single_user<S: SecretStore>(
                             evidence.insert("user".into(), current.username.as_str().into());
                             evidence.insert("host".into(), current.host.as_str().into());
                             telemetry::finding(
-                                "previous_credentials_used",
+                                crate::failure::Finding::PreviousCredentialsUsed.code(),
                                 "only the AWSPREVIOUS credentials log in: the database password had drifted back",
                                 &evidence,
                             );
