@@ -167,22 +167,27 @@ impl Description {
     /// (with `versions_holding_current`): the secret then has no one live value, and nothing
     /// that reads "the current password" can go on.
     pub fn sole_current(&self) -> Result<&str, Failure> {
-        let mut holders = self
+        let mut holders: Vec<&str> = self
             .versions
             .iter()
             .filter(|(_, stages)| stages.iter().any(|s| s == "AWSCURRENT"))
-            .map(|(id, _)| id.as_str());
-        match (holders.next(), holders.count()) {
-            (Some(id), 0) => Ok(id),
-            (first, more) => {
-                let n = usize::from(first.is_some()) + more;
-                Err(Failure::new(
-                    Cause::StagingLabelsInvalid,
-                    format!("{n} versions hold AWSCURRENT"),
-                )
-                .with("versions_holding_current", n))
-            }
+            .map(|(id, _)| id.as_str())
+            .collect();
+        if let [only] = holders[..] {
+            return Ok(only);
         }
+        holders.sort_unstable();
+        let n = holders.len();
+        Err(Failure::new(
+            Cause::StagingLabelsInvalid,
+            format!("{n} versions hold AWSCURRENT"),
+        )
+        .with("versions_holding_current", n)
+        .with("version_ids", holders)
+        .remedy(format!(
+            "Exactly one version must hold AWSCURRENT: move it onto the version whose value logs in with aws secretsmanager update-secret-version-stage --secret-id {} --version-stage AWSCURRENT --move-to-version-id <version_id> (and --remove-from-version-id for any other).",
+            shell_quote(&self.arn)
+        )))
     }
 }
 

@@ -7,7 +7,7 @@ use super::list::{Ran, Running};
 use super::report::Warning;
 use super::{Context, Env, Facts};
 use crate::deadline::Deadline;
-use crate::failure::{Cause, Failure, Finding};
+use crate::failure::{Failure, Finding};
 use crate::rotation::preconditions;
 use crate::secret::SecretRole;
 use crate::store::{Description, SecretStore as _};
@@ -97,29 +97,10 @@ pub(super) async fn describe_detail(
     (Ok(detail), warnings)
 }
 
-/// Exactly one version holds AWSCURRENT, or the failure naming the ones that do.
+/// Exactly one version holds AWSCURRENT, or the failure naming the ones that do (the same
+/// judgement repair makes).
 fn one_current(d: &Description) -> Result<(), Failure> {
-    let stage = SecretRole::Current.stage();
-    let mut holders: Vec<&str> = d
-        .versions
-        .iter()
-        .filter(|(_, s)| s.iter().any(|l| l == stage))
-        .map(|(v, _)| v.as_str())
-        .collect();
-    if holders.len() == 1 {
-        return Ok(());
-    }
-    holders.sort_unstable();
-    Err(Failure::new(
-        Cause::AwsServiceError,
-        format!("{} versions hold AWSCURRENT", holders.len()),
-    )
-    .with("stage", stage)
-    .with("version_ids", holders)
-    .remedy(format!(
-        "Exactly one version must hold AWSCURRENT: move it onto the version whose value logs in with aws secretsmanager update-secret-version-stage --secret-id {} --version-stage AWSCURRENT --move-to-version-id <version_id> (and --remove-from-version-id for any other).",
-        d.arn
-    )))
+    d.sole_current().map(|_| ())
 }
 
 /// The function rotating the secret, when it is not the one this preflight runs for.
@@ -265,7 +246,8 @@ mod tests {
         );
         let (result, _) = describe_detail(&d, &Context::default(), &deadline()).await;
         let f = result.unwrap_err();
-        assert_eq!(f.cause, Cause::AwsServiceError);
+        assert_eq!(f.cause, crate::failure::Cause::StagingLabelsInvalid);
+        assert_eq!(f.evidence["versions_holding_current"], 2);
         assert_eq!(f.evidence["version_ids"], serde_json::json!(["a", "b"]));
         assert!(f.signals.aws_code.is_none(), "no AWS error code was sent");
     }
