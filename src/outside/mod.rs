@@ -1,8 +1,10 @@
 //! What the operator commands read about the world around a rotation function, with the
 //! caller's credentials (never the function's): the clients they use and how their AWS errors
 //! read ([`Clients`], [`AwsError`]), the hosted rotation applications a function may come
-//! from, and when Lambda deprecates each runtime ([`runtimes`]). Read-only.
+//! from, when Lambda deprecates each runtime ([`runtimes`]), and a function's log group read
+//! back as invocations ([`logs`]). Read-only.
 
+pub mod logs;
 pub mod runtimes;
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
