@@ -121,13 +121,15 @@ pub fn invocations(events: &[LogEvent]) -> Vec<Invocation> {
 pub fn function_kind(events: &[LogEvent], runtime: Option<&str>) -> FunctionKind {
     let mut python = runtime.is_some_and(|r| r.starts_with("python"));
     for e in events {
-        if let line::Line::App(app) = line::parse(&e.message) {
-            if app.own.is_some() {
-                return FunctionKind::DbSecretRotator;
+        // Only a JSON line can be one of this function's events: parse no other.
+        if e.message.starts_with('{') {
+            if let line::Line::App(app) = line::parse(&e.message) {
+                if app.own.is_some() {
+                    return FunctionKind::DbSecretRotator;
+                }
             }
-            python =
-                python || e.message.starts_with("[INFO]\t") || e.message.starts_with("[ERROR]");
         }
+        python = python || e.message.starts_with("[INFO]\t") || e.message.starts_with("[ERROR]");
     }
     if python {
         FunctionKind::PythonReference
