@@ -35,6 +35,11 @@ pub struct AppLine {
     pub request_id: Option<String>,
     /// Logged at ERROR (or FATAL), or an unhandled exception.
     pub error: bool,
+    /// The runtime's report of an unhandled exception (`[ERROR] Type: message` and its
+    /// traceback, or a JSON record with `errorType`): the invocation failed. A logger's ERROR
+    /// line alone does not say so: the reference logs a failed TLS attempt at ERROR and then
+    /// falls back to plaintext and succeeds.
+    pub unhandled: bool,
     /// The line's message: its first line only (a traceback follows on the others).
     pub text: String,
     /// This function's own JSON event, when the line is one.
@@ -125,15 +130,20 @@ fn python_text(message: &str) -> AppLine {
                     return AppLine {
                         request_id: Some(id.to_string()).filter(|id| !id.is_empty()),
                         error,
+                        unhandled: false,
                         text: text.to_string(),
                         own: None,
                     };
                 }
             }
+            let text = rest.trim_start().to_string();
+            // `[ERROR] ValueError: ...`, `[ERROR] Runtime.ImportModuleError: ...`.
+            let unhandled = error && text.split(':').next().is_some_and(error_type);
             return AppLine {
                 request_id: None,
                 error,
-                text: rest.trim_start().to_string(),
+                unhandled,
+                text,
                 own: None,
             };
         }
@@ -141,9 +151,20 @@ fn python_text(message: &str) -> AppLine {
     AppLine {
         request_id: None,
         error: false,
+        unhandled: false,
         text: first.to_string(),
         own: None,
     }
+}
+
+/// An exception type name: `ValueError`, `Runtime.ImportModuleError`, `botocore.exceptions.ClientError`.
+fn error_type(word: &str) -> bool {
+    !word.is_empty()
+        && !word.contains(' ')
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+        && word.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
 }
 
 fn str_of<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
@@ -191,6 +212,7 @@ fn json_line(map: Map<String, Value>) -> Line {
         return Line::App(AppLine {
             request_id,
             error: level == "ERROR",
+            unhandled: false,
             text,
             own: Some(map),
         });
@@ -204,6 +226,7 @@ fn json_line(map: Map<String, Value>) -> Line {
     Line::App(AppLine {
         request_id,
         error: error_type.is_some() || matches!(level.as_str(), "ERROR" | "CRITICAL" | "FATAL"),
+        unhandled: error_type.is_some(),
         text,
         own: None,
     })
@@ -261,11 +284,14 @@ mod tests {
 
         let Line::App(l) = parse("[ERROR] KeyError: 'password key is missing from secret JSON'\nTraceback (most recent call last):\n  File \"/var/task/lambda_function.py\", line 68, in lambda_handler\n") else { panic!() };
         assert_eq!(l.request_id, None);
-        assert!(l.error);
+        assert!(l.error && l.unhandled);
         assert_eq!(
             l.text,
             "KeyError: 'password key is missing from secret JSON'"
         );
+        // A logger's ERROR line is not an unhandled exception.
+        let Line::App(l) = parse(&format!("[ERROR]\t2026-12-01T09:12:03.120Z\t{ID}\tUnable to establish SSL/TLS handshake, SSL/TLS is not enabled on the host: db\n")) else { panic!() };
+        assert!(l.error && !l.unhandled);
 
         // Init lines carry an empty request id.
         let Line::App(l) = parse("[INFO]\t2026-12-01T09:12:03.120Z\t\tloading\n") else {

@@ -254,8 +254,9 @@ fn analyse(raw: group::Raw) -> Invocation {
     secrets.sort();
     secrets.dedup();
     let duration_ms = raw.duration_ms.map(|d| d.round() as u64);
-    let failed =
-        own_failure.is_some() || raw.platform_error || (!own && raw.lines.iter().any(|l| l.error));
+    let failed = own_failure.is_some()
+        || raw.platform_error
+        || (!own && raw.lines.iter().any(|l| l.unhandled));
     let outcome = if raw.timed_out {
         Outcome::TimedOut
     } else if failed {
@@ -297,7 +298,7 @@ fn analyse(raw: group::Raw) -> Invocation {
     let lines: Vec<(&str, bool)> = raw
         .lines
         .iter()
-        .map(|l| (l.text.as_str(), l.error))
+        .map(|l| (l.text.as_str(), l.error || l.unhandled))
         .collect();
     let reading = table::read(&lines, raw.timed_out, duration_ms);
     inv.cause = Some(reading.cause.code().to_string());

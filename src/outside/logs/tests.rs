@@ -431,3 +431,55 @@ fn every_row_of_the_table_has_a_cause_and_the_table_holds_the_guides_rows() {
         assert!(!row.phrases.is_empty());
     }
 }
+
+#[test]
+fn a_tls_attempt_logged_at_error_then_a_plaintext_success_is_ok() {
+    let id = "dddddddd-0000-4000-8000-000000000001";
+    let mut s = Stream::new("s", T0);
+    s.start(id)
+        .error(id, "Unable to establish SSL/TLS handshake, SSL/TLS is not enabled on the host: db.internal")
+        .info(id, "Successfully established non SSL/TLS connection as user 'app' with host: 'db.internal'")
+        .info(id, &format!("testSecret: Successfully signed into PostgreSQL DB with AWSPENDING secret in {ARN}."))
+        .end(id, 640.0);
+    let inv = one(&s.events, ARN);
+    assert_eq!(inv.outcome, Outcome::Ok, "{inv:#?}");
+    assert_eq!(inv.cause, None);
+    assert_eq!(inv.step.as_deref(), Some("testSecret"));
+}
+
+#[test]
+fn a_python_function_in_the_json_log_format_is_read_alike() {
+    let id = "eeeeeeee-0000-4000-8000-000000000001";
+    let mut s = Stream::new("s", T0);
+    s.raw(1, format!(r#"{{"time":"2026-12-01T09:12:03.100Z","type":"platform.start","record":{{"requestId":"{id}","version":"$LATEST"}}}}"#))
+        .raw(5, format!(r#"{{"timestamp":"2026-12-01T09:12:03.105Z","level":"INFO","message":"Found credentials in environment variables.","logger":"botocore.credentials","requestId":"{id}"}}"#))
+        .raw(90, format!(r#"{{"timestamp":"2026-12-01T09:12:03.195Z","log_level":"ERROR","errorMessage":"An error occurred (AccessDeniedException) when calling the GetSecretValue operation: Access to KMS is not allowed","errorType":"ClientError","requestId":"{id}","stackTrace":["  File \"/var/task/lambda_function.py\", line 70, in lambda_handler\n"]}}"#))
+        .raw(1, format!(r#"{{"time":"2026-12-01T09:12:03.200Z","type":"platform.report","record":{{"requestId":"{id}","metrics":{{"durationMs":99.5,"billedDurationMs":100,"memorySizeMB":128,"maxMemoryUsedMB":70}},"status":"error"}}}}"#));
+    let inv = failed_with(&s.events, "kms_access_denied");
+    assert_eq!(inv.duration_ms, Some(100));
+    assert!(evidence(&inv, "line")
+        .starts_with("ClientError: An error occurred (AccessDeniedException)"));
+    assert_eq!(
+        function_kind(&s.events, Some("python3.12")),
+        FunctionKind::PythonReference
+    );
+}
+
+#[test]
+fn durations_and_windows() {
+    use read::{parse_since, Window};
+    assert_eq!(parse_since("90m").unwrap().as_secs(), 5400);
+    assert_eq!(parse_since("6h").unwrap().as_secs(), 6 * 3600);
+    assert_eq!(parse_since("30d").unwrap().as_secs(), 30 * 86_400);
+    assert!(parse_since("30").unwrap_err().contains("90m"));
+    assert!(parse_since("d").is_err() && parse_since("0h").is_err() && parse_since("5y").is_err());
+    let w = Window::default_for(Some(T0), Some(7));
+    assert_eq!(w.start_ms, T0 - 86_400_000);
+    let never = Window::default_for(None, Some(7));
+    assert_eq!(never.end_ms - never.start_ms, 8 * 86_400_000);
+    let both = Window::covering(&[w, never]).unwrap();
+    assert_eq!(
+        (both.start_ms, both.end_ms),
+        (w.start_ms.min(never.start_ms), never.end_ms.max(w.end_ms))
+    );
+}
