@@ -261,6 +261,9 @@ async fn a_python_reference_functions_rotations_are_rebuilt_and_named_newest_fir
     .await
     .unwrap();
     assert_eq!(last.log_group, format!("/aws/lambda/{name}"));
+    // One read for both secrets.
+    assert_eq!(last.calls, 1);
+    assert!(last.function_error.is_none() && !last.truncated);
     assert_eq!(
         last.by_secret[&mine].as_ref().unwrap().cause.as_deref(),
         Some("db_tls_required")
@@ -431,6 +434,44 @@ async fn a_missing_group_an_empty_window_and_an_unknown_secret_are_clear() {
     let report = run_with(&clients().await, args(&format!("no-such-secret-{tag}"))).await;
     let (j, _) = views(&report);
     assert_eq!(j["error"]["code"], "secret_not_found", "{j}");
+}
+
+#[tokio::test]
+async fn a_window_with_more_events_than_the_bounds_is_read_from_its_newest_part() {
+    let group = format!("/aws/lambda/bounded-{}", unique("lr"));
+    let end = now_ms() - 60_000;
+    // 120 events, one a minute, up to a minute ago.
+    let mut env = Env::new(11, end - 120 * 60_000);
+    for k in 0..120u32 {
+        env.raw(60_000, format!("[INFO]\t-\t{}\tline {k}\n", req(k)));
+    }
+    put(&group, &[&env]).await;
+    let c = clients().await;
+    let window = Window::since(Duration::from_secs(3 * 3600));
+    let bounds = read::Bounds {
+        page: 10,
+        max_events: 30,
+        max_pages: 3,
+    };
+    let got = read::read_group_bounded(&c, &group, window, bounds)
+        .await
+        .unwrap();
+    assert!(got.truncated);
+    assert!(got.from_ms > window.start_ms);
+    assert!(
+        !got.events.is_empty() && got.events.len() <= 30,
+        "{}",
+        got.events.len()
+    );
+    // The newest event is among those read, and nothing older than where the read began.
+    assert!(got.events.iter().any(|e| e.message.contains("line 119")));
+    assert!(got.events.iter().all(|e| e.timestamp_ms >= got.from_ms));
+    // Within the bounds, a window is read whole.
+    let all = read::read_group(&c, &group, window).await.unwrap();
+    assert_eq!(
+        (all.events.len(), all.truncated, all.calls),
+        (120, false, 1)
+    );
 }
 
 /// The figure in docs/bench.md: a log group of 100,000 events read and rebuilt into

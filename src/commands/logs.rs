@@ -217,9 +217,10 @@ pub async fn run_with(clients: &Clients, args: Args) -> LogsReport {
         .collect();
     if got.truncated {
         report.notes.push(format!(
-            "the read stopped at {} events ({} calls) before the end of the window: newer invocations may be missing; narrow it with --since",
+            "the window holds more events than one read takes ({} read in {} calls): only its newest part, from {}, was read; narrow it with --since",
             got.events.len(),
-            got.calls
+            got.calls,
+            rfc3339(got.from_ms)
         ));
     }
     if report.invocations.is_empty() {

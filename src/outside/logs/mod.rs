@@ -10,7 +10,7 @@ pub mod line;
 pub mod read;
 pub mod table;
 
-pub use read::{last_rotations, read_group, LogsError, Window};
+pub use read::{last_rotations, read_group, Bounds, LogsError, Window};
 
 use crate::failure::Cause;
 use serde::Serialize;

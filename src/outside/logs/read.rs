@@ -7,12 +7,28 @@ use super::{invocations, Invocation, LogEvent};
 use crate::outside::{AwsError, Clients};
 use std::collections::HashMap;
 
-/// Events asked for per FilterLogEvents page (the API's maximum).
-const PAGE: i32 = 10_000;
-/// At most this many events are read from one group per window.
-pub const MAX_EVENTS: usize = 200_000;
-/// At most this many pages (AWS may answer pages with few or no events while it scans).
-pub const MAX_PAGES: u32 = 1_000;
+/// How much one read of a group may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// Events asked for per FilterLogEvents page.
+    pub page: i32,
+    /// At most this many events per window.
+    pub max_events: usize,
+    /// At most this many pages per window (AWS may answer pages with few or no events while
+    /// it scans).
+    pub max_pages: u32,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds {
+            // The API's maximum.
+            page: 10_000,
+            max_events: 200_000,
+            max_pages: 1_000,
+        }
+    }
+}
 
 /// A time window, in milliseconds since the epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,10 +152,13 @@ impl From<AwsError> for LogsError {
 pub struct Read {
     /// The events, as FilterLogEvents gave them.
     pub events: Vec<LogEvent>,
-    /// FilterLogEvents calls made.
+    /// FilterLogEvents calls made (in all attempts).
     pub calls: u32,
-    /// The bounds were reached before the window's end: older events only were read.
+    /// The window held more than the bounds allow: only its newest part was read, from
+    /// `from_ms`.
     pub truncated: bool,
+    /// Where the events read begin (the window's start unless truncated).
+    pub from_ms: i64,
 }
 
 /// The function's log group: its logging configuration's, else `/aws/lambda/<name>`. Also
@@ -177,19 +196,43 @@ pub async fn log_group_of(
     }
 }
 
-/// Reads `group` over `window`, page by page, up to [`MAX_EVENTS`] and [`MAX_PAGES`].
+/// Reads `group` over `window` within the default [`Bounds`].
 pub async fn read_group(clients: &Clients, group: &str, window: Window) -> Result<Read, LogsError> {
-    read_group_bounded(clients, group, window, MAX_EVENTS, MAX_PAGES).await
+    read_group_bounded(clients, group, window, Bounds::default()).await
 }
 
-/// [`read_group`] with its bounds given.
+/// Reads `group` over `window`, page by page. FilterLogEvents gives the oldest events first,
+/// and the newest are the ones that matter: when the window holds more than `bounds` allow,
+/// its newer half is read instead, and so on, so what is read is always the newest part.
 pub async fn read_group_bounded(
     clients: &Clients,
     group: &str,
     window: Window,
-    max_events: usize,
-    max_pages: u32,
+    bounds: Bounds,
 ) -> Result<Read, LogsError> {
+    let mut w = window;
+    let mut calls = 0;
+    loop {
+        let (mut read, complete) = read_once(clients, group, w, bounds).await?;
+        calls += read.calls;
+        // A window under a second cannot be halved usefully: keep what it gave.
+        if complete || w.end_ms - w.start_ms < 1_000 {
+            read.calls = calls;
+            read.truncated = w != window || !complete;
+            read.from_ms = w.start_ms;
+            return Ok(read);
+        }
+        w.start_ms += (w.end_ms - w.start_ms) / 2;
+    }
+}
+
+/// One paged pass over `window`; false when the bounds stopped it before the end.
+async fn read_once(
+    clients: &Clients,
+    group: &str,
+    window: Window,
+    bounds: Bounds,
+) -> Result<(Read, bool), LogsError> {
     let mut read = Read::default();
     let mut token: Option<String> = None;
     loop {
@@ -203,7 +246,7 @@ pub async fn read_group_bounded(
                     .log_group_name(group)
                     .start_time(window.start_ms)
                     .end_time(window.end_ms)
-                    .limit(PAGE)
+                    .limit(bounds.page)
                     .set_next_token(token.take())
                     .send(),
             )
@@ -228,27 +271,24 @@ pub async fn read_group_bounded(
             .filter(|t| !t.is_empty())
             .map(str::to_string);
         if token.is_none() {
-            break;
+            return Ok((read, true));
         }
-        if read.events.len() >= max_events || read.calls >= max_pages {
-            read.truncated = true;
-            break;
+        if read.events.len() >= bounds.max_events || read.calls >= bounds.max_pages {
+            return Ok((read, false));
         }
     }
-    Ok(read)
 }
 
 /// For `audit --deep`: each secret's newest invocation in the function's log group (None
 /// when the window holds none for it), from ONE read of the group over `window`, however
-/// many secrets the function rotates. Gives the log group read, whether the read was cut
-/// short by its bounds, and the invocations per secret ARN.
+/// many secrets the function rotates (use [`Window::covering`] for their windows).
 pub async fn last_rotations(
     clients: &Clients,
     function: &str,
     secret_arns: &[String],
     window: Window,
 ) -> Result<LastRotations, LogsError> {
-    let (group, _, _) = log_group_of(clients, function).await;
+    let (group, _, function_error) = log_group_of(clients, function).await;
     let read = read_group(clients, &group, window).await?;
     let all = invocations(&read.events);
     let by_secret = secret_arns
@@ -260,7 +300,10 @@ pub async fn last_rotations(
         .collect();
     Ok(LastRotations {
         log_group: group,
+        function_error,
         truncated: read.truncated,
+        from_ms: read.from_ms,
+        calls: read.calls,
         by_secret,
     })
 }
@@ -270,8 +313,14 @@ pub async fn last_rotations(
 pub struct LastRotations {
     /// The log group read.
     pub log_group: String,
-    /// The read stopped at its bounds before the window's end.
+    /// GetFunctionConfiguration failed (denied, say): the default group was read.
+    pub function_error: Option<AwsError>,
+    /// The window held more than one read takes: only its newest part was read.
     pub truncated: bool,
+    /// Where the events read begin.
+    pub from_ms: i64,
+    /// FilterLogEvents calls made.
+    pub calls: u32,
     /// Each secret ARN asked about, and its newest invocation in the window.
     pub by_secret: HashMap<String, Option<Invocation>>,
 }
