@@ -359,3 +359,65 @@ fn render(r: &LogsReport) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invocation(outcome: Outcome, cause: Option<&str>) -> Invocation {
+        Invocation {
+            request_id: "8f5a1c2e-3b4d-4e6f-9a0b-1c2d3e4f5a6b".into(),
+            timestamp: "2026-12-01T09:12:03.120Z".into(),
+            timestamp_ms: 0,
+            step: Some("setSecret".into()),
+            duration_ms: Some(412),
+            outcome,
+            cause: cause.map(str::to_string),
+            inferred: true,
+            evidence: cause.map(|_| {
+                let mut m = serde_json::Map::new();
+                m.insert(
+                    "line".into(),
+                    "setSecret: Unable to log into database".into(),
+                );
+                m
+            }),
+            remedy: None,
+            secrets: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_exit_status_follows_the_newest_invocation_and_the_read() {
+        let mut r = LogsReport::new("arn:aws:secretsmanager:us-east-1:1:secret:a-AbCdEf");
+        assert!(!r.ok(), "nothing read is not a success");
+        r.invocations = vec![
+            invocation(Outcome::Ok, None),
+            invocation(Outcome::Failed, Some("db_login_failed")),
+        ];
+        assert!(r.ok(), "the newest succeeded");
+        r.invocations.reverse();
+        assert!(!r.ok());
+        let text = r.to_text();
+        assert!(text.contains("2026-12-01 09:12:03  setSecret         412 ms  FAILED     db_login_failed (inferred)"), "{text}");
+        assert!(
+            text.contains("line: setSecret: Unable to log into database"),
+            "{text}"
+        );
+        assert!(text.trim_end().lines().last().unwrap().starts_with(
+            "remedy (db_login_failed, newest failure): The password was changed outside rotation"
+        ));
+        let r = LogsReport::new("s").failed(
+            "access_denied",
+            Some("logs:FilterLogEvents".into()),
+            "logs:FilterLogEvents was denied".into(),
+        );
+        assert!(!r.ok());
+        assert!(r
+            .to_text()
+            .contains("ERROR access_denied: logs:FilterLogEvents was denied"));
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["error"]["action"], "logs:FilterLogEvents");
+        assert_eq!(json["invocations"], serde_json::json!([]));
+    }
+}
