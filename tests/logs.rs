@@ -9,6 +9,7 @@ mod common;
 
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use common::fault::FaultServer;
+use common::http;
 use common::lambda_invoke::{configure_rotation, create_function};
 use common::*;
 use db_secret_rotator::commands::logs::{run_with, Args, LogsReport};
@@ -352,6 +353,82 @@ async fn this_functions_own_events_give_its_cause_in_the_json_log_format() {
         ),
         "{text}"
     );
+}
+
+/// An endpoint in front of moto whose GetFunctionConfiguration answers carry a logging
+/// configuration naming `group` (moto drops `LoggingConfig`); everything else goes on as it came.
+async fn with_logging_config(group: String) -> String {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let upstream = moto_addr();
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            let (upstream, group) = (upstream.clone(), group.clone());
+            tokio::spawn(async move {
+                let (r, mut w) = conn.into_split();
+                let mut reader = tokio::io::BufReader::new(r);
+                while let Ok(Some(req)) = http::read_message(&mut reader).await {
+                    let Ok(mut answer) = common::fault::forward(&upstream, &req).await else {
+                        return;
+                    };
+                    let configuration = req.start.starts_with("GET ")
+                        && req.start.contains("/2015-03-31/functions/")
+                        && req.start.contains("/configuration");
+                    if configuration {
+                        let at = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+                        let mut body: Value = serde_json::from_slice(&answer[at + 4..]).unwrap();
+                        body["LoggingConfig"] = json!({"LogFormat": "Text", "LogGroup": group});
+                        let body = body.to_string();
+                        let head: Vec<String> = String::from_utf8_lossy(&answer[..at])
+                            .lines()
+                            .filter(|l| !l.to_ascii_lowercase().starts_with("content-length"))
+                            .map(str::to_string)
+                            .collect();
+                        answer = format!(
+                            "{}\r\ncontent-length: {}\r\n\r\n{body}",
+                            head.join("\r\n"),
+                            body.len()
+                        )
+                        .into_bytes();
+                    }
+                    if w.write_all(&answer).await.is_err() || w.flush().await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn the_group_of_the_functions_logging_configuration_is_read() {
+    let tag = unique("lc");
+    let name = format!("logcfg-{tag}");
+    let function = create_function(&name, "python3.12", "", &[]).await;
+    let mine = secret().await;
+    configure_rotation(&mine, &function).await;
+    let group = format!("/shared/rotation/{tag}");
+    let mut env = Env::new(13, now_ms() - 3600 * 1000);
+    env.start(&req(41))
+        .log(
+            "INFO",
+            &req(41),
+            &format!(
+                "finishSecret: Successfully set AWSCURRENT stage to version {} for secret {mine}.",
+                req(41)
+            ),
+        )
+        .end(&req(41), 88.0);
+    // The default group holds nothing for it: only the configured group has the rotation.
+    put(&group, &[&env]).await;
+    let url = with_logging_config(group.clone()).await;
+    let report = run_with(&clients_at(&url).await, args(&mine)).await;
+    let (j, _) = views(&report);
+    assert_eq!(j["log_group"], group.as_str(), "{j}");
+    assert_eq!(j["invocations"][0]["step"], "finishSecret", "{j}");
+    assert!(report.ok());
 }
 
 #[tokio::test]
