@@ -508,6 +508,21 @@ async fn a_missing_group_an_empty_window_and_an_unknown_secret_are_clear() {
     assert_eq!(j["invocations"][0]["step"], "finishSecret", "{j}");
     assert!(report.ok());
 
+    // A secret that never rotated, read in that function's group: nothing there is its.
+    let never = secret().await;
+    let mut a = args(&never);
+    a.function = Some(name.clone());
+    let report = run_with(&clients().await, a).await;
+    let (j, text) = views(&report);
+    assert!(j["last_rotated"].is_null(), "{j}");
+    assert!(j["invocations"].as_array().unwrap().is_empty(), "{j}");
+    assert!(
+        j["notes"][0].as_str().unwrap().contains("never rotated"),
+        "{j}"
+    );
+    assert!(text.contains("last rotated never"), "{text}");
+    assert!(!report.ok());
+
     let report = run_with(&clients().await, args(&format!("no-such-secret-{tag}"))).await;
     let (j, _) = views(&report);
     assert_eq!(j["error"]["code"], "secret_not_found", "{j}");
