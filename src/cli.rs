@@ -6,7 +6,6 @@ use crate::app::{self, App};
 use crate::commands::diagnose::{self as checks, Context};
 use crate::commands::{audit, migrate};
 use crate::deadline::Deadline;
-use crate::outside;
 use crate::telemetry::{self, LogFormat, Sink};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
@@ -90,63 +89,12 @@ enum Command {
     },
     /// Read-only: every secret with rotation in the account and region, its rotation
     /// function, runtime, and what to do next.
-    Audit {
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// Your db-secret-rotator function(s): recognised as such, and named in next steps.
-        #[arg(long)]
-        function: Vec<String>,
-    },
+    Audit(audit::Args),
     /// Dry run by default: the preflight (diagnose run by FUNCTION), then with --apply
     /// point the secret's rotation at FUNCTION, keeping its schedule.
-    Migrate {
-        /// The secret to move.
-        #[arg(
-            long,
-            required_unless_present = "from_function",
-            conflicts_with = "from_function"
-        )]
-        secret_id: Option<String>,
-        /// Move every secret rotated by this function, one at a time, stopping at the first
-        /// refusal.
-        #[arg(long)]
-        from_function: Option<String>,
-        /// The db-secret-rotator function (name or ARN).
-        #[arg(long)]
-        function: String,
-        /// Make the switch (only after a passing preflight).
-        #[arg(long)]
-        apply: bool,
-        /// Rotate at once; without it Secrets Manager only runs testSecret.
-        #[arg(long, requires = "apply")]
-        rotate_now: bool,
-        /// Schedule for a secret that has none, e.g. 'rate(30 days)'.
-        #[arg(long)]
-        schedule: Option<String>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-    },
+    Migrate(migrate::Args),
     /// Name the state of a stuck or drifted rotation and its one safe action; dry run unless --apply.
-    Repair {
-        /// The secret's ARN or name.
-        #[arg(long)]
-        secret_id: String,
-        /// Take the action (after re-checking the state just before it).
-        #[arg(long)]
-        apply: bool,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// The rotation function's timeout: AWSPENDING younger than four times this may
-        /// belong to a running rotation (default: Lambda's maximum; 0: none is running).
-        #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(0..=900))]
-        function_timeout_s: u64,
-        /// The time the checks and the action may take.
-        #[arg(long, default_value_t = 30_000)]
-        timeout_ms: u64,
-    },
+    Repair(crate::commands::repair::Args),
 }
 
 /// Parses the command line; usage errors exit with status 2 (clap's convention).
@@ -188,50 +136,17 @@ pub async fn run(cli: Cli) -> ExitCode {
             timeout_ms,
             function,
         } => diagnose(&app, &secret_id, format, timeout_ms, function).await,
-        Command::Audit { format, function } => run_audit(&app, format, &function).await,
-        Command::Migrate {
-            secret_id,
-            from_function,
-            function,
-            apply,
-            rotate_now,
-            schedule,
-            format,
-        } => {
-            let req = migrate::Request {
-                function,
-                apply,
-                rotate_now,
-                schedule,
-            };
-            run_migrate(&app, secret_id, from_function, &req, format).await
+        Command::Audit(args) => {
+            let format = args.format;
+            crate::commands::print(&audit::run(&app, args).await, format)
         }
-        Command::Repair {
-            secret_id,
-            apply,
-            format,
-            function_timeout_s,
-            timeout_ms,
-        } => {
-            let deadline = Deadline::after(Duration::from_millis(timeout_ms), app.margin());
-            let rotator = match app.rotator() {
-                Ok(r) => r,
-                Err(f) => {
-                    eprintln!("{}: {}", f.cause, f.message);
-                    return ExitCode::from(1);
-                }
-            };
-            let req = crate::commands::repair::Request {
-                secret_id,
-                apply,
-                function_timeout: Duration::from_secs(function_timeout_s),
-            };
-            let report = crate::commands::repair::run(rotator, &req, deadline).await;
-            match format {
-                Format::Json => println!("{}", report.to_json()),
-                Format::Text => print!("{}", report.to_text()),
-            }
-            report.ok()
+        Command::Migrate(args) => {
+            let format = args.format;
+            crate::commands::print(&migrate::run(&app, args).await, format)
+        }
+        Command::Repair(args) => {
+            let format = args.format;
+            crate::commands::print(&crate::commands::repair::run(&app, args).await, format)
         }
     };
     if ok {
@@ -295,74 +210,4 @@ async fn diagnose(
         Format::Text => print!("{}", report.to_text()),
     }
     report.ok()
-}
-
-fn progress(line: &str) {
-    eprintln!("{line}");
-}
-
-async fn run_audit(app: &App, format: Format, ours: &[String]) -> bool {
-    let clients = outside::Clients::new(app.sdk());
-    match audit::run(&clients, &app.region(), ours, &progress).await {
-        Ok(a) => {
-            match format {
-                Format::Json => println!("{}", a.to_json()),
-                Format::Text => print!("{}", a.to_text()),
-            }
-            true
-        }
-        Err(e) => {
-            eprintln!("audit: ListSecrets failed: {e}");
-            if e.denied() {
-                eprintln!("audit: the caller needs secretsmanager:ListSecrets (and lambda:GetFunctionConfiguration, lambda:ListTags)");
-            }
-            false
-        }
-    }
-}
-
-async fn run_migrate(
-    app: &App,
-    secret_id: Option<String>,
-    from_function: Option<String>,
-    req: &migrate::Request,
-    format: Format,
-) -> bool {
-    let clients = outside::Clients::new(app.sdk());
-    let done = match (secret_id, from_function) {
-        (Some(id), _) => vec![migrate::one(&clients, &id, req).await],
-        (None, Some(old)) => {
-            match migrate::from_function(&clients, &app.region(), &old, req, &progress).await {
-                Ok(done) => done,
-                Err(e) => {
-                    eprintln!("migrate: ListSecrets failed: {e}");
-                    return false;
-                }
-            }
-        }
-        // clap requires one of the two.
-        (None, None) => return false,
-    };
-    let ok = done.iter().all(|m| m.passed);
-    match format {
-        Format::Json => {
-            let list: Vec<Value> = done.iter().map(|m| m.report.clone()).collect();
-            println!("{}", json!({"ok": ok, "migrations": list}));
-        }
-        Format::Text => {
-            for m in &done {
-                print!("{}", m.to_text());
-            }
-            if done.is_empty() {
-                println!("migrate: no secret to move");
-            } else if !ok {
-                println!(
-                    "migrate: stopped at {} ({} of the secret(s) before it handled)",
-                    done.last().map(|m| m.secret_id.as_str()).unwrap_or("?"),
-                    done.len() - 1
-                );
-            }
-        }
-    }
-    ok
 }

@@ -56,7 +56,6 @@ use crate::failure::Failure;
 use crate::rotation::Invoker;
 use crate::telemetry;
 use serde_json::Value;
-use std::time::Duration;
 
 /// Handles one invocation payload within `deadline`. Rotation events return `null` on
 /// success; diagnose events return the report.
@@ -111,18 +110,11 @@ pub async fn invoke(app: &App, mut payload: Value, deadline: Deadline) -> Result
             apply,
             function_timeout_s,
         } => {
-            let rotator = app.rotator()?;
-            // At the start of an invocation the time left is the function's own timeout
-            // (rounded up to whole seconds, as Lambda configures it).
-            let own = deadline.remaining().as_millis().div_ceil(1000) as u64;
-            let req = crate::commands::repair::Request {
-                secret_id,
-                apply,
-                function_timeout: Duration::from_secs(function_timeout_s.unwrap_or(own)),
-            };
-            Ok(crate::commands::repair::run(rotator, &req, deadline)
-                .await
-                .to_json())
+            // A function that cannot read its settings fails the invocation, as for every
+            // other event.
+            app.rotator()?;
+            let args = repair::Args::from_event(secret_id, apply, function_timeout_s, &deadline);
+            Ok(repair::run_until(app, &args, deadline).await.to_json())
         }
     }
 }

@@ -71,6 +71,9 @@ causes! {
     /// The token's version lacks AWSPENDING.
     VersionNotPending => "version_not_pending",
         "Remove the stale AWSPENDING label with aws secretsmanager update-secret-version-stage --secret-id <id> --version-stage AWSPENDING --remove-from-version-id <pending_version_id>, then rotate again.";
+    /// Not exactly one version holds AWSCURRENT: the secret has no one live value.
+    StagingLabelsInvalid => "staging_labels_invalid",
+        "Exactly one version must hold AWSCURRENT: inspect the labels with aws secretsmanager describe-secret --secret-id <id> and move AWSCURRENT onto the version the database uses with aws secretsmanager update-secret-version-stage.";
     /// The pending secret names another user or host than allowed.
     UserMismatch => "user_mismatch",
         "Fix the secret JSON so the pending version names the expected user and host; the function never rotates a different account.";
@@ -156,6 +159,6 @@ mod tests {
             assert_eq!(Cause::from_code(code), Some(*cause));
             assert!(cause.remedy().len() > 20, "{code} needs a real remedy");
         }
-        assert_eq!(Cause::ALL.len(), 32);
+        assert_eq!(Cause::ALL.len(), 33);
     }
 }

@@ -4,11 +4,13 @@
 //! from, when Lambda deprecates each runtime ([`runtimes`]), and a function's log group read
 //! back as invocations ([`logs`]). Read-only.
 
+pub mod legacy;
 pub mod logs;
 pub mod runtimes;
 
+use crate::config::Strategy;
+use crate::engine::Engine;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use serde_json::{json, Map, Value};
 
 /// The clients the operator commands use, built once from the shared AWS configuration.
 /// Every read goes through [`Clients::call`].
@@ -164,10 +166,10 @@ where
 pub struct HostedApp {
     /// The application name, e.g. `SecretsManagerRDSPostgreSQLRotationSingleUser`.
     pub name: String,
-    /// The engine family (`postgres`, `mysql`, `mariadb`), when this function supports it.
-    pub engine: Option<&'static str>,
-    /// `single_user` or `alternating_users` (MultiUser), when known.
-    pub strategy: Option<&'static str>,
+    /// The engine (`postgres`, `mysql`, `mariadb`), when this function supports it.
+    pub engine: Option<Engine>,
+    /// Single user or alternating users (MultiUser), when known.
+    pub strategy: Option<Strategy>,
 }
 
 /// The tag AWS's Serverless Application Repository puts on the functions it deploys.
@@ -180,38 +182,86 @@ pub fn hosted_app(application_id: &str) -> HostedApp {
         .next()
         .unwrap_or(application_id)
         .to_string();
-    let rest = name.strip_prefix("SecretsManagerRDS");
-    let (engine, rest) = match rest {
-        Some(r) if r.starts_with("PostgreSQLRotation") => (Some("postgres"), &r[18..]),
-        Some(r) if r.starts_with("MySQLRotation") => (Some("mysql"), &r[13..]),
-        Some(r) if r.starts_with("MariaDBRotation") => (Some("mariadb"), &r[15..]),
-        _ => (None, ""),
-    };
+    // SecretsManagerRDS<Engine>Rotation<SingleUser|MultiUser>: the names AWS publishes.
+    let (engine, rest) = name
+        .strip_prefix("SecretsManagerRDS")
+        .and_then(|r| {
+            [
+                ("PostgreSQLRotation", Engine::Postgres),
+                ("MySQLRotation", Engine::MySql),
+                ("MariaDBRotation", Engine::MariaDb),
+            ]
+            .into_iter()
+            .find_map(|(prefix, engine)| r.strip_prefix(prefix).map(|rest| (Some(engine), rest)))
+        })
+        .unwrap_or((None, ""));
     let strategy = match rest {
-        "SingleUser" => Some("single_user"),
-        "MultiUser" => Some("alternating_users"),
+        "SingleUser" => Some(Strategy::SingleUser),
+        "MultiUser" => Some(Strategy::AlternatingUsers),
         _ => None,
     };
     HostedApp {
-        name,
         engine: engine.filter(|_| strategy.is_some()),
         strategy,
+        name,
     }
 }
 
-/// The rotation rules as the AWS CLI's `--rotation-rules` takes them.
-pub fn rules_json(rules: &aws_sdk_secretsmanager::types::RotationRulesType) -> Value {
-    let mut m = Map::new();
-    if let Some(days) = rules.automatically_after_days() {
-        m.insert("AutomaticallyAfterDays".into(), json!(days));
+/// A secret's rotation rules, serialised as the AWS CLI's `--rotation-rules` takes them
+/// (only the fields that are set).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RotationRules {
+    /// `AutomaticallyAfterDays`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub automatically_after_days: Option<i64>,
+    /// `ScheduleExpression`: `rate(30 days)` or `cron(...)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_expression: Option<String>,
+    /// `Duration`: the rotation window, e.g. `3h`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+}
+
+impl RotationRules {
+    /// The rules Secrets Manager answered with.
+    pub fn from_sdk(rules: &aws_sdk_secretsmanager::types::RotationRulesType) -> RotationRules {
+        RotationRules {
+            automatically_after_days: rules.automatically_after_days(),
+            schedule_expression: rules.schedule_expression().map(str::to_string),
+            duration: rules.duration().map(str::to_string),
+        }
     }
-    if let Some(expr) = rules.schedule_expression() {
-        m.insert("ScheduleExpression".into(), json!(expr));
+
+    /// A schedule expression alone (`--schedule`).
+    pub fn schedule(expression: &str) -> RotationRules {
+        RotationRules {
+            schedule_expression: Some(expression.to_string()),
+            ..RotationRules::default()
+        }
     }
-    if let Some(duration) = rules.duration() {
-        m.insert("Duration".into(), json!(duration));
+
+    /// Whether no field is set (Secrets Manager then has no schedule to keep).
+    pub fn is_empty(&self) -> bool {
+        self == &RotationRules::default()
     }
-    Value::Object(m)
+
+    /// The rules for RotateSecret.
+    pub fn to_sdk(&self) -> aws_sdk_secretsmanager::types::RotationRulesType {
+        aws_sdk_secretsmanager::types::RotationRulesType::builder()
+            .set_automatically_after_days(self.automatically_after_days)
+            .set_schedule_expression(self.schedule_expression.clone())
+            .set_duration(self.duration.clone())
+            .build()
+    }
+}
+
+impl std::fmt::Display for RotationRules {
+    /// The JSON `--rotation-rules` takes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let json = serde_json::to_string(self).map_err(|_| std::fmt::Error)?;
+        f.write_str(&json)
+    }
 }
 
 /// A Secrets Manager date as RFC 3339, for reports.
@@ -226,17 +276,39 @@ mod tests {
     #[test]
     fn hosted_application_names_give_engine_and_strategy() {
         let a = hosted_app("arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSPostgreSQLRotationSingleUser");
-        assert_eq!(a.engine, Some("postgres"));
-        assert_eq!(a.strategy, Some("single_user"));
+        assert_eq!(a.engine, Some(Engine::Postgres));
+        assert_eq!(a.strategy, Some(Strategy::SingleUser));
         let a = hosted_app("arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSMySQLRotationMultiUser");
         assert_eq!(
             (a.engine, a.strategy),
-            (Some("mysql"), Some("alternating_users"))
+            (Some(Engine::MySql), Some(Strategy::AlternatingUsers))
         );
         let a = hosted_app("arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSMariaDBRotationSingleUser");
-        assert_eq!(a.engine, Some("mariadb"));
+        assert_eq!(a.engine, Some(Engine::MariaDb));
         let a = hosted_app("arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSOracleRotationSingleUser");
         assert_eq!(a.engine, None);
+        assert_eq!(a.strategy, None);
         assert_eq!(a.name, "SecretsManagerRDSOracleRotationSingleUser");
+        // A known engine with an unknown suffix names neither.
+        let a = hosted_app("applications/SecretsManagerRDSPostgreSQLRotationTripleUser");
+        assert_eq!((a.engine, a.strategy), (None, None));
+        assert_eq!(hosted_app("").name, "");
+    }
+
+    #[test]
+    fn rotation_rules_print_as_the_cli_takes_them() {
+        let r = RotationRules {
+            automatically_after_days: Some(30),
+            duration: Some("3h".into()),
+            ..RotationRules::default()
+        };
+        assert_eq!(
+            r.to_string(),
+            r#"{"AutomaticallyAfterDays":30,"Duration":"3h"}"#
+        );
+        assert_eq!(RotationRules::default().to_string(), "{}");
+        assert!(RotationRules::default().is_empty());
+        assert!(!RotationRules::schedule("rate(30 days)").is_empty());
+        assert_eq!(RotationRules::from_sdk(&r.to_sdk()), r);
     }
 }

@@ -1,4 +1,5 @@
-//! Where secrets are kept: the [`SecretStore`] trait the rotation steps use, its AWS adapter
+//! Where secrets are kept: the [`SecretStore`] trait the rotation steps use (and
+//! [`SecretAdmin`], the dated reads the operator commands add), its AWS adapter
 //! ([`SecretsManager`]), an in-memory store for unit tests of the protocol ([`memory`]), and
 //! the RDS adapter that completes RDS-managed master secrets ([`Rds`]). Every AWS call goes
 //! through one wrapper ([`call`]): within the deadline, logged as an `aws_call` event, its
@@ -15,10 +16,11 @@ pub use secrets::{Dates, Description, SecretsManager};
 
 use crate::config::PasswordPolicy;
 use crate::deadline::Deadline;
-use crate::failure::Failure;
+use crate::failure::{Cause, Failure};
 use crate::secret::{Engine, Password, SecretRole};
 use crate::text::shell_quote;
 use std::future::Future;
+use std::time::SystemTime;
 
 /// One UpdateSecretVersionStage: `stage` onto `to` and off `from` (either may be absent).
 /// Secrets Manager refuses it when `from` does not hold the label, so a label that moved in
@@ -117,6 +119,73 @@ pub trait SecretStore: Send + Sync {
     ) -> impl Future<Output = Result<(), Failure>> + Send;
 }
 
+/// What the operator commands read beyond the steps' calls: the dates that tell whether a
+/// rotation may still be running. Both stores implement it, so a command written against it
+/// is unit-tested on the in-memory store.
+pub trait SecretAdmin: SecretStore {
+    /// DescribeSecret, with when the secret last changed and was last rotated.
+    fn describe_dated(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+    ) -> impl Future<Output = Result<(Description, Dates), Failure>> + Send;
+
+    /// GetSecretValue of `version_id` under `role`'s stage, uncached, with the version's
+    /// creation date; `Ok(None)` when there is no such value.
+    fn get_value_dated(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        role: SecretRole,
+        version_id: &str,
+    ) -> impl Future<Output = Result<Option<(Password, Option<SystemTime>)>, Failure>> + Send;
+}
+
+/// The AWS adapter's own dated calls.
+impl SecretAdmin for SecretsManager {
+    async fn describe_dated(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+    ) -> Result<(Description, Dates), Failure> {
+        SecretsManager::describe_dated(self, deadline, secret_id).await
+    }
+
+    async fn get_value_dated(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        role: SecretRole,
+        version_id: &str,
+    ) -> Result<Option<(Password, Option<SystemTime>)>, Failure> {
+        SecretsManager::get_value_dated(self, deadline, secret_id, role, version_id).await
+    }
+}
+
+impl Description {
+    /// The one version holding AWSCURRENT. None or several is `staging_labels_invalid`
+    /// (with `versions_holding_current`): the secret then has no one live value, and nothing
+    /// that reads "the current password" can go on.
+    pub fn sole_current(&self) -> Result<&str, Failure> {
+        let mut holders = self
+            .versions
+            .iter()
+            .filter(|(_, stages)| stages.iter().any(|s| s == "AWSCURRENT"))
+            .map(|(id, _)| id.as_str());
+        match (holders.next(), holders.count()) {
+            (Some(id), 0) => Ok(id),
+            (first, more) => {
+                let n = usize::from(first.is_some()) + more;
+                Err(Failure::new(
+                    Cause::StagingLabelsInvalid,
+                    format!("{n} versions hold AWSCURRENT"),
+                )
+                .with("versions_holding_current", n))
+            }
+        }
+    }
+}
+
 /// Loads the shared AWS configuration once per process: region, credentials and the
 /// `AWS_ENDPOINT_URL*` overrides come from the standard sources.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
@@ -134,4 +203,42 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
         )
         .load()
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn description(versions: &[(&str, &[&str])]) -> Description {
+        Description {
+            arn: "arn".into(),
+            rotation_enabled: true,
+            rotation_lambda_arn: None,
+            versions: versions
+                .iter()
+                .map(|(v, l)| (v.to_string(), l.iter().map(|s| s.to_string()).collect()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn exactly_one_version_must_hold_awscurrent() {
+        let one = description(&[("a", &["AWSCURRENT"]), ("b", &["AWSPENDING"])]);
+        assert_eq!(one.sole_current().unwrap(), "a");
+        for (d, n) in [
+            (description(&[("b", &["AWSPENDING"])]), 0),
+            (
+                description(&[("a", &["AWSCURRENT"]), ("b", &["AWSCURRENT"])]),
+                2,
+            ),
+        ] {
+            let f = d.sole_current().unwrap_err();
+            assert_eq!(f.cause, Cause::StagingLabelsInvalid);
+            assert_eq!(f.evidence["versions_holding_current"], n);
+            assert!(
+                f.signals.aws_code.is_none(),
+                "no AWS error code is invented"
+            );
+        }
+    }
 }
