@@ -15,6 +15,8 @@ pub struct Raw {
     pub timestamp_ms: i64,
     /// START was in the window (else the stream was cut before it).
     pub started: bool,
+    /// END or REPORT was seen: the invocation is over.
+    pub ended: bool,
     /// The function's own lines, in order.
     pub lines: Vec<AppLine>,
     /// REPORT's Duration.
@@ -54,6 +56,7 @@ pub fn invocations(events: &[LogEvent]) -> Vec<Raw> {
                     if request_id.is_empty() => {}
                 Line::End { request_id } => {
                     let raw = get(&mut found, &request_id, e.timestamp_ms);
+                    raw.ended = true;
                     // A stream cut before START: what came before END is this invocation's.
                     adopt(raw, &mut pending);
                     current = None;
@@ -64,6 +67,7 @@ pub fn invocations(events: &[LogEvent]) -> Vec<Raw> {
                     status,
                 } => {
                     let raw = get(&mut found, &request_id, e.timestamp_ms);
+                    raw.ended = true;
                     adopt(raw, &mut pending);
                     raw.duration_ms = duration_ms.or(raw.duration_ms);
                     match status.as_deref() {

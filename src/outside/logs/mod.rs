@@ -102,11 +102,14 @@ impl Invocation {
     }
 }
 
-/// Every invocation in `events`, newest first.
+/// Every invocation in `events`, newest first. One still running (no END or REPORT yet, no
+/// failure or timeout) has no outcome to report and is left out.
 pub fn invocations(events: &[LogEvent]) -> Vec<Invocation> {
     let mut all: Vec<Invocation> = group::invocations(events)
         .into_iter()
-        .map(analyse)
+        .map(|raw| (raw.ended, analyse(raw)))
+        .filter(|(ended, inv)| *ended || inv.outcome != Outcome::Ok)
+        .map(|(_, inv)| inv)
         .collect();
     all.sort_by(|a, b| {
         b.timestamp_ms

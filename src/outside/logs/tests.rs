@@ -483,3 +483,29 @@ fn durations_and_windows() {
         (w.start_ms.min(never.start_ms), never.end_ms.max(w.end_ms))
     );
 }
+
+#[test]
+fn an_invocation_still_running_has_no_outcome_yet() {
+    let (done, running) = (
+        "ffffffff-0000-4000-8000-000000000001",
+        "ffffffff-0000-4000-8000-000000000002",
+    );
+    let mut s = Stream::new("s", T0);
+    s.start(done)
+        .info(
+            done,
+            &format!("createSecret: Successfully put secret for ARN {ARN} and version {done}."),
+        )
+        .end(done, 300.0)
+        .start(running)
+        .info(running, "Found credentials in environment variables.");
+    let all = invocations(&s.events);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(all[0].request_id, done);
+    // Once it fails, it is reported even before its END.
+    s.unhandled("KeyError: 'host key is missing from secret JSON'");
+    assert_eq!(
+        invocations(&s.events)[0].cause.as_deref(),
+        Some("secret_json_missing_key")
+    );
+}
