@@ -6,7 +6,7 @@
 //! this file holds the one dispatch, and the start of logging.
 
 use crate::app::{self, App};
-use crate::commands::{self, audit, diagnose, migrate, repair, rotate, step};
+use crate::commands::{self, audit, diagnose, logs, migrate, repair, rotate, step};
 use crate::telemetry::{LogFormat, Sink};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
@@ -50,6 +50,8 @@ enum Command {
     Migrate(migrate::Args),
     /// Name the state of a stuck or drifted rotation and its one safe action; dry run unless --apply.
     Repair(repair::Args),
+    /// Read-only: a secret's last rotations, read from its rotation function's log group and named.
+    Logs(logs::Args),
 }
 
 /// Parses the command line; usage errors exit with status 2 (clap's convention).
@@ -93,6 +95,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Repair(args) => {
             let format = args.format;
             commands::print(&repair::run(&app, args).await, format)
+        }
+        Command::Logs(args) => {
+            let format = args.format;
+            commands::print(&logs::run(&app, args).await, format)
         }
     };
     if ok {

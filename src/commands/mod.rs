@@ -7,12 +7,14 @@
 //! - [`repair`]: names the state of a stuck or drifted rotation and takes its one safe action.
 //! - [`audit`]: every secret with rotation in the account, its function and next step.
 //! - [`migrate`]: moves a secret's rotation onto this function after a preflight.
+//! - [`logs`]: a secret's last rotations read from its function's log group, and named.
 //!
 //! [`invoke`] maps a Lambda invocation payload onto them, so the CLI's `step` command runs
 //! exactly the Lambda's code path.
 
 pub mod audit;
 pub mod diagnose;
+pub mod logs;
 pub mod migrate;
 pub mod repair;
 pub mod rotate;

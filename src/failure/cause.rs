@@ -137,6 +137,15 @@ causes! {
     /// The function's role lacks (or is denied) an action the rotation calls.
     RolePermissionMissing => "role_permission_missing",
         "Grant the role the listed actions on the listed resource (aws iam put-role-policy ...), or narrow the Deny (a permissions boundary or organization policy) that blocks them.";
+    /// A rotation function could not load its code (read from its logs: "Unable to import module").
+    FunctionImportError => "function_import_error",
+        "The function's code does not load on its runtime: rebuild the bundle for the configured runtime (native modules such as _pg or libpq for that Python version), or move the secret to db-secret-rotator with the migrate command.";
+    /// A rotation function ran out of time, and its last line names no other cause (read from its logs).
+    FunctionTimedOut => "function_timed_out",
+        "Read the last line before the timeout: it is what the function was waiting on. Raise the function timeout, and check the path from the function to the database and to Secrets Manager (diagnose --scope config).";
+    /// A rotation function failed in a way its logs do not let us name.
+    UnrecognisedFailure => "unrecognised_failure",
+        "Read the evidence line and the lines around it in the function's log group; run diagnose on the secret to name the cause from the inside.";
     /// Anything not classified above.
     InternalError => "internal_error",
         "This is a bug in db-secret-rotator: report it with this event (it contains no secret values).";
@@ -162,6 +171,6 @@ mod tests {
             assert_eq!(Cause::from_code(code), Some(*cause));
             assert!(cause.remedy().len() > 20, "{code} needs a real remedy");
         }
-        assert_eq!(Cause::ALL.len(), 34);
+        assert_eq!(Cause::ALL.len(), 37);
     }
 }

@@ -2,10 +2,11 @@
 //! caller's credentials (never the function's): the clients they use and how their AWS errors
 //! read ([`Clients`], [`AwsError`]), the hosted rotation applications a function may come
 //! from, when Lambda deprecates each runtime ([`runtimes`]), the checks of the policies
-//! around the function ([`policy`]), and what an old rotation function's package and stack
-//! say ([`legacy`]). Read-only.
+//! around the function ([`policy`]), what an old rotation function's package and stack say
+//! ([`legacy`]), and a function's log group read back as invocations ([`logs`]). Read-only.
 
 pub mod legacy;
+pub mod logs;
 pub mod policy;
 pub mod runtimes;
 
