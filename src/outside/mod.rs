@@ -3,6 +3,7 @@
 //! read ([`Clients`], [`AwsError`]), the hosted rotation applications a function may come
 //! from, and when Lambda deprecates each runtime ([`runtimes`]). Read-only.
 
+pub mod network;
 pub mod runtimes;
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;

@@ -1,0 +1,4 @@
+//! The network half of the configuration checks.
+
+pub mod eval;
+pub mod model;
