@@ -8,6 +8,9 @@ use super::model::{NetworkAcl, SecurityGroup};
 /// The ports a client uses for its side of a connection, which return traffic goes to.
 pub const EPHEMERAL: (i32, i32) = (1024, 65535);
 
+/// The public internet as a peer.
+pub const INTERNET: &str = "0.0.0.0/0";
+
 /// The rule number AWS shows for the implicit deny (`*`).
 const IMPLICIT_RULE: i32 = 32767;
 
@@ -59,8 +62,26 @@ pub enum Overlap {
     Partial,
 }
 
-/// How `rule` relates to `peer`.
+/// The address ranges no public AWS endpoint lies in (RFC 1918, carrier-grade NAT, link-local).
+const PRIVATE: [&str; 5] = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "169.254.0.0/16",
+];
+
+/// How `rule` relates to `peer`. The peer `0.0.0.0/0` stands for the public internet (an AWS
+/// API behind a NAT gateway): a rule for a private range never matches it.
 pub fn overlap(rule: &str, peer: &str) -> Overlap {
+    if peer == INTERNET && rule != INTERNET {
+        let private = PRIVATE.iter().any(
+            |p| matches!((range(p), range(rule)), (Some((a, b)), Some((c, d))) if a <= c && d <= b),
+        );
+        if private {
+            return Overlap::Disjoint;
+        }
+    }
     match (range(rule), range(peer)) {
         (Some((a, b)), Some((c, d))) if a <= c && d <= b => Overlap::Covers,
         (Some((a, b)), Some((c, d))) if b < c || d < a => Overlap::Disjoint,
@@ -245,6 +266,9 @@ mod tests {
         assert_eq!(overlap("10.1.0.0/16", "10.0.1.0/24"), Overlap::Disjoint);
         assert_eq!(overlap("10.0.1.0/25", "10.0.1.0/24"), Overlap::Partial);
         assert_eq!(overlap("pl-123", "10.0.1.0/24"), Overlap::Partial);
+        assert_eq!(overlap("10.0.0.0/16", INTERNET), Overlap::Disjoint);
+        assert_eq!(overlap("52.94.0.0/16", INTERNET), Overlap::Partial);
+        assert_eq!(overlap(INTERNET, INTERNET), Overlap::Covers);
     }
 
     #[test]

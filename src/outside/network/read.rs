@@ -1,0 +1,589 @@
+//! Reads the network model through [`Clients::call`], each object once: a [`Reader`] keeps
+//! what it read (and the errors) keyed by id or VPC, so checks over many secrets make calls
+//! that grow with the distinct functions, VPCs and groups, not with the secrets.
+
+use super::model::*;
+use crate::outside::{AwsError, Clients};
+use std::collections::HashMap;
+
+type Read<T> = Result<T, AwsError>;
+
+/// The cache of everything read for the configuration checks.
+pub struct Reader {
+    clients: Clients,
+    functions: HashMap<String, Read<Option<Function>>>,
+    concurrency: HashMap<String, Read<Option<i32>>>,
+    policies: HashMap<String, Read<Option<String>>>,
+    subnets: HashMap<String, Read<Subnet>>,
+    groups: HashMap<String, Read<SecurityGroup>>,
+    tables: HashMap<String, Read<Vec<RouteTable>>>,
+    acls: HashMap<String, Read<Vec<NetworkAcl>>>,
+    endpoints: HashMap<String, Read<Vec<Endpoint>>>,
+    databases: HashMap<String, Read<Option<Database>>>,
+}
+
+fn missing(code: &str, action: &str, id: &str) -> AwsError {
+    AwsError {
+        code: code.into(),
+        message: format!("{id} does not exist"),
+        action: action.into(),
+    }
+}
+
+fn strings(v: &[String]) -> Vec<String> {
+    v.to_vec()
+}
+
+impl Reader {
+    /// A reader with nothing read yet.
+    pub fn new(clients: Clients) -> Reader {
+        Reader {
+            clients,
+            functions: HashMap::new(),
+            concurrency: HashMap::new(),
+            policies: HashMap::new(),
+            subnets: HashMap::new(),
+            groups: HashMap::new(),
+            tables: HashMap::new(),
+            acls: HashMap::new(),
+            endpoints: HashMap::new(),
+            databases: HashMap::new(),
+        }
+    }
+
+    /// The region the clients call (for remedies naming a service endpoint).
+    pub fn region(&self) -> String {
+        self.clients
+            .ec2
+            .config()
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "<region>".into())
+    }
+
+    /// GetFunctionConfiguration; None when the function does not exist.
+    pub async fn function(&mut self, name: &str) -> Read<Option<Function>> {
+        if let Some(hit) = self.functions.get(name) {
+            return hit.clone();
+        }
+        let c = &self.clients;
+        let got = c
+            .call(
+                "lambda",
+                "GetFunctionConfiguration",
+                c.lambda
+                    .get_function_configuration()
+                    .function_name(name)
+                    .send(),
+            )
+            .await;
+        let read = match got {
+            Err(e) if e.not_found() => Ok(None),
+            Err(e) => Err(e),
+            Ok(out) => Ok(Some(Function {
+                name: out.function_name().unwrap_or(name).to_string(),
+                arn: out.function_arn().unwrap_or_default().to_string(),
+                timeout_s: out.timeout().unwrap_or(3) as i64,
+                subnet_ids: out
+                    .vpc_config()
+                    .map(|v| strings(v.subnet_ids()))
+                    .unwrap_or_default(),
+                security_group_ids: out
+                    .vpc_config()
+                    .map(|v| strings(v.security_group_ids()))
+                    .unwrap_or_default(),
+                environment: out
+                    .environment()
+                    .and_then(|e| e.variables())
+                    .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
+            })),
+        };
+        self.functions.insert(name.to_string(), read.clone());
+        read
+    }
+
+    /// GetFunctionConcurrency: the reserved concurrency, None when unset.
+    pub async fn concurrency(&mut self, name: &str) -> Read<Option<i32>> {
+        if let Some(hit) = self.concurrency.get(name) {
+            return hit.clone();
+        }
+        let c = &self.clients;
+        let read = c
+            .call(
+                "lambda",
+                "GetFunctionConcurrency",
+                c.lambda
+                    .get_function_concurrency()
+                    .function_name(name)
+                    .send(),
+            )
+            .await
+            .map(|o| o.reserved_concurrent_executions());
+        self.concurrency.insert(name.to_string(), read.clone());
+        read
+    }
+
+    /// GetPolicy: the resource policy document, None when the function has none.
+    pub async fn policy(&mut self, name: &str) -> Read<Option<String>> {
+        if let Some(hit) = self.policies.get(name) {
+            return hit.clone();
+        }
+        let c = &self.clients;
+        let read = match c
+            .call(
+                "lambda",
+                "GetPolicy",
+                c.lambda.get_policy().function_name(name).send(),
+            )
+            .await
+        {
+            Err(e) if e.not_found() => Ok(None),
+            other => other.map(|o| o.policy().map(str::to_string)),
+        };
+        self.policies.insert(name.to_string(), read.clone());
+        read
+    }
+
+    /// DescribeSubnets for the ids not read yet, then the subnets asked for, in order.
+    pub async fn subnets(&mut self, ids: &[String]) -> Read<Vec<Subnet>> {
+        let wanted: Vec<String> = ids
+            .iter()
+            .filter(|i| !self.subnets.contains_key(*i))
+            .cloned()
+            .collect();
+        if !wanted.is_empty() {
+            let c = &self.clients;
+            match c
+                .call(
+                    "ec2",
+                    "DescribeSubnets",
+                    c.ec2
+                        .describe_subnets()
+                        .set_subnet_ids(Some(wanted.clone()))
+                        .send(),
+                )
+                .await
+            {
+                Err(e) => wanted.iter().for_each(|i| {
+                    self.subnets.insert(i.clone(), Err(e.clone()));
+                }),
+                Ok(out) => {
+                    for s in out.subnets() {
+                        let subnet = Subnet {
+                            id: s.subnet_id().unwrap_or_default().into(),
+                            vpc_id: s.vpc_id().unwrap_or_default().into(),
+                            az: s.availability_zone().unwrap_or_default().into(),
+                            cidr: s.cidr_block().unwrap_or_default().into(),
+                        };
+                        self.subnets.insert(subnet.id.clone(), Ok(subnet));
+                    }
+                    for i in &wanted {
+                        self.subnets.entry(i.clone()).or_insert_with(|| {
+                            Err(missing(
+                                "InvalidSubnetID.NotFound",
+                                "ec2:DescribeSubnets",
+                                i,
+                            ))
+                        });
+                    }
+                }
+            }
+        }
+        ids.iter().map(|i| self.subnets[i].clone()).collect()
+    }
+
+    /// DescribeSecurityGroups for the ids not read yet, then the groups asked for, in order.
+    pub async fn groups(&mut self, ids: &[String]) -> Read<Vec<SecurityGroup>> {
+        let wanted: Vec<String> = ids
+            .iter()
+            .filter(|i| !self.groups.contains_key(*i))
+            .cloned()
+            .collect();
+        if !wanted.is_empty() {
+            let c = &self.clients;
+            match c
+                .call(
+                    "ec2",
+                    "DescribeSecurityGroups",
+                    c.ec2
+                        .describe_security_groups()
+                        .set_group_ids(Some(wanted.clone()))
+                        .send(),
+                )
+                .await
+            {
+                Err(e) => wanted.iter().for_each(|i| {
+                    self.groups.insert(i.clone(), Err(e.clone()));
+                }),
+                Ok(out) => {
+                    for g in out.security_groups() {
+                        let group = SecurityGroup {
+                            id: g.group_id().unwrap_or_default().into(),
+                            vpc_id: g.vpc_id().unwrap_or_default().into(),
+                            ingress: g.ip_permissions().iter().map(sg_rule).collect(),
+                            egress: g.ip_permissions_egress().iter().map(sg_rule).collect(),
+                        };
+                        self.groups.insert(group.id.clone(), Ok(group));
+                    }
+                    for i in &wanted {
+                        self.groups.entry(i.clone()).or_insert_with(|| {
+                            Err(missing(
+                                "InvalidGroup.NotFound",
+                                "ec2:DescribeSecurityGroups",
+                                i,
+                            ))
+                        });
+                    }
+                }
+            }
+        }
+        ids.iter().map(|i| self.groups[i].clone()).collect()
+    }
+
+    /// DescribeRouteTables of a VPC.
+    pub async fn route_tables(&mut self, vpc: &str) -> Read<Vec<RouteTable>> {
+        if let Some(hit) = self.tables.get(vpc) {
+            return hit.clone();
+        }
+        let c = &self.clients;
+        let mut all = Vec::new();
+        let mut token = None;
+        let read = loop {
+            let req = c
+                .ec2
+                .describe_route_tables()
+                .filters(vpc_filter(vpc))
+                .set_next_token(token);
+            match c.call("ec2", "DescribeRouteTables", req.send()).await {
+                Err(e) => break Err(e),
+                Ok(out) => {
+                    all.extend(out.route_tables().iter().map(route_table));
+                    token = out.next_token().map(str::to_string);
+                    if token.is_none() {
+                        break Ok(all);
+                    }
+                }
+            }
+        };
+        self.tables.insert(vpc.to_string(), read.clone());
+        read
+    }
+
+    /// DescribeNetworkAcls of a VPC.
+    pub async fn network_acls(&mut self, vpc: &str) -> Read<Vec<NetworkAcl>> {
+        if let Some(hit) = self.acls.get(vpc) {
+            return hit.clone();
+        }
+        let c = &self.clients;
+        let mut all = Vec::new();
+        let mut token = None;
+        let read = loop {
+            let req = c
+                .ec2
+                .describe_network_acls()
+                .filters(vpc_filter(vpc))
+                .set_next_token(token);
+            match c.call("ec2", "DescribeNetworkAcls", req.send()).await {
+                Err(e) => break Err(e),
+                Ok(out) => {
+                    all.extend(out.network_acls().iter().map(network_acl));
+                    token = out.next_token().map(str::to_string);
+                    if token.is_none() {
+                        break Ok(all);
+                    }
+                }
+            }
+        };
+        self.acls.insert(vpc.to_string(), read.clone());
+        read
+    }
+
+    /// DescribeVpcEndpoints of a VPC.
+    pub async fn endpoints(&mut self, vpc: &str) -> Read<Vec<Endpoint>> {
+        if let Some(hit) = self.endpoints.get(vpc) {
+            return hit.clone();
+        }
+        let c = &self.clients;
+        let mut all = Vec::new();
+        let mut token = None;
+        let read = loop {
+            let req = c
+                .ec2
+                .describe_vpc_endpoints()
+                .filters(vpc_filter(vpc))
+                .set_next_token(token);
+            match c.call("ec2", "DescribeVpcEndpoints", req.send()).await {
+                Err(e) => break Err(e),
+                Ok(out) => {
+                    all.extend(out.vpc_endpoints().iter().map(|e| {
+                        Endpoint {
+                            id: e.vpc_endpoint_id().unwrap_or_default().into(),
+                            vpc_id: e.vpc_id().unwrap_or_default().into(),
+                            service_name: e.service_name().unwrap_or_default().into(),
+                            interface: e.vpc_endpoint_type().map(|t| t.as_str())
+                                == Some("Interface"),
+                            subnet_ids: strings(e.subnet_ids()),
+                            security_group_ids: e
+                                .groups()
+                                .iter()
+                                .filter_map(|g| g.group_id().map(str::to_string))
+                                .collect(),
+                            private_dns: e.private_dns_enabled().unwrap_or(false),
+                            state: e
+                                .state()
+                                .map(|s| s.as_str().to_ascii_lowercase())
+                                .unwrap_or_default(),
+                        }
+                    }));
+                    token = out.next_token().map(str::to_string);
+                    if token.is_none() {
+                        break Ok(all);
+                    }
+                }
+            }
+        };
+        self.endpoints.insert(vpc.to_string(), read.clone());
+        read
+    }
+
+    /// The RDS instance or cluster whose endpoint is `host` (looked up by the identifier its
+    /// first label names); None when there is none in this account and region.
+    pub async fn database(&mut self, host: &str) -> Read<Option<Database>> {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        if let Some(hit) = self.databases.get(&host) {
+            return hit.clone();
+        }
+        let read = self.read_database(&host).await;
+        self.databases.insert(host, read.clone());
+        read
+    }
+
+    async fn read_database(&mut self, host: &str) -> Read<Option<Database>> {
+        let id = host.split('.').next().unwrap_or_default().to_string();
+        let c = self.clients.clone();
+        let same = |a: Option<&str>| a.map(|a| a.eq_ignore_ascii_case(host)).unwrap_or(false);
+        match c
+            .call(
+                "rds",
+                "DescribeDBInstances",
+                c.rds
+                    .describe_db_instances()
+                    .db_instance_identifier(&id)
+                    .send(),
+            )
+            .await
+        {
+            Err(e) if !e.code.contains("NotFound") => return Err(e),
+            Err(_) => {}
+            Ok(out) => {
+                if let Some(i) = out
+                    .db_instances()
+                    .iter()
+                    .find(|i| same(i.endpoint().and_then(|e| e.address())))
+                {
+                    let group = i.db_subnet_group();
+                    let all: Vec<_> = group.map(|g| g.subnets().to_vec()).unwrap_or_default();
+                    let az = i.availability_zone();
+                    let here: Vec<String> = all
+                        .iter()
+                        .filter(|s| {
+                            az.is_some()
+                                && s.subnet_availability_zone().and_then(|z| z.name()) == az
+                        })
+                        .filter_map(|s| s.subnet_identifier().map(str::to_string))
+                        .collect();
+                    let subnet_ids = if here.is_empty() {
+                        all.iter()
+                            .filter_map(|s| s.subnet_identifier().map(str::to_string))
+                            .collect()
+                    } else {
+                        here
+                    };
+                    return Ok(Some(Database {
+                        id: i.db_instance_identifier().unwrap_or(&id).into(),
+                        kind: "instance",
+                        port: i.endpoint().and_then(|e| e.port()).unwrap_or_default(),
+                        vpc_id: group.and_then(|g| g.vpc_id()).unwrap_or_default().into(),
+                        subnet_ids,
+                        security_group_ids: i
+                            .vpc_security_groups()
+                            .iter()
+                            .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
+                            .collect(),
+                        publicly_accessible: i.publicly_accessible().unwrap_or(false),
+                    }));
+                }
+            }
+        }
+        let out = match c
+            .call(
+                "rds",
+                "DescribeDBClusters",
+                c.rds
+                    .describe_db_clusters()
+                    .db_cluster_identifier(&id)
+                    .send(),
+            )
+            .await
+        {
+            Err(e) if e.code.contains("NotFound") => return Ok(None),
+            other => other?,
+        };
+        let Some(k) = out.db_clusters().iter().find(|k| {
+            same(k.endpoint())
+                || same(k.reader_endpoint())
+                || k.custom_endpoints().iter().any(|e| same(Some(e)))
+        }) else {
+            return Ok(None);
+        };
+        let group_name = k.db_subnet_group().unwrap_or_default().to_string();
+        let groups = c
+            .call(
+                "rds",
+                "DescribeDBSubnetGroups",
+                c.rds
+                    .describe_db_subnet_groups()
+                    .db_subnet_group_name(group_name)
+                    .send(),
+            )
+            .await?;
+        let group = groups.db_subnet_groups().first();
+        Ok(Some(Database {
+            id: k.db_cluster_identifier().unwrap_or(&id).into(),
+            kind: "cluster",
+            port: k.port().unwrap_or_default(),
+            vpc_id: group.and_then(|g| g.vpc_id()).unwrap_or_default().into(),
+            subnet_ids: group
+                .map(|g| {
+                    g.subnets()
+                        .iter()
+                        .filter_map(|s| s.subnet_identifier().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            security_group_ids: k
+                .vpc_security_groups()
+                .iter()
+                .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
+                .collect(),
+            publicly_accessible: k.publicly_accessible().unwrap_or(false),
+        }))
+    }
+}
+
+fn vpc_filter(vpc: &str) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder()
+        .name("vpc-id")
+        .values(vpc)
+        .build()
+}
+
+fn sg_rule(p: &aws_sdk_ec2::types::IpPermission) -> SgRule {
+    SgRule {
+        protocol: p.ip_protocol().unwrap_or("-1").to_string(),
+        from_port: p.from_port(),
+        to_port: p.to_port(),
+        cidrs: p
+            .ip_ranges()
+            .iter()
+            .filter_map(|r| r.cidr_ip().map(str::to_string))
+            .collect(),
+        groups: p
+            .user_id_group_pairs()
+            .iter()
+            .filter_map(|g| g.group_id().map(str::to_string))
+            .collect(),
+        prefix_lists: p
+            .prefix_list_ids()
+            .iter()
+            .filter_map(|l| l.prefix_list_id().map(str::to_string))
+            .collect(),
+    }
+}
+
+fn route_table(t: &aws_sdk_ec2::types::RouteTable) -> RouteTable {
+    let assoc = t.associations();
+    RouteTable {
+        id: t.route_table_id().unwrap_or_default().into(),
+        vpc_id: t.vpc_id().unwrap_or_default().into(),
+        main: assoc.iter().any(|a| a.main() == Some(true)),
+        subnet_ids: assoc
+            .iter()
+            .filter_map(|a| a.subnet_id().map(str::to_string))
+            .collect(),
+        routes: t
+            .routes()
+            .iter()
+            .filter_map(|r| {
+                let destination = r
+                    .destination_cidr_block()
+                    .or(r.destination_prefix_list_id())?
+                    .to_string();
+                let gateway = r.gateway_id().unwrap_or_default();
+                let target = if gateway == "local" {
+                    Target::Local
+                } else if let Some(nat) = r.nat_gateway_id() {
+                    Target::Nat(nat.into())
+                } else if gateway.starts_with("igw-") {
+                    Target::InternetGateway(gateway.into())
+                } else {
+                    let other = [
+                        r.vpc_peering_connection_id(),
+                        r.transit_gateway_id(),
+                        r.network_interface_id(),
+                        r.instance_id(),
+                        r.local_gateway_id(),
+                        r.carrier_gateway_id(),
+                        r.core_network_arn(),
+                        Some(gateway),
+                    ];
+                    Target::Other(
+                        other
+                            .into_iter()
+                            .flatten()
+                            .find(|s| !s.is_empty())
+                            .unwrap_or("unknown")
+                            .to_string(),
+                    )
+                };
+                let active = r.state().map(|s| s.as_str() != "blackhole").unwrap_or(true);
+                Some(Route {
+                    destination,
+                    target,
+                    active,
+                })
+            })
+            .collect(),
+    }
+}
+
+fn network_acl(a: &aws_sdk_ec2::types::NetworkAcl) -> NetworkAcl {
+    NetworkAcl {
+        id: a.network_acl_id().unwrap_or_default().into(),
+        vpc_id: a.vpc_id().unwrap_or_default().into(),
+        default: a.is_default().unwrap_or(false),
+        subnet_ids: a
+            .associations()
+            .iter()
+            .filter_map(|s| s.subnet_id().map(str::to_string))
+            .collect(),
+        entries: a
+            .entries()
+            .iter()
+            .map(|e| AclEntry {
+                rule_number: e.rule_number().unwrap_or(32767),
+                egress: e.egress().unwrap_or(false),
+                allow: e
+                    .rule_action()
+                    .map(|r| r.as_str() == "allow")
+                    .unwrap_or(false),
+                protocol: e.protocol().unwrap_or("-1").to_string(),
+                ports: e
+                    .port_range()
+                    .map(|p| (p.from().unwrap_or(0), p.to().unwrap_or(65535))),
+                cidr: e.cidr_block().map(str::to_string),
+            })
+            .collect(),
+    }
+}
