@@ -43,6 +43,8 @@ struct Lab {
     db_sg: String,
     function: String,
     db_host: String,
+    acl: String,
+    sm_endpoint: String,
 }
 
 fn tcp_to_group(port: i32, group: &str) -> IpPermission {
@@ -246,6 +248,54 @@ impl Lab {
         nat
     }
 
+    async fn revoke_ingress(&self, group: &str, p: IpPermission) {
+        self.c
+            .ec2
+            .revoke_security_group_ingress()
+            .group_id(group)
+            .ip_permissions(p)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    async fn revoke_egress(&self, group: &str, p: IpPermission) {
+        self.c
+            .ec2
+            .revoke_security_group_egress()
+            .group_id(group)
+            .ip_permissions(p)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    async fn drop_sm_endpoint(&self) {
+        self.c
+            .ec2
+            .delete_vpc_endpoints()
+            .vpc_endpoint_ids(&self.sm_endpoint)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    async fn acl_entry(&self, egress: bool, rule: i32, from: i32, to: i32, cidr: &str) {
+        self.c
+            .ec2
+            .create_network_acl_entry()
+            .network_acl_id(&self.acl)
+            .rule_number(rule)
+            .protocol("6")
+            .rule_action(RuleAction::Allow)
+            .egress(egress)
+            .cidr_block(cidr)
+            .port_range(PortRange::builder().from(from).to(to).build())
+            .send()
+            .await
+            .unwrap();
+    }
+
     async fn checks(&self, rds_managed_master: bool) -> Vec<ConfigCheck> {
         let facts = SecretFacts {
             secret_arn: SECRET.into(),
@@ -316,7 +366,7 @@ async fn vpc(c: &Clients) -> (String, [String; 2], String) {
 /// The healthy configuration: two subnets in two AZs, a Secrets Manager endpoint with private
 /// DNS in both, tight groups, one custom ACL allowing exactly what is needed, a function that
 /// fits, and a database in the same subnets that admits the function.
-async fn lab(spec: FnSpec) -> Lab {
+async fn healthy_lab(spec: FnSpec) -> Lab {
     rotation_function_arn().await; // moto's Lambda without Docker, and the role
     let c = clients().await;
     let (vpc, subnets, main_rtb) = vpc(&c).await;
@@ -330,6 +380,8 @@ async fn lab(spec: FnSpec) -> Lab {
         db_sg: String::new(),
         function: unique("net-fn").replace('_', "-"),
         db_host: String::new(),
+        acl: String::new(),
+        sm_endpoint: String::new(),
     };
     lab.fn_sg = lab.group("fn").await;
     lab.ep_sg = lab.group("endpoint").await;
@@ -340,8 +392,9 @@ async fn lab(spec: FnSpec) -> Lab {
     lab.ingress(&lab.db_sg, tcp_to_group(5432, &lab.fn_sg))
         .await;
     let both = [lab.subnets[0].clone(), lab.subnets[1].clone()];
-    lab.tight_acl(&[&both[0], &both[1]]).await;
-    lab.endpoint("secretsmanager", &lab.ep_sg.clone(), true)
+    lab.acl = lab.tight_acl(&[&both[0], &both[1]]).await;
+    lab.sm_endpoint = lab
+        .endpoint("secretsmanager", &lab.ep_sg.clone(), true)
         .await;
     create_vpc_function(&lab, &spec).await;
     lab.db_host = create_db(&lab.c, &lab.subnets, &lab.db_sg).await;
@@ -447,7 +500,7 @@ fn expect(
 
 #[tokio::test]
 async fn healthy_configuration_has_no_fail_and_no_warn() {
-    let lab = lab(HEALTHY_FN).await;
+    let lab = healthy_lab(HEALTHY_FN).await;
     lab.endpoint("rds", &lab.ep_sg, true).await;
     let checks = lab.checks(true).await;
     let names: Vec<_> = checks.iter().map(|c| c.name).collect();
@@ -466,4 +519,316 @@ async fn healthy_configuration_has_no_fail_and_no_warn() {
     // Not alternating users with an RDS-managed master: the RDS API is not needed.
     let checks = lab.checks(false).await;
     assert_eq!(check(&checks, "network_rds_api").status, Status::Skipped);
+}
+
+// ------------------------------------------------------------------ rotation_function
+
+#[tokio::test]
+async fn missing_function_is_function_not_found() {
+    let lab = healthy_lab(HEALTHY_FN).await;
+    let facts = SecretFacts {
+        secret_arn: SECRET.into(),
+        host: Some(lab.db_host.clone()),
+        port: Some(5432),
+        rds_managed_master: false,
+    };
+    let mut reader = Reader::new(lab.c.clone());
+    let checks = config_checks(&mut reader, &facts, "no-such-rotation-function").await;
+    let ev = expect(&checks, "rotation_function", Cause::FunctionNotFound);
+    assert_eq!(ev["function"], "no-such-rotation-function");
+    for c in &checks[1..] {
+        assert_eq!(c.status, Status::Skipped, "{c:#?}");
+    }
+}
+
+#[tokio::test]
+async fn short_timeout_is_function_timeout_too_short() {
+    let lab = healthy_lab(FnSpec {
+        timeout: 3,
+        ..HEALTHY_FN
+    })
+    .await;
+    let checks = lab.checks(false).await;
+    let ev = expect(&checks, "rotation_function", Cause::FunctionTimeoutTooShort);
+    assert_eq!(
+        (ev["timeout_s"].as_i64(), ev["needed_s"].as_i64()),
+        (Some(3), Some(9))
+    );
+    let remedy = check(&checks, "rotation_function").remedy.clone().unwrap();
+    assert!(
+        remedy.contains(&format!(
+            "update-function-configuration --function-name {} --timeout 30",
+            lab.function
+        )),
+        "{remedy}"
+    );
+}
+
+#[tokio::test]
+async fn low_reserved_concurrency_is_function_concurrency_too_low() {
+    let lab = healthy_lab(FnSpec {
+        concurrency: Some(2),
+        ..HEALTHY_FN
+    })
+    .await;
+    let checks = lab.checks(false).await;
+    let ev = expect(
+        &checks,
+        "rotation_function",
+        Cause::FunctionConcurrencyTooLow,
+    );
+    assert_eq!(ev["reserved_concurrency"], 2);
+    assert!(check(&checks, "rotation_function")
+        .remedy
+        .as_deref()
+        .unwrap()
+        .contains("put-function-concurrency"));
+    // Ten or more is fine (positive control).
+    let ten = healthy_lab(FnSpec {
+        concurrency: Some(10),
+        ..HEALTHY_FN
+    })
+    .await;
+    assert_eq!(
+        check(&ten.checks(false).await, "rotation_function").status,
+        Status::Ok
+    );
+}
+
+#[tokio::test]
+async fn missing_invoke_permission_is_function_invoke_permission_missing() {
+    let lab = healthy_lab(FnSpec {
+        permission: false,
+        ..HEALTHY_FN
+    })
+    .await;
+    let checks = lab.checks(false).await;
+    let ev = expect(
+        &checks,
+        "rotation_function",
+        Cause::FunctionInvokePermissionMissing,
+    );
+    assert_eq!(ev["function"], lab.function.as_str());
+    let remedy = check(&checks, "rotation_function").remedy.clone().unwrap();
+    assert!(
+        remedy.starts_with(&format!(
+            "aws lambda add-permission --function-name {}",
+            lab.function
+        )),
+        "{remedy}"
+    );
+    assert!(remedy.contains("--principal secretsmanager.amazonaws.com"));
+}
+
+// ------------------------------------------------------------------ network_secrets_manager
+
+#[tokio::test]
+async fn internet_gateway_without_endpoint_is_secrets_manager_no_route() {
+    let lab = healthy_lab(HEALTHY_FN).await;
+    lab.drop_sm_endpoint().await;
+    let igw = lab.default_route(true).await;
+    let checks = lab.checks(false).await;
+    let ev = expect(
+        &checks,
+        "network_secrets_manager",
+        Cause::SecretsManagerNoRoute,
+    );
+    assert!(lab
+        .subnets
+        .contains(&ev["subnet"].as_str().unwrap().to_string()));
+    assert_eq!(ev["route_table"], lab.main_rtb.as_str());
+    assert!(ev["found"].to_string().contains(&igw), "{ev:?}");
+    let remedy = check(&checks, "network_secrets_manager")
+        .remedy
+        .clone()
+        .unwrap();
+    assert!(remedy.contains(&format!("create-vpc-endpoint --vpc-id {} --vpc-endpoint-type Interface --service-name com.amazonaws.us-east-1.secretsmanager", lab.vpc)), "{remedy}");
+}
+
+#[tokio::test]
+async fn nat_route_instead_of_endpoint_does_not_fail() {
+    let lab = healthy_lab(HEALTHY_FN).await;
+    lab.drop_sm_endpoint().await;
+    lab.default_route(false).await;
+    lab.egress(&lab.fn_sg, tcp_to_cidr(443, "0.0.0.0/0")).await;
+    lab.acl_entry(true, 200, 443, 443, "0.0.0.0/0").await;
+    lab.acl_entry(false, 210, 1024, 65535, "0.0.0.0/0").await;
+    let checks = lab.checks(false).await;
+    let c = check(&checks, "network_secrets_manager");
+    assert_eq!(c.status, Status::Ok, "{c:#?}");
+}
+
+#[tokio::test]
+async fn endpoint_group_not_admitting_the_function_is_vpc_endpoint_security_group_blocks() {
+    let lab = healthy_lab(HEALTHY_FN).await;
+    lab.revoke_ingress(&lab.ep_sg, tcp_to_group(443, &lab.fn_sg))
+        .await;
+    lab.ingress(&lab.ep_sg, tcp_to_cidr(443, "192.168.0.0/16"))
+        .await;
+    let checks = lab.checks(false).await;
+    let ev = expect(
+        &checks,
+        "network_secrets_manager",
+        Cause::VpcEndpointSecurityGroupBlocks,
+    );
+    assert_eq!(ev["vpc_endpoint"], lab.sm_endpoint.as_str());
+    assert_eq!(ev["security_groups"][0], lab.ep_sg.as_str());
+    assert_eq!(ev["needed"]["port"], 443);
+    let remedy = check(&checks, "network_secrets_manager")
+        .remedy
+        .clone()
+        .unwrap();
+    assert_eq!(remedy, format!("aws ec2 authorize-security-group-ingress --group-id {} --protocol tcp --port 443 --source-group {}", lab.ep_sg, lab.fn_sg));
+}
+
+#[tokio::test]
+async fn function_group_without_egress_to_the_endpoint_is_security_group_egress_blocks() {
+    let lab = healthy_lab(HEALTHY_FN).await;
+    lab.revoke_egress(&lab.fn_sg, tcp_to_group(443, &lab.ep_sg))
+        .await;
+    let checks = lab.checks(false).await;
+    let ev = expect(
+        &checks,
+        "network_secrets_manager",
+        Cause::SecurityGroupEgressBlocks,
+    );
+    assert_eq!(ev["security_groups"][0], lab.fn_sg.as_str());
+    assert_eq!(ev["needed"]["protocol"], "tcp");
+    let remedy = check(&checks, "network_secrets_manager")
+        .remedy
+        .clone()
+        .unwrap();
+    assert!(
+        remedy.contains(&format!(
+            "authorize-security-group-egress --group-id {}",
+            lab.fn_sg
+        )),
+        "{remedy}"
+    );
+    assert!(remedy.contains(&lab.ep_sg), "{remedy}");
+    // The database path still works.
+    assert_eq!(check(&checks, "network_database").status, Status::Ok);
+}
+
+#[tokio::test]
+async fn acl_denying_https_in_one_of_two_subnets_is_network_acl_blocks() {
+    let lab = healthy_lab(HEALTHY_FN).await;
+    // Subnet b gets its own ACL, like the tight one but without HTTPS out.
+    let b = lab.subnets[1].clone();
+    let mut entries = Vec::new();
+    for egress in [true, false] {
+        if !egress {
+            entries.push((egress, 100, 443, 443, "10.0.0.0/16"));
+        }
+        entries.push((egress, 110, 5432, 5432, "10.0.0.0/16"));
+        entries.push((egress, 120, 1024, 65535, "10.0.0.0/16"));
+    }
+    let acl_b = lab.acl(&[&b], &entries).await;
+    let checks = lab.checks(false).await;
+    let ev = expect(&checks, "network_secrets_manager", Cause::NetworkAclBlocks);
+    assert_eq!(ev["network_acl"], acl_b.as_str());
+    assert_eq!(ev["subnet"], b.as_str());
+    assert_eq!(ev["direction"], "outbound");
+    assert_eq!(ev["implicit_deny"], true);
+    assert_eq!(ev["needed"]["port"], 443);
+    let remedy = check(&checks, "network_secrets_manager")
+        .remedy
+        .clone()
+        .unwrap();
+    assert!(remedy.starts_with(&format!("aws ec2 create-network-acl-entry --network-acl-id {acl_b} --egress --rule-number 130 --protocol tcp --port-range From=443,To=443 --cidr-block 10.0.1.0/24")), "{remedy}");
+    // Subnet a's own ACL is fine: no finding names it.
+    assert!(
+        !serde_json::Value::Object(ev.clone())
+            .to_string()
+            .contains(&lab.acl),
+        "{ev:?}"
+    );
+}
+
+// ------------------------------------------------------------------ network_database
+
+#[tokio::test]
+async fn database_in_another_vpc_is_function_outside_db_vpc() {
+    let lab = healthy_lab(HEALTHY_FN).await;
+    let (other_vpc, other_subnets, _) = vpc(&lab.c).await;
+    let g = lab
+        .c
+        .ec2
+        .create_security_group()
+        .group_name(unique("otherdb"))
+        .description("db")
+        .vpc_id(&other_vpc)
+        .send()
+        .await
+        .unwrap();
+    let host = create_db(&lab.c, &other_subnets, g.group_id().unwrap()).await;
+    let facts = SecretFacts {
+        secret_arn: SECRET.into(),
+        host: Some(host),
+        port: Some(5432),
+        rds_managed_master: false,
+    };
+    let mut reader = Reader::new(lab.c.clone());
+    let checks = config_checks(&mut reader, &facts, &lab.function).await;
+    let ev = expect(&checks, "network_database", Cause::FunctionOutsideDbVpc);
+    assert_eq!(
+        (ev["function_vpc"].as_str(), ev["db_vpc"].as_str()),
+        (Some(lab.vpc.as_str()), Some(other_vpc.as_str()))
+    );
+}
+
+#[tokio::test]
+async fn database_group_not_admitting_the_function_is_db_security_group_blocks() {
+    let lab = healthy_lab(HEALTHY_FN).await;
+    lab.revoke_ingress(&lab.db_sg, tcp_to_group(5432, &lab.fn_sg))
+        .await;
+    let checks = lab.checks(false).await;
+    let ev = expect(&checks, "network_database", Cause::DbSecurityGroupBlocks);
+    assert!(ev["db_instance"].as_str().unwrap().starts_with("netdb"));
+    assert_eq!(ev["security_groups"][0], lab.db_sg.as_str());
+    assert_eq!(ev["needed"]["port"], 5432);
+    let remedy = check(&checks, "network_database").remedy.clone().unwrap();
+    assert_eq!(remedy, format!("aws ec2 authorize-security-group-ingress --group-id {} --protocol tcp --port 5432 --source-group {}", lab.db_sg, lab.fn_sg));
+    assert_eq!(check(&checks, "network_secrets_manager").status, Status::Ok);
+}
+
+#[tokio::test]
+async fn host_that_is_no_rds_endpoint_is_a_warning_not_a_fail() {
+    let lab = healthy_lab(HEALTHY_FN).await;
+    for host in ["db.internal.example", "10.0.1.25"] {
+        let facts = SecretFacts {
+            secret_arn: SECRET.into(),
+            host: Some(host.into()),
+            port: Some(5432),
+            rds_managed_master: false,
+        };
+        let mut reader = Reader::new(lab.c.clone());
+        let checks = config_checks(&mut reader, &facts, &lab.function).await;
+        let c = check(&checks, "network_database");
+        assert_eq!((c.status, c.cause), (Status::Warn, None), "{c:#?}");
+        assert!(c.detail.contains("no RDS endpoint"), "{}", c.detail);
+    }
+}
+
+// ------------------------------------------------------------------ network_rds_api
+
+#[tokio::test]
+async fn rds_managed_master_without_endpoint_or_nat_is_rds_api_no_route() {
+    let lab = healthy_lab(HEALTHY_FN).await;
+    let checks = lab.checks(true).await;
+    let ev = expect(&checks, "network_rds_api", Cause::RdsApiNoRoute);
+    assert!(lab
+        .subnets
+        .contains(&ev["subnet"].as_str().unwrap().to_string()));
+    let remedy = check(&checks, "network_rds_api").remedy.clone().unwrap();
+    assert!(
+        remedy.contains("--service-name com.amazonaws.us-east-1.rds"),
+        "{remedy}"
+    );
+    // Both subnets lack it: the other one is listed too.
+    assert_eq!(
+        ev["other_findings"].as_array().map(Vec::len),
+        Some(1),
+        "{ev:?}"
+    );
 }

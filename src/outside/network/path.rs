@@ -255,6 +255,12 @@ pub fn service_findings(
         .endpoints
         .iter()
         .filter(|e| e.interface && e.vpc_id == vpc && e.service_name.ends_with(&suffix))
+        .filter(|e| {
+            !matches!(
+                e.state.as_str(),
+                "deleted" | "deleting" | "failed" | "rejected" | "expired"
+            )
+        })
         .collect();
     let usable =
         |e: &&Endpoint| matches!(e.state.as_str(), "available" | "") && !e.subnet_ids.is_empty();
