@@ -21,9 +21,13 @@ use db_secret_rotator::outside::Clients;
 const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:net-AbCdEf";
 
 async fn clients() -> Clients {
+    clients_at(&services().moto).await
+}
+
+async fn clients_at(endpoint: &str) -> Clients {
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&services().moto)
+        .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
             "testing", "testing", None, None, "tests",
         ))
@@ -831,4 +835,78 @@ async fn rds_managed_master_without_endpoint_or_nat_is_rds_api_no_route() {
         Some(1),
         "{ev:?}"
     );
+}
+
+// ------------------------------------------------------------------ reads
+
+#[tokio::test]
+async fn denied_function_read_is_skipped_naming_the_action() {
+    let lab = healthy_lab(HEALTHY_FN).await;
+    let fault = common::fault::FaultServer::start();
+    fault.error_always(
+        "GetFunctionConfiguration",
+        403,
+        "AccessDeniedException",
+        "not allowed",
+    );
+    let c = clients_at(fault.url()).await;
+    let facts = SecretFacts {
+        secret_arn: SECRET.into(),
+        host: Some(lab.db_host.clone()),
+        port: Some(5432),
+        rds_managed_master: false,
+    };
+    let checks = config_checks(&mut Reader::new(c), &facts, &lab.function).await;
+    let first = check(&checks, "rotation_function");
+    assert_eq!(
+        (first.status, first.cause),
+        (Status::Skipped, None),
+        "{first:#?}"
+    );
+    assert_eq!(first.evidence["action"], "lambda:GetFunctionConfiguration");
+    for c in &checks {
+        assert_eq!(c.status, Status::Skipped, "{c:#?}");
+    }
+}
+
+#[tokio::test]
+async fn one_reader_reads_each_object_once_across_secrets() {
+    let lab = healthy_lab(HEALTHY_FN).await;
+    let fault = common::fault::FaultServer::start();
+    let mut reader = Reader::new(clients_at(fault.url()).await);
+    let ops = [
+        "GetFunctionConfiguration",
+        "DescribeSubnets",
+        "DescribeRouteTables",
+        "DescribeNetworkAcls",
+        "DescribeVpcEndpoints",
+        "DescribeSecurityGroups",
+        "DescribeDBInstances",
+    ];
+    let mut after_first = Vec::new();
+    for n in 0..3 {
+        let facts = SecretFacts {
+            secret_arn: format!("{SECRET}{n}"),
+            host: Some(lab.db_host.clone()),
+            port: Some(5432),
+            rds_managed_master: true,
+        };
+        let checks = config_checks(&mut reader, &facts, &lab.function).await;
+        assert_eq!(check(&checks, "network_database").status, Status::Ok);
+        let counts: Vec<u64> = ops.iter().map(|op| fault.calls(op)).collect();
+        if n == 0 {
+            after_first = counts;
+            // One function, one VPC: each per-VPC list is read once for all three network checks.
+            for (op, count) in ops.iter().zip(&after_first) {
+                let most = if *op == "DescribeSecurityGroups" || *op == "DescribeSubnets" {
+                    2
+                } else {
+                    1
+                };
+                assert!((1..=most).contains(count), "{op}: {count}");
+            }
+        } else {
+            assert_eq!(counts, after_first, "{ops:?}");
+        }
+    }
 }
