@@ -235,10 +235,49 @@ impl Lab {
             route.gateway_id(&gw).send().await.unwrap();
             return gw;
         }
+        // The NAT gateway lives in a public subnet whose own table routes to the internet
+        // gateway (and which keeps the VPC's default, open ACL).
+        let public = ec2
+            .create_subnet()
+            .vpc_id(&self.vpc)
+            .cidr_block("10.0.3.0/24")
+            .availability_zone("us-east-1a")
+            .send()
+            .await
+            .unwrap()
+            .subnet()
+            .unwrap()
+            .subnet_id()
+            .unwrap()
+            .to_string();
+        let table = ec2
+            .create_route_table()
+            .vpc_id(&self.vpc)
+            .send()
+            .await
+            .unwrap()
+            .route_table()
+            .unwrap()
+            .route_table_id()
+            .unwrap()
+            .to_string();
+        ec2.associate_route_table()
+            .route_table_id(&table)
+            .subnet_id(&public)
+            .send()
+            .await
+            .unwrap();
+        ec2.create_route()
+            .route_table_id(&table)
+            .destination_cidr_block("0.0.0.0/0")
+            .gateway_id(&gw)
+            .send()
+            .await
+            .unwrap();
         let eip = ec2.allocate_address().send().await.unwrap();
         let nat = ec2
             .create_nat_gateway()
-            .subnet_id(&self.subnets[0])
+            .subnet_id(&public)
             .allocation_id(eip.allocation_id().unwrap())
             .send()
             .await
@@ -880,6 +919,7 @@ async fn one_reader_reads_each_object_once_across_secrets() {
         "DescribeRouteTables",
         "DescribeNetworkAcls",
         "DescribeVpcEndpoints",
+        "DescribeNatGateways",
         "DescribeSecurityGroups",
         "DescribeDBInstances",
     ];

@@ -94,6 +94,20 @@ pub struct Endpoint {
     pub state: String,
 }
 
+/// A NAT gateway: the way out of a private subnet, through its own subnet's route to an
+/// internet gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatGateway {
+    /// `nat-…`.
+    pub id: String,
+    /// The subnet it lives in.
+    pub subnet_id: String,
+    /// A public NAT gateway (a private one only reaches other networks).
+    pub public: bool,
+    /// Its state (`available`, `failed`, ...), lower case.
+    pub state: String,
+}
+
 /// One security group rule (ingress or egress).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SgRule {

@@ -3,7 +3,9 @@
 //! (`network_rds_api`), through route tables, interface endpoints, security groups and
 //! network ACLs. `Net` holds what was read of one VPC; the flow functions are pure over it.
 
-use super::eval::{acl_decides, free_rule_number, sg_admits, AclVerdict, Peer, Verdict, EPHEMERAL};
+use super::eval::{
+    acl_decides, free_rule_number, sg_admits, AclVerdict, Peer, Verdict, EPHEMERAL, INTERNET,
+};
 use super::model::*;
 use super::read::Reader;
 use super::{ConfigCheck, Finding, SecretFacts};
@@ -25,6 +27,8 @@ pub struct Net {
     pub acls: Vec<NetworkAcl>,
     /// The VPC's endpoints.
     pub endpoints: Vec<Endpoint>,
+    /// The VPC's NAT gateways.
+    pub nats: Vec<NatGateway>,
 }
 
 impl Net {
@@ -350,6 +354,7 @@ pub fn service_findings(
                     443,
                     None,
                 ));
+                out.extend(through_nat(net, fs, table, nat, 443, no_route));
                 continue;
             }
             Some((Target::Other(target), true)) => {
@@ -390,6 +395,93 @@ pub fn service_findings(
     out
 }
 
+/// The NAT gateway's side of a way out: it is usable, its subnet routes to an internet
+/// gateway, and that subnet's ACL lets the request and its return through (the NAT's own
+/// connections use ports 1024-65535 too).
+fn through_nat(
+    net: &Net,
+    fs: &Subnet,
+    table: &RouteTable,
+    id: &str,
+    port: i32,
+    no_route: Cause,
+) -> Vec<Finding> {
+    let Some(nat) = net.nats.iter().find(|n| n.id == id) else {
+        return vec![Finding::warn(
+            json!({"subnet": fs.id, "nat_gateway": id}),
+            format!("{id} was not found among the VPC's NAT gateways"),
+        )];
+    };
+    let Some(ns) = net.subnets.get(&nat.subnet_id) else {
+        return vec![Finding::warn(
+            json!({"nat_gateway": id}),
+            format!("the subnet of {id} was not read"),
+        )];
+    };
+    let no = |found: String| {
+        let remedy = format!("Route 0.0.0.0/0 of {} (the subnet of {id}) to an internet gateway (aws ec2 create-route --route-table-id <its table> --destination-cidr-block 0.0.0.0/0 --gateway-id <igw>), or add an interface endpoint.", ns.id);
+        vec![Finding::fail(
+            no_route,
+            json!({"subnet": fs.id, "route_table": table.id, "found": [found]}),
+            remedy,
+            format!("{}'s NAT route leads nowhere", fs.id),
+        )]
+    };
+    if !matches!(nat.state.as_str(), "available" | "pending" | "") {
+        return no(format!("{id} is {}", nat.state));
+    }
+    if !nat.public {
+        return vec![Finding::warn(
+            json!({"subnet": fs.id, "nat_gateway": id}),
+            format!("{id} is a private NAT gateway: where it leads is not followed"),
+        )];
+    }
+    let Some(nat_table) = net.table_for(ns) else {
+        return vec![Finding::warn(
+            json!({"subnet": ns.id}),
+            format!("no route table was read for {}", ns.id),
+        )];
+    };
+    match nat_table
+        .routes
+        .iter()
+        .find(|r| r.destination == INTERNET && r.active)
+        .map(|r| &r.target)
+    {
+        Some(Target::InternetGateway(_)) => {}
+        Some(Target::Other(t)) => {
+            return vec![Finding::warn(
+                json!({"subnet": ns.id, "route_table": nat_table.id, "target": t}),
+                format!(
+                "the default route of {id}'s subnet goes to {t}, which these checks cannot follow"
+            ),
+            )]
+        }
+        _ => {
+            return no(format!(
+                "{id} in {} whose table {} has no internet gateway route",
+                ns.id, nat_table.id
+            ))
+        }
+    }
+    if ns.id == fs.id {
+        return vec![];
+    }
+    let from = format!("function in {} ({})", fs.id, fs.cidr);
+    let out_needed = json!({"protocol": "tcp", "port": port, "from": from, "to": format!("the internet through {id}")});
+    let back = json!({"protocol": "tcp", "port": "1024-65535", "from": format!("the internet through {id}"), "to": from});
+    let p = (port, port);
+    [
+        (false, p, fs.cidr.as_str(), &out_needed),
+        (true, p, INTERNET, &out_needed),
+        (false, EPHEMERAL, INTERNET, &back),
+        (true, EPHEMERAL, fs.cidr.as_str(), &back),
+    ]
+    .into_iter()
+    .filter_map(|(egress, ports, peer, needed)| acl_leg(net, ns, egress, ports, peer, needed))
+    .collect()
+}
+
 /// Reads the function's subnets and VPC, with `extra` subnets and groups; Err: a denied read.
 async fn gather(
     reader: &mut Reader,
@@ -403,6 +495,7 @@ async fn gather(
         tables: reader.route_tables(&vpc).await?,
         acls: reader.network_acls(&vpc).await?,
         endpoints: reader.endpoints(&vpc).await?,
+        nats: reader.nat_gateways(&vpc).await?,
         ..Net::default()
     };
     let mut subnet_ids: Vec<String> = net
@@ -421,6 +514,7 @@ async fn gather(
         .chain(extra_groups.iter().cloned())
         .collect();
     subnet_ids.extend(fun.subnet_ids.iter().cloned());
+    subnet_ids.extend(net.nats.iter().map(|n| n.subnet_id.clone()));
     subnet_ids.sort();
     subnet_ids.dedup();
     group_ids.sort();

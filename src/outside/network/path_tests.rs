@@ -99,6 +99,7 @@ fn healthy() -> (Net, Function) {
             private_dns: true,
             state: "available".into(),
         }],
+        nats: vec![],
     };
     let fun = Function {
         name: "rot".into(),
@@ -188,6 +189,47 @@ fn routes_decide_when_no_endpoint_is_named() {
         destination: "0.0.0.0/0".into(),
         target: Target::Nat("nat-1".into()),
         active: true,
+    });
+    // The NAT gateway lives in a public subnet whose own table routes to the internet gateway.
+    net.subnets
+        .insert("subnet-pub".into(), subnet("subnet-pub", "10.0.3.0/24"));
+    net.nats.push(NatGateway {
+        id: "nat-1".into(),
+        subnet_id: "subnet-pub".into(),
+        public: true,
+        state: "available".into(),
+    });
+    let mut public = net.tables[0].clone();
+    (public.id, public.main, public.subnet_ids) = ("rtb-pub".into(), false, s(&["subnet-pub"]));
+    net.tables.push(public);
+    // Its table routes back to the NAT: a way out that leads nowhere.
+    let findings = service_findings(
+        &net,
+        &fun,
+        "secretsmanager",
+        None,
+        Cause::SecretsManagerNoRoute,
+        "us-east-1",
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.cause == Some(Cause::SecretsManagerNoRoute)
+                && f.evidence["found"][0].as_str().unwrap().contains("rtb-pub")),
+        "{findings:#?}"
+    );
+    net.tables[1].routes[1].target = Target::InternetGateway("igw-1".into());
+    let open = |egress| AclEntry {
+        protocol: "-1".into(),
+        ports: None,
+        ..entry(100, egress, true, (0, 0), "0.0.0.0/0")
+    };
+    net.acls.push(NetworkAcl {
+        id: "acl-pub".into(),
+        vpc_id: "vpc-1".into(),
+        default: true,
+        subnet_ids: vec![],
+        entries: vec![open(true), open(false)],
     });
     assert_eq!(sm(&net, &fun).cause, Some(Cause::SecurityGroupEgressBlocks));
     net.groups

@@ -19,6 +19,7 @@ pub struct Reader {
     tables: HashMap<String, Read<Vec<RouteTable>>>,
     acls: HashMap<String, Read<Vec<NetworkAcl>>>,
     endpoints: HashMap<String, Read<Vec<Endpoint>>>,
+    nats: HashMap<String, Read<Vec<NatGateway>>>,
     databases: HashMap<String, Read<Option<Database>>>,
 }
 
@@ -47,6 +48,7 @@ impl Reader {
             tables: HashMap::new(),
             acls: HashMap::new(),
             endpoints: HashMap::new(),
+            nats: HashMap::new(),
             databases: HashMap::new(),
         }
     }
@@ -344,6 +346,48 @@ impl Reader {
             }
         };
         self.endpoints.insert(vpc.to_string(), read.clone());
+        read
+    }
+
+    /// DescribeNatGateways of a VPC.
+    pub async fn nat_gateways(&mut self, vpc: &str) -> Read<Vec<NatGateway>> {
+        if let Some(hit) = self.nats.get(vpc) {
+            return hit.clone();
+        }
+        let c = &self.clients;
+        let mut all = Vec::new();
+        let mut token = None;
+        let read = loop {
+            let req = c
+                .ec2
+                .describe_nat_gateways()
+                .filter(vpc_filter(vpc))
+                .set_next_token(token);
+            match c.call("ec2", "DescribeNatGateways", req.send()).await {
+                Err(e) => break Err(e),
+                Ok(out) => {
+                    all.extend(out.nat_gateways().iter().map(|n| {
+                        NatGateway {
+                            id: n.nat_gateway_id().unwrap_or_default().into(),
+                            subnet_id: n.subnet_id().unwrap_or_default().into(),
+                            public: n
+                                .connectivity_type()
+                                .map(|t| t.as_str() != "private")
+                                .unwrap_or(true),
+                            state: n
+                                .state()
+                                .map(|s| s.as_str().to_ascii_lowercase())
+                                .unwrap_or_default(),
+                        }
+                    }));
+                    token = out.next_token().map(str::to_string);
+                    if token.is_none() {
+                        break Ok(all);
+                    }
+                }
+            }
+        };
+        self.nats.insert(vpc.to_string(), read.clone());
         read
     }
 
