@@ -2,17 +2,21 @@
 //! `rotation_function` (exists, timeout, reserved concurrency, invoke permission) and the
 //! network paths `network_secrets_manager`, `network_database` and `network_rds_api`. The
 //! model of what is read lives in `model.rs`, the cached reader in `read.rs`, how AWS decides
-//! one flow in `eval.rs`, the checks in `function.rs` and `path.rs`. Read-only.
+//! one flow in `eval.rs` and `path.rs`, the checks in `function.rs`, `service.rs` and
+//! `database.rs`. Read-only.
 //!
 //! Rules the checks keep: `ok` only when the configuration as read admits the traffic, `fail`
 //! only when as read it cannot work, `warn` with the reason when it cannot be decided, and a
 //! read that was denied is `skipped`, naming the permission.
 
+mod convert;
+pub mod database;
 pub mod eval;
 pub mod function;
 pub mod model;
 pub mod path;
 pub mod read;
+pub mod service;
 
 use crate::failure::Cause;
 use crate::outside::AwsError;
@@ -257,9 +261,9 @@ pub async fn config_checks(
             return checks;
         }
     };
-    checks.push(path::secrets_manager(reader, &fun).await);
-    checks.push(path::database(reader, &fun, secret).await);
-    checks.push(path::rds_api(reader, &fun, secret).await);
+    checks.push(service::secrets_manager(reader, &fun).await);
+    checks.push(database::database(reader, &fun, secret).await);
+    checks.push(service::rds_api(reader, &fun, secret).await);
     checks
 }
 

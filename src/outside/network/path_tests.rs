@@ -1,6 +1,8 @@
 //! Unit tests of the path checks over hand-built VPCs.
 
 use super::*;
+use crate::outside::network::service::service_findings;
+use crate::outside::network::ConfigCheck;
 
 fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()

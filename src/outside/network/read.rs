@@ -6,11 +6,14 @@ use super::model::*;
 use crate::outside::{AwsError, Clients};
 use std::collections::HashMap;
 
-type Read<T> = Result<T, AwsError>;
+use super::convert;
+
+/// A read, or the AWS error that stopped it.
+pub type Read<T> = Result<T, AwsError>;
 
 /// The cache of everything read for the configuration checks.
 pub struct Reader {
-    clients: Clients,
+    pub(super) clients: Clients,
     functions: HashMap<String, Read<Option<Function>>>,
     concurrency: HashMap<String, Read<Option<i32>>>,
     policies: HashMap<String, Read<Option<String>>>,
@@ -20,7 +23,7 @@ pub struct Reader {
     acls: HashMap<String, Read<Vec<NetworkAcl>>>,
     endpoints: HashMap<String, Read<Vec<Endpoint>>>,
     nats: HashMap<String, Read<Vec<NatGateway>>>,
-    databases: HashMap<String, Read<Option<Database>>>,
+    pub(super) databases: HashMap<String, Read<Option<Database>>>,
 }
 
 fn missing(code: &str, action: &str, id: &str) -> AwsError {
@@ -223,8 +226,12 @@ impl Reader {
                         let group = SecurityGroup {
                             id: g.group_id().unwrap_or_default().into(),
                             vpc_id: g.vpc_id().unwrap_or_default().into(),
-                            ingress: g.ip_permissions().iter().map(sg_rule).collect(),
-                            egress: g.ip_permissions_egress().iter().map(sg_rule).collect(),
+                            ingress: g.ip_permissions().iter().map(convert::sg_rule).collect(),
+                            egress: g
+                                .ip_permissions_egress()
+                                .iter()
+                                .map(convert::sg_rule)
+                                .collect(),
                         };
                         self.groups.insert(group.id.clone(), Ok(group));
                     }
@@ -260,7 +267,7 @@ impl Reader {
             match c.call("ec2", "DescribeRouteTables", req.send()).await {
                 Err(e) => break Err(e),
                 Ok(out) => {
-                    all.extend(out.route_tables().iter().map(route_table));
+                    all.extend(out.route_tables().iter().map(convert::route_table));
                     token = out.next_token().map(str::to_string);
                     if token.is_none() {
                         break Ok(all);
@@ -289,7 +296,7 @@ impl Reader {
             match c.call("ec2", "DescribeNetworkAcls", req.send()).await {
                 Err(e) => break Err(e),
                 Ok(out) => {
-                    all.extend(out.network_acls().iter().map(network_acl));
+                    all.extend(out.network_acls().iter().map(convert::network_acl));
                     token = out.next_token().map(str::to_string);
                     if token.is_none() {
                         break Ok(all);
@@ -390,130 +397,6 @@ impl Reader {
         self.nats.insert(vpc.to_string(), read.clone());
         read
     }
-
-    /// The RDS instance or cluster whose endpoint is `host` (looked up by the identifier its
-    /// first label names); None when there is none in this account and region.
-    pub async fn database(&mut self, host: &str) -> Read<Option<Database>> {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        if let Some(hit) = self.databases.get(&host) {
-            return hit.clone();
-        }
-        let read = self.read_database(&host).await;
-        self.databases.insert(host, read.clone());
-        read
-    }
-
-    async fn read_database(&mut self, host: &str) -> Read<Option<Database>> {
-        let id = host.split('.').next().unwrap_or_default().to_string();
-        let c = self.clients.clone();
-        let same = |a: Option<&str>| a.map(|a| a.eq_ignore_ascii_case(host)).unwrap_or(false);
-        match c
-            .call(
-                "rds",
-                "DescribeDBInstances",
-                c.rds
-                    .describe_db_instances()
-                    .db_instance_identifier(&id)
-                    .send(),
-            )
-            .await
-        {
-            Err(e) if !e.code.contains("NotFound") => return Err(e),
-            Err(_) => {}
-            Ok(out) => {
-                if let Some(i) = out
-                    .db_instances()
-                    .iter()
-                    .find(|i| same(i.endpoint().and_then(|e| e.address())))
-                {
-                    let group = i.db_subnet_group();
-                    let all: Vec<_> = group.map(|g| g.subnets().to_vec()).unwrap_or_default();
-                    let az = i.availability_zone();
-                    let here: Vec<String> = all
-                        .iter()
-                        .filter(|s| {
-                            az.is_some()
-                                && s.subnet_availability_zone().and_then(|z| z.name()) == az
-                        })
-                        .filter_map(|s| s.subnet_identifier().map(str::to_string))
-                        .collect();
-                    let subnet_ids = if here.is_empty() {
-                        all.iter()
-                            .filter_map(|s| s.subnet_identifier().map(str::to_string))
-                            .collect()
-                    } else {
-                        here
-                    };
-                    return Ok(Some(Database {
-                        id: i.db_instance_identifier().unwrap_or(&id).into(),
-                        kind: "instance",
-                        port: i.endpoint().and_then(|e| e.port()).unwrap_or_default(),
-                        vpc_id: group.and_then(|g| g.vpc_id()).unwrap_or_default().into(),
-                        subnet_ids,
-                        security_group_ids: i
-                            .vpc_security_groups()
-                            .iter()
-                            .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
-                            .collect(),
-                        publicly_accessible: i.publicly_accessible().unwrap_or(false),
-                    }));
-                }
-            }
-        }
-        let out = match c
-            .call(
-                "rds",
-                "DescribeDBClusters",
-                c.rds
-                    .describe_db_clusters()
-                    .db_cluster_identifier(&id)
-                    .send(),
-            )
-            .await
-        {
-            Err(e) if e.code.contains("NotFound") => return Ok(None),
-            other => other?,
-        };
-        let Some(k) = out.db_clusters().iter().find(|k| {
-            same(k.endpoint())
-                || same(k.reader_endpoint())
-                || k.custom_endpoints().iter().any(|e| same(Some(e)))
-        }) else {
-            return Ok(None);
-        };
-        let group_name = k.db_subnet_group().unwrap_or_default().to_string();
-        let groups = c
-            .call(
-                "rds",
-                "DescribeDBSubnetGroups",
-                c.rds
-                    .describe_db_subnet_groups()
-                    .db_subnet_group_name(group_name)
-                    .send(),
-            )
-            .await?;
-        let group = groups.db_subnet_groups().first();
-        Ok(Some(Database {
-            id: k.db_cluster_identifier().unwrap_or(&id).into(),
-            kind: "cluster",
-            port: k.port().unwrap_or_default(),
-            vpc_id: group.and_then(|g| g.vpc_id()).unwrap_or_default().into(),
-            subnet_ids: group
-                .map(|g| {
-                    g.subnets()
-                        .iter()
-                        .filter_map(|s| s.subnet_identifier().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            security_group_ids: k
-                .vpc_security_groups()
-                .iter()
-                .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
-                .collect(),
-            publicly_accessible: k.publicly_accessible().unwrap_or(false),
-        }))
-    }
 }
 
 fn vpc_filter(vpc: &str) -> aws_sdk_ec2::types::Filter {
@@ -521,113 +404,4 @@ fn vpc_filter(vpc: &str) -> aws_sdk_ec2::types::Filter {
         .name("vpc-id")
         .values(vpc)
         .build()
-}
-
-fn sg_rule(p: &aws_sdk_ec2::types::IpPermission) -> SgRule {
-    SgRule {
-        protocol: p.ip_protocol().unwrap_or("-1").to_string(),
-        from_port: p.from_port(),
-        to_port: p.to_port(),
-        cidrs: p
-            .ip_ranges()
-            .iter()
-            .filter_map(|r| r.cidr_ip().map(str::to_string))
-            .collect(),
-        groups: p
-            .user_id_group_pairs()
-            .iter()
-            .filter_map(|g| g.group_id().map(str::to_string))
-            .collect(),
-        prefix_lists: p
-            .prefix_list_ids()
-            .iter()
-            .filter_map(|l| l.prefix_list_id().map(str::to_string))
-            .collect(),
-    }
-}
-
-fn route_table(t: &aws_sdk_ec2::types::RouteTable) -> RouteTable {
-    let assoc = t.associations();
-    RouteTable {
-        id: t.route_table_id().unwrap_or_default().into(),
-        vpc_id: t.vpc_id().unwrap_or_default().into(),
-        main: assoc.iter().any(|a| a.main() == Some(true)),
-        subnet_ids: assoc
-            .iter()
-            .filter_map(|a| a.subnet_id().map(str::to_string))
-            .collect(),
-        routes: t
-            .routes()
-            .iter()
-            .filter_map(|r| {
-                let destination = r
-                    .destination_cidr_block()
-                    .or(r.destination_prefix_list_id())?
-                    .to_string();
-                let gateway = r.gateway_id().unwrap_or_default();
-                let target = if gateway == "local" {
-                    Target::Local
-                } else if let Some(nat) = r.nat_gateway_id() {
-                    Target::Nat(nat.into())
-                } else if gateway.starts_with("igw-") {
-                    Target::InternetGateway(gateway.into())
-                } else {
-                    let other = [
-                        r.vpc_peering_connection_id(),
-                        r.transit_gateway_id(),
-                        r.network_interface_id(),
-                        r.instance_id(),
-                        r.local_gateway_id(),
-                        r.carrier_gateway_id(),
-                        r.core_network_arn(),
-                        Some(gateway),
-                    ];
-                    Target::Other(
-                        other
-                            .into_iter()
-                            .flatten()
-                            .find(|s| !s.is_empty())
-                            .unwrap_or("unknown")
-                            .to_string(),
-                    )
-                };
-                let active = r.state().map(|s| s.as_str() != "blackhole").unwrap_or(true);
-                Some(Route {
-                    destination,
-                    target,
-                    active,
-                })
-            })
-            .collect(),
-    }
-}
-
-fn network_acl(a: &aws_sdk_ec2::types::NetworkAcl) -> NetworkAcl {
-    NetworkAcl {
-        id: a.network_acl_id().unwrap_or_default().into(),
-        vpc_id: a.vpc_id().unwrap_or_default().into(),
-        default: a.is_default().unwrap_or(false),
-        subnet_ids: a
-            .associations()
-            .iter()
-            .filter_map(|s| s.subnet_id().map(str::to_string))
-            .collect(),
-        entries: a
-            .entries()
-            .iter()
-            .map(|e| AclEntry {
-                rule_number: e.rule_number().unwrap_or(32767),
-                egress: e.egress().unwrap_or(false),
-                allow: e
-                    .rule_action()
-                    .map(|r| r.as_str() == "allow")
-                    .unwrap_or(false),
-                protocol: e.protocol().unwrap_or("-1").to_string(),
-                ports: e
-                    .port_range()
-                    .map(|p| (p.from().unwrap_or(0), p.to().unwrap_or(65535))),
-                cidr: e.cidr_block().map(str::to_string),
-            })
-            .collect(),
-    }
 }
