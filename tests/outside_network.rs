@@ -356,12 +356,14 @@ struct FnSpec {
     timeout: i32,
     permission: bool,
     concurrency: Option<i32>,
+    vpc: bool,
 }
 
 const HEALTHY_FN: FnSpec = FnSpec {
     timeout: 30,
     permission: true,
     concurrency: None,
+    vpc: true,
 };
 
 async fn vpc(c: &Clients) -> (String, [String; 2], String) {
@@ -461,13 +463,13 @@ async fn create_vpc_function(lab: &Lab, spec: &FnSpec) {
                 .zip_file(aws_sdk_lambda::primitives::Blob::new(zip))
                 .build(),
         )
-        .vpc_config(
+        .set_vpc_config(spec.vpc.then(|| {
             aws_sdk_lambda::types::VpcConfig::builder()
                 .subnet_ids(&lab.subnets[0])
                 .subnet_ids(&lab.subnets[1])
                 .security_group_ids(&lab.fn_sg)
-                .build(),
-        )
+                .build()
+        }))
         .send()
         .await
         .unwrap();
@@ -818,6 +820,32 @@ async fn database_in_another_vpc_is_function_outside_db_vpc() {
         (ev["function_vpc"].as_str(), ev["db_vpc"].as_str()),
         (Some(lab.vpc.as_str()), Some(other_vpc.as_str()))
     );
+}
+
+#[tokio::test]
+async fn function_in_no_vpc_and_private_database_is_function_outside_db_vpc() {
+    let lab = healthy_lab(FnSpec {
+        vpc: false,
+        ..HEALTHY_FN
+    })
+    .await;
+    let checks = lab.checks(false).await;
+    let ev = expect(&checks, "network_database", Cause::FunctionOutsideDbVpc);
+    assert_eq!(
+        (ev["function_vpc"].clone(), ev["db_vpc"].as_str()),
+        (serde_json::Value::Null, Some(lab.vpc.as_str()))
+    );
+    let remedy = check(&checks, "network_database").remedy.clone().unwrap();
+    assert!(
+        remedy.contains("--vpc-config 'SubnetIds=subnet-"),
+        "{remedy}"
+    );
+    assert!(
+        lab.subnets.iter().any(|s| remedy.contains(s.as_str())),
+        "{remedy}"
+    );
+    // Outside a VPC, Lambda's own network reaches Secrets Manager.
+    assert_eq!(check(&checks, "network_secrets_manager").status, Status::Ok);
 }
 
 #[tokio::test]
