@@ -864,6 +864,63 @@ async fn database_group_not_admitting_the_function_is_db_security_group_blocks()
 }
 
 #[tokio::test]
+async fn aurora_cluster_endpoints_are_followed_to_the_cluster() {
+    let lab = healthy_lab(HEALTHY_FN).await;
+    let id = unique("netcl").replace('_', "-");
+    lab.c
+        .rds
+        .create_db_subnet_group()
+        .db_subnet_group_name(&id)
+        .db_subnet_group_description("net")
+        .subnet_ids(&lab.subnets[0])
+        .subnet_ids(&lab.subnets[1])
+        .send()
+        .await
+        .unwrap();
+    let out = lab
+        .c
+        .rds
+        .create_db_cluster()
+        .db_cluster_identifier(&id)
+        .engine("aurora-postgresql")
+        .master_username("master")
+        .master_user_password("not-a-secret-0")
+        .db_subnet_group_name(&id)
+        .vpc_security_group_ids(&lab.db_sg)
+        .port(5432)
+        .send()
+        .await
+        .unwrap();
+    let cluster = out.db_cluster().unwrap();
+    for host in [
+        cluster.endpoint().unwrap(),
+        cluster.reader_endpoint().unwrap(),
+    ] {
+        let facts = SecretFacts {
+            secret_arn: SECRET.into(),
+            host: Some(host.into()),
+            port: Some(5432),
+            rds_managed_master: false,
+        };
+        let checks = config_checks(&mut Reader::new(lab.c.clone()), &facts, &lab.function).await;
+        let c = check(&checks, "network_database");
+        assert_eq!(c.status, Status::Ok, "{host}: {c:#?}");
+        assert!(c.detail.contains(&id), "{}", c.detail);
+    }
+    lab.revoke_ingress(&lab.db_sg, tcp_to_group(5432, &lab.fn_sg))
+        .await;
+    let facts = SecretFacts {
+        secret_arn: SECRET.into(),
+        host: cluster.endpoint().map(str::to_string),
+        port: Some(5432),
+        rds_managed_master: false,
+    };
+    let checks = config_checks(&mut Reader::new(lab.c.clone()), &facts, &lab.function).await;
+    let ev = expect(&checks, "network_database", Cause::DbSecurityGroupBlocks);
+    assert_eq!(ev["db_instance"], id.as_str());
+}
+
+#[tokio::test]
 async fn host_that_is_no_rds_endpoint_is_a_warning_not_a_fail() {
     let lab = healthy_lab(HEALTHY_FN).await;
     for host in ["db.internal.example", "10.0.1.25"] {
