@@ -254,3 +254,43 @@ fn routes_decide_when_no_endpoint_is_named() {
     let c = sm(&net, &fun);
     assert_eq!((c.status, c.cause), (super::super::Status::Warn, None));
 }
+
+#[test]
+fn an_endpoint_named_by_url_is_used_without_private_dns() {
+    let (mut net, fun) = healthy();
+    net.endpoints[0].private_dns = false;
+    let url = "https://vpce-sm-0a1b2c3d.secretsmanager.us-east-1.vpce.amazonaws.com";
+    let named = service_findings(
+        &net,
+        &fun,
+        "secretsmanager",
+        Some(url),
+        Cause::SecretsManagerNoRoute,
+        "us-east-1",
+    );
+    assert!(named.is_empty(), "{named:#?}");
+    // Its group must still admit the function.
+    net.groups.get_mut("sg-ep").unwrap().ingress.clear();
+    let named = service_findings(
+        &net,
+        &fun,
+        "secretsmanager",
+        Some(url),
+        Cause::SecretsManagerNoRoute,
+        "us-east-1",
+    );
+    assert_eq!(named[0].cause, Some(Cause::VpcEndpointSecurityGroupBlocks));
+    // A URL naming no endpoint of this VPC cannot be followed: a warning, not a fail.
+    let other = service_findings(
+        &net,
+        &fun,
+        "secretsmanager",
+        Some("https://proxy.internal:8443"),
+        Cause::SecretsManagerNoRoute,
+        "us-east-1",
+    );
+    assert_eq!(
+        (other.len(), other[0].status),
+        (1, super::super::Status::Warn)
+    );
+}
