@@ -24,6 +24,7 @@ pub fn sg_rule(p: &aws_sdk_ec2::types::IpPermission) -> SgRule {
             .iter()
             .filter_map(|l| l.prefix_list_id().map(str::to_string))
             .collect(),
+        ipv6: !p.ipv6_ranges().is_empty(),
     }
 }
 

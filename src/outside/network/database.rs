@@ -85,7 +85,8 @@ pub async fn database(reader: &mut Reader, fun: &Function, secret: &SecretFacts)
             .filter_map(|s| net.table_for(s))
             .flat_map(|t| t.routes.iter())
             .find_map(|r| match &r.target {
-                Target::Other(t) => Some(t.clone()),
+                // A gateway endpoint (S3, DynamoDB) leads to no other VPC.
+                Target::Other(t) if !t.starts_with("vpce-") => Some(t.clone()),
                 _ => None,
             });
         let f = match other {

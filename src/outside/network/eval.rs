@@ -132,6 +132,9 @@ pub fn sg_admits(groups: &[&SecurityGroup], egress: bool, port: i32, peer: Peer<
     if let Some(list) = rules.iter().flat_map(|r| r.prefix_lists.iter()).next() {
         return Verdict::Unknown(format!("prefix list {list} is not resolved"));
     }
+    if rules.iter().any(|r| r.ipv6) {
+        return Verdict::Unknown("an IPv6 rule is not evaluated".into());
+    }
     match unknown {
         Some(reason) => Verdict::Unknown(reason),
         None => Verdict::No,
@@ -280,6 +283,7 @@ mod tests {
             cidrs: s(cidrs),
             groups: s(groups),
             prefix_lists: vec![],
+            ipv6: false,
         };
         let g = SecurityGroup {
             id: "sg-e".into(),
@@ -320,6 +324,21 @@ mod tests {
             ..SecurityGroup::default()
         };
         assert_eq!(sg_admits(&[&all], true, 443, stranger), Verdict::Yes);
+        let v6 = SecurityGroup {
+            egress: vec![SgRule {
+                protocol: "tcp".into(),
+                from_port: Some(443),
+                to_port: Some(443),
+                ipv6: true,
+                ..SgRule::default()
+            }],
+            ..SecurityGroup::default()
+        };
+        assert!(matches!(
+            sg_admits(&[&v6], true, 443, stranger),
+            Verdict::Unknown(_)
+        ));
+        assert_eq!(sg_admits(&[&v6], true, 5432, stranger), Verdict::No);
     }
 
     #[test]

@@ -123,6 +123,8 @@ pub struct SgRule {
     pub groups: Vec<String>,
     /// Referenced prefix lists (not resolved by the checks).
     pub prefix_lists: Vec<String>,
+    /// Whether it also has IPv6 ranges (not evaluated: the checks reason about IPv4).
+    pub ipv6: bool,
 }
 
 /// A security group.

@@ -25,6 +25,7 @@ fn tcp(port: i32, cidrs: &[&str], groups: &[&str]) -> SgRule {
         cidrs: s(cidrs),
         groups: s(groups),
         prefix_lists: vec![],
+        ipv6: false,
     }
 }
 
