@@ -921,6 +921,27 @@ async fn aurora_cluster_endpoints_are_followed_to_the_cluster() {
 }
 
 #[tokio::test]
+async fn secret_port_other_than_the_databases_is_a_warning() {
+    let lab = healthy_lab(HEALTHY_FN).await;
+    let facts = SecretFacts {
+        secret_arn: SECRET.into(),
+        host: Some(lab.db_host.clone()),
+        port: Some(5433),
+        rds_managed_master: false,
+    };
+    let checks = config_checks(&mut Reader::new(lab.c.clone()), &facts, &lab.function).await;
+    let c = check(&checks, "network_database");
+    assert_eq!((c.status, c.cause), (Status::Warn, None), "{c:#?}");
+    assert_eq!(
+        (
+            c.evidence["secret_port"].as_i64(),
+            c.evidence["db_port"].as_i64()
+        ),
+        (Some(5433), Some(5432))
+    );
+}
+
+#[tokio::test]
 async fn host_that_is_no_rds_endpoint_is_a_warning_not_a_fail() {
     let lab = healthy_lab(HEALTHY_FN).await;
     for host in ["db.internal.example", "10.0.1.25"] {

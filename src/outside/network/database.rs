@@ -42,7 +42,26 @@ pub async fn database(reader: &mut Reader, fun: &Function, secret: &SecretFacts)
         }
         Ok(Some(db)) => db,
     };
-    let port = secret.port.map(i32::from).unwrap_or(db.port);
+    // The database's own port decides the flows; a secret naming another one is reported
+    // apart, since no network change would fix it.
+    let port = if db.port > 0 {
+        db.port
+    } else {
+        secret.port.map(i32::from).unwrap_or(0)
+    };
+    let mismatch = secret
+        .port
+        .map(i32::from)
+        .filter(|p| db.port > 0 && *p != db.port)
+        .map(|p| {
+            Finding::warn(
+                json!({"db_instance": db.id, "secret_port": p, "db_port": db.port}),
+                format!(
+                    "the secret names port {p}, but {} listens on {}: fix the secret's port",
+                    db.id, db.port
+                ),
+            )
+        });
     let outside = |function_vpc: Value, detail: String| {
         let cmd = format!("aws lambda update-function-configuration --function-name {} --vpc-config 'SubnetIds={},SecurityGroupIds=<a group of {}>'", crate::text::shell_quote(&fun.name), db.subnet_ids.join(","), db.vpc_id);
         Finding::fail(
@@ -105,7 +124,7 @@ pub async fn database(reader: &mut Reader, fun: &Function, secret: &SecretFacts)
         cause: Cause::DbSecurityGroupBlocks,
         key: "db_instance",
     };
-    let mut findings = Vec::new();
+    let mut findings: Vec<Finding> = mismatch.into_iter().collect();
     for fs in &fn_subnets {
         for ds in &db.subnet_ids {
             let Some(ds) = net.subnets.get(ds) else {
