@@ -1015,6 +1015,39 @@ async fn denied_function_read_is_skipped_naming_the_action() {
 }
 
 #[tokio::test]
+async fn denied_route_tables_skip_the_network_checks_naming_the_action() {
+    let lab = healthy_lab(HEALTHY_FN).await;
+    let fault = common::fault::FaultServer::start();
+    fault.error_always(
+        "DescribeRouteTables",
+        403,
+        "UnauthorizedOperation",
+        "not allowed",
+    );
+    let checks = config_checks(
+        &mut Reader::new(clients_at(fault.url()).await),
+        &SecretFacts {
+            secret_arn: SECRET.into(),
+            host: Some(lab.db_host.clone()),
+            port: Some(5432),
+            rds_managed_master: true,
+        },
+        &lab.function,
+    )
+    .await;
+    assert_eq!(check(&checks, "rotation_function").status, Status::Ok);
+    for name in [
+        "network_secrets_manager",
+        "network_database",
+        "network_rds_api",
+    ] {
+        let c = check(&checks, name);
+        assert_eq!((c.status, c.cause), (Status::Skipped, None), "{c:#?}");
+        assert_eq!(c.evidence["action"], "ec2:DescribeRouteTables", "{c:#?}");
+    }
+}
+
+#[tokio::test]
 async fn one_reader_reads_each_object_once_across_secrets() {
     let lab = healthy_lab(HEALTHY_FN).await;
     let fault = common::fault::FaultServer::start();
