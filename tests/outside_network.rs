@@ -13,6 +13,7 @@ use aws_sdk_ec2::types::{
 use base64::Engine as _;
 use common::*;
 use db_secret_rotator::failure::Cause;
+use db_secret_rotator::outside::network::service::secrets_manager_endpoint;
 use db_secret_rotator::outside::network::{
     config_checks, ConfigCheck, Reader, SecretFacts, Status,
 };
@@ -1045,6 +1046,27 @@ async fn denied_route_tables_skip_the_network_checks_naming_the_action() {
         assert_eq!((c.status, c.cause), (Status::Skipped, None), "{c:#?}");
         assert_eq!(c.evidence["action"], "ec2:DescribeRouteTables", "{c:#?}");
     }
+}
+
+#[tokio::test]
+async fn the_secrets_manager_endpoint_in_use_is_found_for_the_policy_check() {
+    let lab = healthy_lab(HEALTHY_FN).await;
+    let mut reader = Reader::new(lab.c.clone());
+    let fun = reader.function(&lab.function).await.unwrap().unwrap();
+    let e = secrets_manager_endpoint(&mut reader, &fun)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (e.id.as_str(), e.private_dns),
+        (lab.sm_endpoint.as_str(), true)
+    );
+    lab.drop_sm_endpoint().await;
+    let mut reader = Reader::new(lab.c.clone());
+    assert_eq!(
+        secrets_manager_endpoint(&mut reader, &fun).await.unwrap(),
+        None
+    );
 }
 
 #[tokio::test]

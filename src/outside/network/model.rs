@@ -92,6 +92,8 @@ pub struct Endpoint {
     pub private_dns: bool,
     /// Its state (`available`, `pending`, ...), lower case.
     pub state: String,
+    /// Its policy document (None: the default, full access).
+    pub policy: Option<String>,
 }
 
 /// A NAT gateway: the way out of a private subnet, through its own subnet's route to an

@@ -101,6 +101,7 @@ fn healthy() -> (Net, Function) {
             security_group_ids: s(&["sg-ep"]),
             private_dns: true,
             state: "available".into(),
+            policy: None,
         }],
         nats: vec![],
     };

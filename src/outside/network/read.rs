@@ -339,6 +339,7 @@ impl Reader {
                                 .filter_map(|g| g.group_id().map(str::to_string))
                                 .collect(),
                             private_dns: e.private_dns_enabled().unwrap_or(false),
+                            policy: e.policy_document().map(str::to_string),
                             state: e
                                 .state()
                                 .map(|s| s.as_str().to_ascii_lowercase())

@@ -30,26 +30,9 @@ pub fn service_findings(
     let Some(vpc) = fn_subnets.first().map(|s| s.vpc_id.clone()) else {
         return vec![];
     };
-    let suffix = format!(".{service}");
-    let candidates: Vec<&Endpoint> = net
-        .endpoints
-        .iter()
-        .filter(|e| e.interface && e.vpc_id == vpc && e.service_name.ends_with(&suffix))
-        .filter(|e| {
-            !matches!(
-                e.state.as_str(),
-                "deleted" | "deleting" | "failed" | "rejected" | "expired"
-            )
-        })
-        .collect();
-    let usable =
-        |e: &&Endpoint| matches!(e.state.as_str(), "available" | "") && !e.subnet_ids.is_empty();
-    let chosen = match named {
-        Some(url) => match candidates.iter().find(|e| url.contains(&e.id)) {
-            Some(e) => Some(*e),
-            None => return vec![Finding::warn(json!({"endpoint_url": url, "vpc": vpc}), format!("the function calls {url}, which is no {service} endpoint of {vpc}: its path is not evaluated"))],
-        },
-        None => candidates.iter().copied().filter(usable).find(|e| e.private_dns),
+    let (candidates, chosen) = match choose_endpoint(&net.endpoints, &vpc, service, named) {
+        Ok(found) => found,
+        Err(url) => return vec![Finding::warn(json!({"endpoint_url": url, "vpc": vpc}), format!("the function calls {url}, which is no {service} endpoint of {vpc}: its path is not evaluated"))],
     };
     let function = End {
         name: "function",
@@ -256,6 +239,68 @@ fn through_nat(
     .into_iter()
     .filter_map(|(egress, ports, peer, needed)| acl_leg(net, ns, egress, ports, peer, needed))
     .collect()
+}
+
+/// The interface endpoints of `service` in `vpc` that exist, and the one the function's calls
+/// reach: the one `named` by URL, else the usable one with private DNS. Err: a URL that names
+/// none of them (its path cannot be followed).
+pub fn choose_endpoint<'a>(
+    endpoints: &'a [Endpoint],
+    vpc: &str,
+    service: &str,
+    named: Option<&'a str>,
+) -> Result<(Vec<&'a Endpoint>, Option<&'a Endpoint>), &'a str> {
+    let suffix = format!(".{service}");
+    let candidates: Vec<&Endpoint> = endpoints
+        .iter()
+        .filter(|e| e.interface && e.vpc_id == vpc && e.service_name.ends_with(&suffix))
+        .filter(|e| {
+            !matches!(
+                e.state.as_str(),
+                "deleted" | "deleting" | "failed" | "rejected" | "expired"
+            )
+        })
+        .collect();
+    let usable =
+        |e: &&Endpoint| matches!(e.state.as_str(), "available" | "") && !e.subnet_ids.is_empty();
+    let chosen = match named {
+        Some(url) => Some(*candidates.iter().find(|e| url.contains(&e.id)).ok_or(url)?),
+        None => candidates
+            .iter()
+            .copied()
+            .filter(usable)
+            .find(|e| e.private_dns),
+    };
+    Ok((candidates, chosen))
+}
+
+/// The Secrets Manager endpoint the function's calls reach (for the endpoint policy check):
+/// None when it is in no VPC or reaches Secrets Manager otherwise; Err: a read failed.
+pub async fn secrets_manager_endpoint(
+    reader: &mut Reader,
+    fun: &Function,
+) -> Result<Option<Endpoint>, AwsError> {
+    let Some(first) = fun.subnet_ids.first() else {
+        return Ok(None);
+    };
+    let vpc = reader
+        .subnets(std::slice::from_ref(first))
+        .await?
+        .remove(0)
+        .vpc_id;
+    let endpoints = reader.endpoints(&vpc).await?;
+    let named = fun
+        .environment
+        .get("SECRETS_MANAGER_ENDPOINT")
+        .filter(|v| !v.is_empty());
+    Ok(choose_endpoint(
+        &endpoints,
+        &vpc,
+        "secretsmanager",
+        named.map(String::as_str),
+    )
+    .ok()
+    .and_then(|(_, e)| e.cloned()))
 }
 
 /// Reads the function's subnets and VPC, with `extra` subnets and groups; Err: a denied read.
