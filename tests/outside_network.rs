@@ -705,6 +705,35 @@ async fn nat_route_instead_of_endpoint_does_not_fail() {
 }
 
 #[tokio::test]
+async fn custom_dns_servers_make_private_dns_a_warning_not_a_fail() {
+    let lab = healthy_lab(HEALTHY_FN).await;
+    let ec2 = &lab.c.ec2;
+    let dhcp = ec2
+        .create_dhcp_options()
+        .dhcp_configurations(
+            aws_sdk_ec2::types::NewDhcpConfiguration::builder()
+                .key("domain-name-servers")
+                .values("192.168.50.53")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let id = dhcp.dhcp_options().unwrap().dhcp_options_id().unwrap();
+    ec2.associate_dhcp_options()
+        .dhcp_options_id(id)
+        .vpc_id(&lab.vpc)
+        .send()
+        .await
+        .unwrap();
+    let checks = lab.checks(false).await;
+    let c = check(&checks, "network_secrets_manager");
+    assert_eq!((c.status, c.cause), (Status::Warn, None), "{c:#?}");
+    assert_eq!(c.evidence["dns_servers"][0], "192.168.50.53");
+    assert_eq!(c.evidence["vpc_endpoint"], lab.sm_endpoint.as_str());
+}
+
+#[tokio::test]
 async fn endpoint_group_not_admitting_the_function_is_vpc_endpoint_security_group_blocks() {
     let lab = healthy_lab(HEALTHY_FN).await;
     lab.revoke_ingress(&lab.ep_sg, tcp_to_group(443, &lab.fn_sg))

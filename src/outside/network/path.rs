@@ -24,6 +24,8 @@ pub struct Net {
     pub endpoints: Vec<Endpoint>,
     /// The VPC's NAT gateways.
     pub nats: Vec<NatGateway>,
+    /// DNS servers of the VPC other than Amazon's (empty: Amazon's resolver).
+    pub dns_servers: Vec<String>,
 }
 
 impl Net {

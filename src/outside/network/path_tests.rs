@@ -104,6 +104,7 @@ fn healthy() -> (Net, Function) {
             policy: None,
         }],
         nats: vec![],
+        dns_servers: vec![],
     };
     let fun = Function {
         name: "rot".into(),

@@ -23,6 +23,7 @@ pub struct Reader {
     acls: HashMap<String, Read<Vec<NetworkAcl>>>,
     endpoints: HashMap<String, Read<Vec<Endpoint>>>,
     nats: HashMap<String, Read<Vec<NatGateway>>>,
+    dns: HashMap<String, Read<Vec<String>>>,
     pub(super) databases: HashMap<String, Read<Option<Database>>>,
 }
 
@@ -52,6 +53,7 @@ impl Reader {
             acls: HashMap::new(),
             endpoints: HashMap::new(),
             nats: HashMap::new(),
+            dns: HashMap::new(),
             databases: HashMap::new(),
         }
     }
@@ -355,6 +357,53 @@ impl Reader {
         };
         self.endpoints.insert(vpc.to_string(), read.clone());
         read
+    }
+
+    /// The DNS servers a VPC's DHCP options name other than the Amazon resolver (DescribeVpcs,
+    /// DescribeDhcpOptions): empty when the VPC resolves through Amazon's.
+    pub async fn dns_servers(&mut self, vpc: &str) -> Read<Vec<String>> {
+        if let Some(hit) = self.dns.get(vpc) {
+            return hit.clone();
+        }
+        let read = self.read_dns(vpc).await;
+        self.dns.insert(vpc.to_string(), read.clone());
+        read
+    }
+
+    async fn read_dns(&self, vpc: &str) -> Read<Vec<String>> {
+        let c = &self.clients;
+        let vpcs = c
+            .call(
+                "ec2",
+                "DescribeVpcs",
+                c.ec2.describe_vpcs().vpc_ids(vpc).send(),
+            )
+            .await?;
+        let id = vpcs
+            .vpcs()
+            .first()
+            .and_then(|v| v.dhcp_options_id())
+            .unwrap_or("default");
+        if id == "default" {
+            return Ok(vec![]);
+        }
+        let out = c
+            .call(
+                "ec2",
+                "DescribeDhcpOptions",
+                c.ec2.describe_dhcp_options().dhcp_options_ids(id).send(),
+            )
+            .await?;
+        Ok(out
+            .dhcp_options()
+            .iter()
+            .flat_map(|o| o.dhcp_configurations())
+            .filter(|d| d.key() == Some("domain-name-servers"))
+            .flat_map(|d| d.values())
+            .filter_map(|v| v.value())
+            .filter(|v| !v.eq_ignore_ascii_case("AmazonProvidedDNS"))
+            .map(str::to_string)
+            .collect())
     }
 
     /// DescribeNatGateways of a VPC.

@@ -41,6 +41,10 @@ pub fn service_findings(
     };
     let mut out = Vec::new();
     if let Some(e) = chosen {
+        // Private DNS answers through the Amazon resolver; other servers must forward to it.
+        if named.is_none() && !net.dns_servers.is_empty() {
+            out.push(Finding::warn(json!({"vpc": vpc, "dns_servers": net.dns_servers, "vpc_endpoint": e.id}), format!("{vpc} resolves through {}: {}'s private name resolves only if they forward to the Amazon resolver", net.dns_servers.join(", "), e.id)));
+        }
         let ingress = IngressCause {
             cause: Cause::VpcEndpointSecurityGroupBlocks,
             key: "vpc_endpoint",
@@ -317,6 +321,7 @@ pub(super) async fn gather(
         acls: reader.network_acls(&vpc).await?,
         endpoints: reader.endpoints(&vpc).await?,
         nats: reader.nat_gateways(&vpc).await?,
+        dns_servers: reader.dns_servers(&vpc).await?,
         ..Net::default()
     };
     let mut subnet_ids: Vec<String> = net
