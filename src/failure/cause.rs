@@ -146,6 +146,39 @@ causes! {
     /// A rotation function failed in a way its logs do not let us name.
     UnrecognisedFailure => "unrecognised_failure",
         "Read the evidence line and the lines around it in the function's log group; run diagnose on the secret to name the cause from the inside.";
+    /// The rotation function (the secret's, or the one named) does not exist.
+    FunctionNotFound => "function_not_found",
+        "Point the secret at an existing rotation function (aws secretsmanager rotate-secret --secret-id <id> --rotation-lambda-arn <function ARN>), or deploy the function first.";
+    /// The function's timeout cannot hold one step's worst case.
+    FunctionTimeoutTooShort => "function_timeout_too_short",
+        "Raise the function timeout above one step's worst case (connect timeouts plus DEADLINE_MARGIN_MS): aws lambda update-function-configuration --function-name <function> --timeout 30.";
+    /// Reserved concurrency below 10 throttles Secrets Manager's invocations into retries.
+    FunctionConcurrencyTooLow => "function_concurrency_too_low",
+        "Set reserved concurrency to 10 or more, or remove it: aws lambda put-function-concurrency --function-name <function> --reserved-concurrent-executions 10.";
+    /// The function's resource policy does not let Secrets Manager invoke it.
+    FunctionInvokePermissionMissing => "function_invoke_permission_missing",
+        "Let Secrets Manager invoke the function: aws lambda add-permission --function-name <function> --statement-id SecretsManagerAccess --action lambda:InvokeFunction --principal secretsmanager.amazonaws.com.";
+    /// A function subnet has neither a Secrets Manager endpoint reachable by name nor a NAT route.
+    SecretsManagerNoRoute => "secrets_manager_no_route",
+        "Add an interface VPC endpoint for Secrets Manager with private DNS in the function's subnets (aws ec2 create-vpc-endpoint --vpc-endpoint-type Interface --service-name com.amazonaws.<region>.secretsmanager --private-dns-enabled ...), or route 0.0.0.0/0 to a NAT gateway.";
+    /// No security group of the endpoint admits TCP 443 from the function.
+    VpcEndpointSecurityGroupBlocks => "vpc_endpoint_security_group_blocks",
+        "Let the endpoint's security group admit TCP 443 from the function's security group: aws ec2 authorize-security-group-ingress --group-id <endpoint group> --protocol tcp --port 443 --source-group <function group>.";
+    /// No security group of the function lets it out to the endpoint or database port.
+    SecurityGroupEgressBlocks => "security_group_egress_blocks",
+        "Add an outbound rule to the function's security group for the port and destination named in the evidence (aws ec2 authorize-security-group-egress).";
+    /// A network ACL on the path denies the request or its return traffic.
+    NetworkAclBlocks => "network_acl_blocks",
+        "Add an allow entry below the blocking rule number for the traffic named in the evidence (aws ec2 create-network-acl-entry); ACLs are stateless, so return traffic on ports 1024-65535 needs its own entry.";
+    /// The function is not in the database's VPC and no path is known.
+    FunctionOutsideDbVpc => "function_outside_db_vpc",
+        "Attach the function to subnets of the database's VPC (aws lambda update-function-configuration --vpc-config SubnetIds=...,SecurityGroupIds=...), or connect the VPCs.";
+    /// No security group of the database admits its port from the function.
+    DbSecurityGroupBlocks => "db_security_group_blocks",
+        "Let the database's security group admit its port from the function's security group: aws ec2 authorize-security-group-ingress --group-id <database group> --protocol tcp --port <port> --source-group <function group>.";
+    /// Alternating users with an RDS-managed master, and a subnet cannot reach the RDS API.
+    RdsApiNoRoute => "rds_api_no_route",
+        "Add an interface VPC endpoint for RDS (com.amazonaws.<region>.rds) with private DNS in the function's subnets, or route 0.0.0.0/0 to a NAT gateway.";
     /// Anything not classified above.
     InternalError => "internal_error",
         "This is a bug in db-secret-rotator: report it with this event (it contains no secret values).";
@@ -171,6 +204,6 @@ mod tests {
             assert_eq!(Cause::from_code(code), Some(*cause));
             assert!(cause.remedy().len() > 20, "{code} needs a real remedy");
         }
-        assert_eq!(Cause::ALL.len(), 37);
+        assert_eq!(Cause::ALL.len(), 48);
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod legacy;
 pub mod logs;
+pub mod network;
 pub mod policy;
 pub mod runtimes;
 

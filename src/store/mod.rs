@@ -191,19 +191,21 @@ impl Description {
     }
 }
 
+/// How long one connect to an AWS endpoint may take before the SDK gives up on it.
+pub const AWS_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(2500);
+
 /// Loads the shared AWS configuration once per process: region, credentials and the
 /// `AWS_ENDPOINT_URL*` overrides come from the standard sources.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
     use aws_config::retry::RetryConfig;
     use aws_config::timeout::TimeoutConfig;
-    use std::time::Duration;
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         // Three attempts with backoff; every call is also bounded by the deadline watchdog,
         // so retries can never run past the function deadline.
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(2500))
+                .connect_timeout(AWS_CONNECT_TIMEOUT)
                 .build(),
         )
         .load()
