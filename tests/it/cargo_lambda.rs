@@ -4,8 +4,9 @@
 //! `Lambda-Runtime-Deadline-Ms: 600000` (a duration): a whole rotation and a diagnose must
 //! still work, with one warning per invocation that the header was read as a duration.
 //!
-//! cargo-lambda comes from PyPI into target/deploy-tools/venv, as scripts/package installs it
-//! (installed here when missing).
+//! cargo-lambda comes from PyPI into target/deploy-tools/venv at the version
+//! scripts/deploy-tools.txt pins, installed by scripts/test (as scripts/package does) before
+//! `cargo test`: a test never installs a package. Without it the test fails and says so.
 
 use crate::common::*;
 use serde_json::{json, Value};
@@ -13,29 +14,40 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// The version scripts/package pins.
-const CARGO_LAMBDA_VERSION: &str = "1.9.2";
+/// The cargo-lambda version scripts/deploy-tools.txt pins (its `cargo-lambda==` line).
+fn pinned_version() -> &'static str {
+    include_str!("../../scripts/deploy-tools.txt")
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("cargo-lambda=="))
+        .expect("scripts/deploy-tools.txt pins cargo-lambda")
+}
 
+/// The pinned cargo-lambda in target/deploy-tools/venv; fails, naming the fix, when it is
+/// missing or at another version.
 fn cargo_lambda() -> PathBuf {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let venv = repo.join("target/deploy-tools/venv");
     let bin = venv.join("bin/cargo-lambda");
-    if !bin.exists() {
-        if !venv.join("bin/python").exists() {
-            let ok = Command::new("python3")
-                .args(["-m", "venv"])
-                .arg(&venv)
-                .status()
-                .expect("python3");
-            assert!(ok.success(), "python3 -m venv failed");
-        }
-        let ok = Command::new(venv.join("bin/python"))
-            .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
-            .arg(format!("cargo-lambda=={CARGO_LAMBDA_VERSION}"))
-            .status()
-            .expect("pip");
-        assert!(ok.success(), "pip install cargo-lambda failed");
-    }
+    let pin = pinned_version();
+    let install = format!(
+        "scripts/test installs it: `. scripts/deploy-tools.sh && deploy_tools {} cargo-lambda`",
+        venv.display()
+    );
+    assert!(
+        bin.exists(),
+        "cargo-lambda {pin} is missing: no {}; {install}",
+        bin.display()
+    );
+    let out = Command::new(&bin)
+        .args(["lambda", "--version"])
+        .output()
+        .expect("cargo lambda --version");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.split_whitespace().any(|w| w == pin),
+        "{} is not the pinned {pin} (it says {shown:?}); {install}",
+        bin.display()
+    );
     bin
 }
 
