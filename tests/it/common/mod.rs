@@ -47,7 +47,30 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn var(name: &str, default: &str) -> String {
+/// Versions, ports and credentials of the local services: scripts/services.env, the one file
+/// `scripts/services` and docker-compose.yml read too.
+const SERVICES_ENV: &str = include_str!("../../../scripts/services.env");
+
+/// A key's value in scripts/services.env (`KEY=VALUE` lines, `#` comments).
+fn services_env(name: &str) -> String {
+    SERVICES_ENV
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("scripts/services.env has no {name}"))
+        .to_string()
+}
+
+/// A variable from the environment (`scripts/services env` prints them, moved by
+/// `DSR_PORT_OFFSET`), else its base value in scripts/services.env.
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| services_env(name))
+}
+
+/// A variable from the environment, else a default of `scripts/services` that
+/// scripts/services.env does not hold (hosts, logs, the CA, derived from the state folder).
+fn var_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
@@ -56,37 +79,45 @@ pub fn services() -> &'static Services {
     static S: OnceLock<Services> = OnceLock::new();
     S.get_or_init(|| {
         let state = repo().join(".services");
+        let port = |name: &str| -> u16 {
+            let v = var(name);
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name}={v} is not a port"))
+        };
         Services {
-            pg_host: var("DSR_PG_HOST", "localhost"),
-            pg_port: var("DSR_PG_PORT", "54329").parse().unwrap(),
-            pg_notls_port: var("DSR_PG_NOTLS_PORT", "54330").parse().unwrap(),
-            pg_admin_user: var("DSR_PG_ADMIN_USER", "postgres"),
-            pg_admin_password: var("DSR_PG_ADMIN_PASSWORD", "dsr-admin-pw"),
-            pg_log: var(
+            pg_host: var_or("DSR_PG_HOST", "localhost"),
+            pg_port: port("DSR_PG_PORT"),
+            pg_notls_port: port("DSR_PG_NOTLS_PORT"),
+            pg_admin_user: var("DSR_PG_ADMIN_USER"),
+            pg_admin_password: var("DSR_PG_ADMIN_PASSWORD"),
+            pg_log: var_or(
                 "DSR_PG_LOG",
                 state.join("pg/postgres.log").to_str().unwrap(),
             )
             .into(),
-            mariadb_host: var("DSR_MARIADB_HOST", "localhost"),
-            mariadb_port: var("DSR_MARIADB_PORT", "33069").parse().unwrap(),
-            mariadb_admin_user: var("DSR_MARIADB_ADMIN_USER", "dsr_admin"),
-            mariadb_admin_password: var("DSR_MARIADB_ADMIN_PASSWORD", "dsr-admin-pw"),
-            mariadb_general_log: var(
+            mariadb_host: var_or("DSR_MARIADB_HOST", "localhost"),
+            mariadb_port: port("DSR_MARIADB_PORT"),
+            mariadb_admin_user: var("DSR_MARIADB_ADMIN_USER"),
+            mariadb_admin_password: var("DSR_MARIADB_ADMIN_PASSWORD"),
+            mariadb_general_log: var_or(
                 "DSR_MARIADB_GENERAL_LOG",
                 state.join("mariadb/general.log").to_str().unwrap(),
             )
             .into(),
-            mysql_host: var("DSR_MYSQL_HOST", "localhost"),
-            mysql_port: var("DSR_MYSQL_PORT", "33079").parse().unwrap(),
-            mysql_admin_user: var("DSR_MYSQL_ADMIN_USER", "dsr_admin"),
-            mysql_admin_password: var("DSR_MYSQL_ADMIN_PASSWORD", "dsr-admin-pw"),
-            mysql_general_log: var(
+            mysql_host: var_or("DSR_MYSQL_HOST", "localhost"),
+            mysql_port: port("DSR_MYSQL_PORT"),
+            mysql_admin_user: var("DSR_MYSQL_ADMIN_USER"),
+            mysql_admin_password: var("DSR_MYSQL_ADMIN_PASSWORD"),
+            mysql_general_log: var_or(
                 "DSR_MYSQL_GENERAL_LOG",
                 state.join("mysql/general.log").to_str().unwrap(),
             )
             .into(),
-            moto: var("DSR_MOTO_ENDPOINT", "http://127.0.0.1:45000"),
-            ca_file: var("DSR_CA_FILE", state.join("tls/ca.pem").to_str().unwrap()).into(),
+            moto: var_or(
+                "DSR_MOTO_ENDPOINT",
+                &format!("http://127.0.0.1:{}", port("DSR_MOTO_PORT")),
+            ),
+            ca_file: var_or("DSR_CA_FILE", state.join("tls/ca.pem").to_str().unwrap()).into(),
         }
     })
 }
