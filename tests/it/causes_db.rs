@@ -300,36 +300,21 @@ async fn missing_database_is_db_database_missing<E: Engine>() {
     assert!(E::logs_in(&user, &pw).await);
 }
 
-/// One test per scenario in the module of each engine, all with the same names.
-macro_rules! engine_tests {
-    ($($name:ident),* $(,)?) => {
-        engine_tests!(@engine postgres, Postgres, $($name),*);
-        engine_tests!(@engine mariadb, MariaDb, $($name),*);
-        engine_tests!(@engine mysql, MySql, $($name),*);
-    };
-    (@engine $module:ident, $engine:ty, $($name:ident),*) => {
-        mod $module {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name::<$engine>().await
-                }
-            )*
-        }
-    };
+crate::engine_tests! {
+    shared: [
+        closed_database_port_is_db_unreachable_at_connect,
+        unresolvable_database_host_is_db_unreachable_at_dns,
+        wrong_current_password_is_db_login_failed,
+        password_drifted_after_a_rotation_is_db_login_failed_listing_every_attempt,
+        pending_password_changed_before_test_secret_is_db_login_failed,
+        database_drifted_back_to_awsprevious_is_used_with_a_finding,
+        tls_only_account_with_ssl_false_is_db_tls_required,
+        untrusted_ca_is_db_tls_verification_failed,
+        ip_address_host_is_db_tls_verification_failed_hostname_mismatch,
+        tls_failure_without_ssl_key_downgrades_visibly_and_deny_refuses,
+        missing_database_is_db_database_missing,
+    ],
+    postgres: Postgres [],
+    mariadb: MariaDb [],
+    mysql: MySql [],
 }
-
-engine_tests!(
-    closed_database_port_is_db_unreachable_at_connect,
-    unresolvable_database_host_is_db_unreachable_at_dns,
-    wrong_current_password_is_db_login_failed,
-    password_drifted_after_a_rotation_is_db_login_failed_listing_every_attempt,
-    pending_password_changed_before_test_secret_is_db_login_failed,
-    database_drifted_back_to_awsprevious_is_used_with_a_finding,
-    tls_only_account_with_ssl_false_is_db_tls_required,
-    untrusted_ca_is_db_tls_verification_failed,
-    ip_address_host_is_db_tls_verification_failed_hostname_mismatch,
-    tls_failure_without_ssl_key_downgrades_visibly_and_deny_refuses,
-    missing_database_is_db_database_missing,
-);

@@ -392,6 +392,15 @@ async fn survives_every_fault(setup: Setup) {
     // on two cores would make the deadlines, not the faults, decide the outcomes.
     static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let _turn = ONE_AT_A_TIME.lock().await;
+    // A test of another suite may change a MariaDB or MySQL global setting meanwhile.
+    let _shared = match setup {
+        Setup::PgSingle | Setup::PgAlternating => None,
+        _ => Some(
+            crate::common::mysql::global_lock(setup.server())
+                .read()
+                .await,
+        ),
+    };
     let all = cases_for(setup);
     let total = all.len();
     let mut found = Vec::new();

@@ -13,6 +13,7 @@
 //! sql_mode takes that server's [`lock`] for writing; every other test of the server takes it
 //! for reading.
 
+use crate::common::engine::{alternating_secret, Engine, MariaDb, MySql, MysqlFamily};
 use crate::common::mysql::*;
 use crate::common::*;
 use serde_json::{json, Value};
@@ -23,22 +24,8 @@ const MARIA: Server = Server::MariaDb;
 /// The environment of an alternating-users rotation on the server.
 fn alt(server: Server) -> &'static [(&'static str, &'static str)] {
     match server {
-        Server::MariaDb => &[("ROTATION_STRATEGY", "alternating_users")],
-        Server::MySql => &[
-            ("ROTATION_STRATEGY", "alternating_users"),
-            ("USERNAME_CHARACTER_LIMIT", "32"),
-        ],
-    }
-}
-
-/// Serialises the test that changes a server's GLOBAL sql_mode (it takes the lock for
-/// writing) against the other tests of the same server (they take it for reading).
-fn lock(server: Server) -> &'static tokio::sync::RwLock<()> {
-    static MARIADB: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
-    static MYSQL: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
-    match server {
-        Server::MariaDb => &MARIADB,
-        Server::MySql => &MYSQL,
+        Server::MariaDb => MariaDb::ALT,
+        Server::MySql => MySql::ALT,
     }
 }
 
@@ -66,15 +53,6 @@ fn logged_create(server: Server, clone: &str, host: &str) -> String {
     }
 }
 
-fn password_of(v: &Value) -> String {
-    v["password"].as_str().unwrap().to_string()
-}
-
-fn ident(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
-
-/// A master that may do everything, as the RDS master user can.
 /// `GRANT SELECT ON <test database>.* TO user@'%' WITH GRANT OPTION`: a grant a clone must
 /// copy with its grant option. Gives the database's name.
 async fn grant_select_with_grant_option(server: Server, user: &str) -> String {
@@ -91,29 +69,23 @@ async fn grant_select_with_grant_option(server: Server, user: &str) -> String {
     db
 }
 
+/// A master that may do everything, as the RDS master user can.
 async fn full_master(server: Server) -> (String, String) {
     master_on(server, "ALL PRIVILEGES ON *.*", "WITH GRANT OPTION").await
 }
 
 /// A user on `host`, a full master, and an alternating-users secret for the user (the
 /// secret's `ssl` as given). Returns (password, secret ARN).
-async fn alternating_user(
-    server: Server,
+async fn alternating_user<E: MysqlFamily>(
     user: &str,
     host: &str,
     require_ssl: bool,
     ssl: Option<bool>,
 ) -> (String, String) {
     let pw = password("orig");
-    create_user_on(server, user, host, &pw, require_ssl).await;
-    let (_, master_arn) = full_master(server).await;
-    let mut secret = secret_on(server, user, &pw);
-    if let Some(ssl) = ssl {
-        secret["ssl"] = json!(ssl);
-    }
-    secret["masterarn"] = json!(master_arn);
-    secret["note"] = json!("carried forward");
-    (pw, create_secret(&secret).await)
+    create_user_on(E::SERVER, user, host, &pw, require_ssl).await;
+    let arn = alternating_secret::<E>(user, &pw, ssl).await;
+    (pw, arn)
 }
 
 /// A database with tables `t1` and `t2`, one row each.
@@ -150,11 +122,14 @@ fn outcomes(runs: &[Run]) -> Vec<String> {
     runs.iter().map(Run::outcome).collect()
 }
 
-async fn two_rotations_swap_to_clone_and_back_and_the_previous_user_keeps_working(server: Server) {
-    let _shared = lock(server).read().await;
+async fn two_rotations_swap_to_clone_and_back_and_the_previous_user_keeps_working<
+    E: MysqlFamily,
+>() {
+    let server = E::SERVER;
+    let _shared = global_lock(server).read().await;
     let user = short_unique("ma_swap");
     let clone = format!("{user}_clone");
-    let (old, arn) = alternating_user(server, &user, "%", false, None).await;
+    let (old, arn) = alternating_user::<E>(&user, "%", false, None).await;
     let db = grant_select_with_grant_option(server, &user).await;
     let original_secret = value_at(&arn, "AWSCURRENT", None).await.unwrap();
 
@@ -284,12 +259,13 @@ async fn two_rotations_swap_to_clone_and_back_and_the_previous_user_keeps_workin
     }
 }
 
-async fn hostile_username_on_a_require_ssl_account_gives_a_require_ssl_clone(server: Server) {
-    let _shared = lock(server).read().await;
+async fn hostile_username_on_a_require_ssl_account_gives_a_require_ssl_clone<E: MysqlFamily>() {
+    let server = E::SERVER;
+    let _shared = global_lock(server).read().await;
     // A quote, a backtick, upper case and % in the name.
     let user = format!("My'O`dd%{}", short_unique("U"));
     let clone = format!("{user}_clone");
-    let (old, arn) = alternating_user(server, &user, "%", true, Some(true)).await;
+    let (old, arn) = alternating_user::<E>(&user, "%", true, Some(true)).await;
     for run in rotation(server, &arn).await {
         for e in run.named("db_connected") {
             assert_eq!(e["tls"], "verified", "{e}");
@@ -313,11 +289,12 @@ async fn hostile_username_on_a_require_ssl_account_gives_a_require_ssl_clone(ser
     login_on(server, &user, &old, true).await.unwrap();
 }
 
-async fn an_account_for_127_0_0_1_gets_its_clone_for_127_0_0_1(server: Server) {
-    let _shared = lock(server).read().await;
+async fn an_account_for_127_0_0_1_gets_its_clone_for_127_0_0_1<E: MysqlFamily>() {
+    let server = E::SERVER;
+    let _shared = global_lock(server).read().await;
     let user = short_unique("ma_ip");
     let clone = format!("{user}_clone");
-    let (_, arn) = alternating_user(server, &user, "127.0.0.1", false, None).await;
+    let (_, arn) = alternating_user::<E>(&user, "127.0.0.1", false, None).await;
     assert_eq!(hosts_on(server, &user).await, ["127.0.0.1"]);
     rotation(server, &arn).await;
     assert_eq!(hosts_on(server, &clone).await, ["127.0.0.1"], "not '%'");
@@ -329,12 +306,13 @@ async fn an_account_for_127_0_0_1_gets_its_clone_for_127_0_0_1(server: Server) {
     assert!(general_log_on(server).contains(&logged_create(server, &clone, "127.0.0.1")));
 }
 
-async fn every_host_part_of_the_original_gets_its_own_clone_account_and_grants(server: Server) {
-    let _shared = lock(server).read().await;
+async fn every_host_part_of_the_original_gets_its_own_clone_account_and_grants<E: MysqlFamily>() {
+    let server = E::SERVER;
+    let _shared = global_lock(server).read().await;
     let user = short_unique("ma_hosts");
     let clone = format!("{user}_clone");
     // Logins from localhost match the 127.0.0.1 account; the '%' one has another password.
-    let (_, arn) = alternating_user(server, &user, "127.0.0.1", false, None).await;
+    let (_, arn) = alternating_user::<E>(&user, "127.0.0.1", false, None).await;
     create_user_on(server, &user, "%", &password("other"), false).await;
     let db = database(server).await;
     do_on(
@@ -405,14 +383,15 @@ async fn every_host_part_of_the_original_gets_its_own_clone_account_and_grants(s
         .unwrap();
 }
 
-async fn a_require_subject_with_quotes_and_backslashes_and_limits_are_copied_exactly(
-    server: Server,
-) {
-    let _shared = lock(server).read().await;
+async fn a_require_subject_with_quotes_and_backslashes_and_limits_are_copied_exactly<
+    E: MysqlFamily,
+>() {
+    let server = E::SERVER;
+    let _shared = global_lock(server).read().await;
     let user = short_unique("ma_x509");
     let clone = format!("{user}_clone");
     // The secret logs in through the 127.0.0.1 account; the '%' account wants a certificate.
-    let (_, arn) = alternating_user(server, &user, "127.0.0.1", false, None).await;
+    let (_, arn) = alternating_user::<E>(&user, "127.0.0.1", false, None).await;
     create_user_on(server, &user, "%", &password("cert"), false).await;
     do_on(server, &[format!(
         "ALTER USER {} REQUIRE SUBJECT '/CN=o''b\\r\\\"x' AND ISSUER '/CN=Test CA' AND CIPHER 'ECDHE-RSA-AES256-GCM-SHA384' WITH MAX_USER_CONNECTIONS 7",
@@ -431,13 +410,14 @@ async fn a_require_subject_with_quotes_and_backslashes_and_limits_are_copied_exa
     assert_eq!(ssl_type_on(server, &clone, "127.0.0.1").await, "");
 }
 
-async fn grants_given_to_or_taken_from_the_original_reach_the_clone_at_the_next_rotation(
-    server: Server,
-) {
-    let _shared = lock(server).read().await;
+async fn grants_given_to_or_taken_from_the_original_reach_the_clone_at_the_next_rotation<
+    E: MysqlFamily,
+>() {
+    let server = E::SERVER;
+    let _shared = global_lock(server).read().await;
     let user = short_unique("ma_sync");
     let clone = format!("{user}_clone");
-    let (_, arn) = alternating_user(server, &user, "%", false, None).await;
+    let (_, arn) = alternating_user::<E>(&user, "%", false, None).await;
     let db = database(server).await;
     let (t1, t2) = (format!("{}.t1", ident(&db)), format!("{}.t2", ident(&db)));
     let orig = account(&user, "%");
@@ -537,10 +517,10 @@ async fn default_roles(user: &str, host: &str) -> Vec<String> {
 }
 
 async fn mysql_roles_and_default_roles_are_copied() {
-    let _shared = lock(MY).read().await;
+    let _shared = global_lock(MY).read().await;
     let user = short_unique("ma_role");
     let clone = format!("{user}_clone");
-    let (_, arn) = alternating_user(MY, &user, "%", false, None).await;
+    let (_, arn) = alternating_user::<MySql>(&user, "%", false, None).await;
     let db = database(MY).await;
     let (reader, writer) = (short_unique("ma_r"), short_unique("ma_w"));
     let orig = account(&user, "%");
@@ -612,11 +592,12 @@ async fn mysql_roles_and_default_roles_are_copied() {
     );
 }
 
-async fn alternating_works_under_global_no_backslash_escapes_and_ansi_quotes(server: Server) {
-    let _exclusive = lock(server).write().await;
+async fn alternating_works_under_global_no_backslash_escapes_and_ansi_quotes<E: MysqlFamily>() {
+    let server = E::SERVER;
+    let _exclusive = global_lock(server).write().await;
     let user = format!("Nb\\'%\"_{}", short_unique("U"));
     let clone = format!("{user}_clone");
-    let (_, arn) = alternating_user(server, &user, "%", false, None).await;
+    let (_, arn) = alternating_user::<E>(&user, "%", false, None).await;
     let db = database(server).await;
     do_on(
         server,
@@ -652,10 +633,11 @@ async fn alternating_works_under_global_no_backslash_escapes_and_ansi_quotes(ser
     );
 }
 
-async fn pending_user_or_host_mismatch_is_user_mismatch_before_any_connection(server: Server) {
-    let _shared = lock(server).read().await;
+async fn pending_user_or_host_mismatch_is_user_mismatch_before_any_connection<E: MysqlFamily>() {
+    let server = E::SERVER;
+    let _shared = global_lock(server).read().await;
     let user = short_unique("ma_mismatch");
-    let (_, arn) = alternating_user(server, &user, "%", false, None).await;
+    let (_, arn) = alternating_user::<E>(&user, "%", false, None).await;
     let current = value_at(&arn, "AWSCURRENT", None).await.unwrap();
     let cases = [
         (json!(user), json!(current["host"])),
@@ -691,8 +673,9 @@ async fn user_with_master(server: Server, tag: &str, privileges: &str) -> (Strin
     (user, master, create_secret(&secret).await)
 }
 
-async fn master_without_create_user_is_db_permission_denied(server: Server) {
-    let _shared = lock(server).read().await;
+async fn master_without_create_user_is_db_permission_denied<E: MysqlFamily>() {
+    let server = E::SERVER;
+    let _shared = global_lock(server).read().await;
     let (user, master, arn) = user_with_master(server, "ma_nocreate", "SELECT ON *.*").await;
     let token = start_rotation(&arn).await;
     assert_eq!(step(&arn, &token, "createSecret", alt(server)).status, 0);
@@ -709,8 +692,9 @@ async fn master_without_create_user_is_db_permission_denied(server: Server) {
     assert!(hosts_on(server, &format!("{user}_clone")).await.is_empty());
 }
 
-async fn master_without_grant_option_is_db_permission_denied_on_grant(server: Server) {
-    let _shared = lock(server).read().await;
+async fn master_without_grant_option_is_db_permission_denied_on_grant<E: MysqlFamily>() {
+    let server = E::SERVER;
+    let _shared = global_lock(server).read().await;
     let (user, master, arn) =
         user_with_master(server, "ma_nogrant", "SELECT, CREATE USER ON *.*").await;
     let db = database(server).await;
@@ -732,11 +716,12 @@ async fn master_without_grant_option_is_db_permission_denied_on_grant(server: Se
     assert_eq!(evidence["account_user"], format!("{user}_clone").as_str());
 }
 
-async fn every_step_twice_is_idempotent(server: Server) {
-    let _shared = lock(server).read().await;
+async fn every_step_twice_is_idempotent<E: MysqlFamily>() {
+    let server = E::SERVER;
+    let _shared = global_lock(server).read().await;
     let user = short_unique("ma_twice");
     let clone = format!("{user}_clone");
-    let (_, arn) = alternating_user(server, &user, "%", true, Some(true)).await;
+    let (_, arn) = alternating_user::<E>(&user, "%", true, Some(true)).await;
     grant_select_with_grant_option(server, &user).await;
     let token = start_rotation(&arn).await;
     let twice = |st: &str| -> (Run, Run) {
@@ -777,11 +762,12 @@ async fn every_step_twice_is_idempotent(server: Server) {
         .unwrap();
 }
 
-async fn two_set_secrets_at_once_both_succeed(server: Server) {
-    let _shared = lock(server).read().await;
+async fn two_set_secrets_at_once_both_succeed<E: MysqlFamily>() {
+    let server = E::SERVER;
+    let _shared = global_lock(server).read().await;
     let user = short_unique("ma_race");
     let clone = format!("{user}_clone");
-    let (_, arn) = alternating_user(server, &user, "%", false, None).await;
+    let (_, arn) = alternating_user::<E>(&user, "%", false, None).await;
     let token = start_rotation(&arn).await;
     assert_eq!(step(&arn, &token, "createSecret", alt(server)).status, 0);
     let runs: Vec<Run> = std::thread::scope(|scope| {
@@ -799,8 +785,9 @@ async fn two_set_secrets_at_once_both_succeed(server: Server) {
         .unwrap();
 }
 
-async fn diagnose_checks_the_master_may_manage_users(server: Server) {
-    let _shared = lock(server).read().await;
+async fn diagnose_checks_the_master_may_manage_users<E: MysqlFamily>() {
+    let server = E::SERVER;
+    let _shared = global_lock(server).read().await;
     let user = short_unique("ma_diag");
     let pw = password("orig");
     create_user_on(server, &user, "%", &pw, false).await;
@@ -844,7 +831,7 @@ fn name_of_length(len: usize) -> String {
 }
 
 async fn username_character_limit_is_16_for_mysql_and_80_for_mariadb() {
-    let _shared = lock(MARIA).read().await;
+    let _shared = global_lock(MARIA).read().await;
     let (_, master_arn) = full_master(MARIA).await;
     let secret_for = |engine: &str, user: &str, pw: &str| {
         let mut s = secret_on(MARIA, user, pw);
@@ -904,7 +891,7 @@ async fn username_character_limit_is_16_for_mysql_and_80_for_mariadb() {
 }
 
 async fn mariadb_roles_and_default_roles_are_copied() {
-    let _shared = lock(MARIA).read().await;
+    let _shared = global_lock(MARIA).read().await;
     let user = unique("dsr_myalt_role");
     let clone = format!("{user}_clone");
     let pw = password("orig");
@@ -981,7 +968,8 @@ async fn mariadb_roles_and_default_roles_are_copied() {
     );
 }
 
-crate::server_tests! {
+crate::engine_tests! {
+    locks: by_each_test,
     shared: [
         two_rotations_swap_to_clone_and_back_and_the_previous_user_keeps_working,
         hostile_username_on_a_require_ssl_account_gives_a_require_ssl_clone,
@@ -997,11 +985,11 @@ crate::server_tests! {
         two_set_secrets_at_once_both_succeed,
         diagnose_checks_the_master_may_manage_users,
     ],
-    mariadb: [
+    mariadb: MariaDb [
         roles_and_the_default_role_of_the_original_are_copied = mariadb_roles_and_default_roles_are_copied,
         username_character_limit_is_16_for_mysql_and_80_for_mariadb = username_character_limit_is_16_for_mysql_and_80_for_mariadb,
     ],
-    mysql: [
+    mysql: MySql [
         roles_and_the_default_role_of_the_original_are_copied = mysql_roles_and_default_roles_are_copied,
     ],
 }

@@ -2,14 +2,11 @@
 //! (`ROTATION_STRATEGY=alternating_users`): the pair swaps, the previous user keeps working
 //! until the next rotation, ownership does not drift, and each refusal has its cause.
 
+use crate::common::engine::{alternating_secret, Engine, Postgres};
 use crate::common::*;
 use serde_json::{json, Value};
 
-const ALT: &[(&str, &str)] = &[("ROTATION_STRATEGY", "alternating_users")];
-
-fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+const ALT: &[(&str, &str)] = Postgres::ALT;
 
 /// A master user (CREATEROLE unless told otherwise, never superuser) and its secret.
 async fn master(createrole: bool) -> (String, String) {
@@ -18,19 +15,13 @@ async fn master(createrole: bool) -> (String, String) {
     (name, arn)
 }
 
-/// A user, its master, and an alternating-users secret for it; returns (password, arn).
+/// A user (in these groups), its master, and an alternating-users secret for it; returns
+/// (password, arn).
 async fn alternating_user(user: &str, groups: &[&str], ssl: Option<bool>) -> (String, String) {
-    let s = services();
     let pw = password("orig");
-    pg_create_user(s.pg_port, user, &pw, groups).await;
-    let (_, master_arn) = master(true).await;
-    let mut secret = pg_secret(user, &pw);
-    if let Some(ssl) = ssl {
-        secret["ssl"] = json!(ssl);
-    }
-    secret["masterarn"] = json!(master_arn);
-    secret["note"] = json!("carried forward");
-    (pw, create_secret(&secret).await)
+    pg_create_user(services().pg_port, user, &pw, groups).await;
+    let arn = alternating_secret::<Postgres>(user, &pw, ssl).await;
+    (pw, arn)
 }
 
 /// A TLS session to `localhost` as `user`, for statements the clone runs itself.
@@ -52,10 +43,6 @@ async fn session(user: &str, pw: &str) -> tokio_postgres::Client {
         .expect("login");
     tokio::spawn(conn);
     client
-}
-
-fn password_of(v: &Value) -> String {
-    v["password"].as_str().unwrap().to_string()
 }
 
 async fn is_member(member: &str, role: &str) -> bool {
@@ -234,8 +221,8 @@ async fn a_table_created_by_the_clone_is_owned_by_the_original() {
         .await
         .batch_execute(&format!(
             "CREATE SCHEMA {} AUTHORIZATION {}",
-            ident(&schema),
-            ident(&user)
+            pg_ident(&schema),
+            pg_ident(&user)
         ))
         .await
         .unwrap();
@@ -258,7 +245,7 @@ async fn a_table_created_by_the_clone_is_owned_by_the_original() {
     as_clone
         .batch_execute(&format!(
             "CREATE TABLE {}.made_by_clone (a int)",
-            ident(&schema)
+            pg_ident(&schema)
         ))
         .await
         .unwrap();
@@ -289,12 +276,12 @@ async fn a_privilege_granted_to_the_original_after_the_first_rotation_is_usable_
     admin
         .batch_execute(&format!(
             "CREATE TABLE public.{t} (v text); INSERT INTO public.{t} VALUES ('seen')",
-            t = ident(&table)
+            t = pg_ident(&table)
         ))
         .await
         .unwrap();
     let as_clone = session(&clone, &password_of(&current)).await;
-    let select = format!("SELECT v FROM public.{}", ident(&table));
+    let select = format!("SELECT v FROM public.{}", pg_ident(&table));
     assert!(
         as_clone.query_one(&select, &[]).await.is_err(),
         "not granted yet: the test can fail"
@@ -302,8 +289,8 @@ async fn a_privilege_granted_to_the_original_after_the_first_rotation_is_usable_
     admin
         .batch_execute(&format!(
             "GRANT SELECT ON public.{} TO {}",
-            ident(&table),
-            ident(&user)
+            pg_ident(&table),
+            pg_ident(&user)
         ))
         .await
         .unwrap();
@@ -472,8 +459,8 @@ async fn a_revoked_membership_is_restored_even_when_the_pending_password_already
         .await
         .batch_execute(&format!(
             "REVOKE {u} FROM {c}; ALTER ROLE {c} RESET ALL",
-            u = ident(&user),
-            c = ident(&clone)
+            u = pg_ident(&user),
+            c = pg_ident(&clone)
         ))
         .await
         .unwrap();

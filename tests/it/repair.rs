@@ -7,7 +7,7 @@
 //! An engine is one `Engine` impl (tests/it/common/engine.rs) and one `engine_tests!` line: the
 //! scenarios are generic.
 
-use crate::common::engine::{Engine, MariaDb, MySql, Postgres};
+use crate::common::engine::{alternating_secret, Engine, MariaDb, MySql, Postgres};
 use crate::common::fault::{closed_port, FaultServer};
 use crate::common::*;
 use serde_json::{json, Value};
@@ -480,9 +480,8 @@ async fn alternating_user<E: Engine>() -> (String, String) {
     let user = E::user_name("dsr_rep_alt");
     let pw = password("orig");
     E::create_user(&user, &pw).await;
-    let mut secret = E::secret(&user, &pw);
-    secret["masterarn"] = json!(E::master().await);
-    (user, create_secret(&secret).await)
+    let arn = alternating_secret::<E>(&user, &pw, None).await;
+    (user, arn)
 }
 
 async fn alternating_pending_user_ready_is_promoted<E: Engine>() {
@@ -534,75 +533,32 @@ async fn alternating_stale_pending_label_is_removed<E: Engine>() {
     assert_eq!(holder(&labels(&arn).await, "AWSPENDING"), None);
 }
 
-macro_rules! engine_tests {
-    ($module:ident, $engine:ty) => {
-        mod $module {
-            use super::*;
-
-            #[tokio::test]
-            async fn healthy_secret_needs_nothing_and_apply_changes_nothing() {
-                super::healthy_secret_needs_nothing_and_apply_changes_nothing::<$engine>().await
-            }
-            #[tokio::test]
-            async fn stale_pending_label_is_removed_and_the_undo_puts_it_back() {
-                super::stale_pending_label_is_removed_and_the_undo_puts_it_back::<$engine>().await
-            }
-            #[tokio::test]
-            async fn young_pending_version_is_a_rotation_in_progress() {
-                super::young_pending_version_is_a_rotation_in_progress::<$engine>().await
-            }
-            #[tokio::test]
-            async fn set_not_finished_is_promoted_as_finish_secret_does() {
-                super::set_not_finished_is_promoted_as_finish_secret_does::<$engine>().await
-            }
-            #[tokio::test]
-            async fn only_previous_logging_in_is_drifted_and_nothing_changes() {
-                super::only_previous_logging_in_is_drifted_and_nothing_changes::<$engine>().await
-            }
-            #[tokio::test]
-            async fn no_stored_password_logging_in_is_drifted() {
-                super::no_stored_password_logging_in_is_drifted::<$engine>().await
-            }
-            #[tokio::test]
-            async fn unreachable_database_is_undetermined() {
-                super::unreachable_database_is_undetermined::<$engine>().await
-            }
-            #[tokio::test]
-            async fn a_rotation_starting_before_the_recheck_makes_apply_refuse() {
-                super::a_rotation_starting_before_the_recheck_makes_apply_refuse::<$engine>().await
-            }
-            #[tokio::test]
-            async fn a_rotation_starting_at_the_action_makes_secrets_manager_refuse_it() {
-                super::a_rotation_starting_at_the_action_makes_secrets_manager_refuse_it::<$engine>(
-                )
-                .await
-            }
-            #[tokio::test]
-            async fn a_rotation_starting_at_the_promotion_makes_finish_secret_refuse_it() {
-                use super::a_rotation_starting_at_the_promotion_makes_finish_secret_refuse_it as scenario;
-                scenario::<$engine>().await
-            }
-            #[tokio::test]
-            async fn alternating_pending_user_ready_is_promoted() {
-                super::alternating_pending_user_ready_is_promoted::<$engine>().await
-            }
-            #[tokio::test]
-            async fn alternating_stale_pending_label_is_removed() {
-                super::alternating_stale_pending_label_is_removed::<$engine>().await
-            }
-        }
-    };
+crate::engine_tests! {
+    shared: [
+        healthy_secret_needs_nothing_and_apply_changes_nothing,
+        stale_pending_label_is_removed_and_the_undo_puts_it_back,
+        young_pending_version_is_a_rotation_in_progress,
+        set_not_finished_is_promoted_as_finish_secret_does,
+        only_previous_logging_in_is_drifted_and_nothing_changes,
+        no_stored_password_logging_in_is_drifted,
+        unreachable_database_is_undetermined,
+        a_rotation_starting_before_the_recheck_makes_apply_refuse,
+        a_rotation_starting_at_the_action_makes_secrets_manager_refuse_it,
+        a_rotation_starting_at_the_promotion_makes_finish_secret_refuse_it,
+        alternating_pending_user_ready_is_promoted,
+        alternating_stale_pending_label_is_removed,
+    ],
+    postgres: Postgres [],
+    mariadb: MariaDb [],
+    mysql: MySql [],
 }
-
-engine_tests!(postgres, Postgres);
-engine_tests!(mariadb, MariaDb);
-engine_tests!(mysql, MySql);
 
 /// MySQL 8+ hides a missing account behind a decoy exchange whose plugin is picked from the
 /// user name: with a name whose clone draws `sha256_password` (which the client does not
 /// perform), AWSPENDING still counts as refused once AWSCURRENT logs in.
 #[tokio::test]
 async fn mysql_decoy_for_the_missing_clone_counts_as_refused() {
+    let _shared = MySql::share_server().await;
     use crate::common::mysql::{login_on, Server};
     let mut user = None;
     for _ in 0..40 {
@@ -621,9 +577,7 @@ async fn mysql_decoy_for_the_missing_clone_counts_as_refused() {
     let user = user.expect("a name whose missing clone draws the sha256_password decoy");
     let pw = password("orig");
     MySql::create_user(&user, &pw).await;
-    let mut secret = MySql::secret(&user, &pw);
-    secret["masterarn"] = json!(MySql::master().await);
-    let arn = create_secret(&secret).await;
+    let arn = alternating_secret::<MySql>(&user, &pw, None).await;
     let token = start_rotation(&arn).await;
     let run = step(&arn, &token, "createSecret", MySql::ALT);
     assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);

@@ -1,10 +1,14 @@
-//! One fixture per database engine behind one trait, for the suites that run the same
-//! scenario on every engine (tests/it/repair.rs, tests/it/causes_db.rs): a login user, a master
-//! for alternating users, the user's secret, a login as the user, and the engine's facts
-//! those scenarios assert (the server's code for a wrong password, its name limit).
+//! The one fixture system: one fixture per database engine behind the [`Engine`] trait (a
+//! login user, a master for alternating users, the user's secret, a login as the user, and
+//! the engine's facts the scenarios assert: the server's code for a wrong password, its name
+//! limit), [`MysqlFamily`] for the MariaDB and MySQL scenarios that reach for the server
+//! itself, the alternating-users secret every suite starts from, and the [`engine_tests!`]
+//! macro that runs a generic scenario under one module per engine (`postgres::`,
+//! `mariadb::`, `mysql::`, same test names).
 
 use super::mysql::{self, Server};
 use super::*;
+use serde_json::json;
 
 /// The alternating-users environment for engines whose default name limit fits `_clone`.
 const ALT: &[(&str, &str)] = &[("ROTATION_STRATEGY", "alternating_users")];
@@ -44,6 +48,38 @@ pub trait Engine {
     }
     /// The environment of an alternating-users rotation.
     const ALT: &'static [(&'static str, &'static str)] = ALT;
+    /// Holds the server's global lock for reading (see [`mysql::global_lock`]) while a test
+    /// runs; `None` for PostgreSQL, where no test changes a server-global setting.
+    async fn share_server() -> Option<tokio::sync::RwLockReadGuard<'static, ()>> {
+        None
+    }
+}
+
+/// MariaDB and MySQL: the server behind the engine, for the `mysql` helpers.
+pub trait MysqlFamily: Engine {
+    /// Which server.
+    const SERVER: Server;
+}
+
+impl MysqlFamily for MariaDb {
+    const SERVER: Server = Server::MariaDb;
+}
+
+impl MysqlFamily for MySql {
+    const SERVER: Server = Server::MySql;
+}
+
+/// An alternating-users secret for `user` (already created, logging in with `pw`): a new
+/// master that may manage users (`masterarn`), the secret's `ssl` as given, and a field the
+/// rotation must carry forward (`note`). Gives its ARN.
+pub async fn alternating_secret<E: Engine>(user: &str, pw: &str, ssl: Option<bool>) -> String {
+    let mut secret = E::secret(user, pw);
+    if let Some(ssl) = ssl {
+        secret["ssl"] = json!(ssl);
+    }
+    secret["masterarn"] = json!(E::master().await);
+    secret["note"] = json!("carried forward");
+    create_secret(&secret).await
 }
 
 /// PostgreSQL 15, SCRAM over verified TLS.
@@ -93,7 +129,7 @@ pub struct MariaDb;
 pub struct MySql;
 
 macro_rules! mysql_family_engine {
-    ($engine:ty, $server:expr, $($rest:tt)*) => {
+    ($engine:ident, $server:expr, $($rest:tt)*) => {
         impl Engine for $engine {
             async fn create_user(user: &str, pw: &str) {
                 mysql::create_user_on($server, user, "%", pw, false).await;
@@ -129,6 +165,9 @@ macro_rules! mysql_family_engine {
                 1045.into()
             }
             const TLS_REFUSAL_NEEDS_A_PROBE: bool = true;
+            async fn share_server() -> Option<tokio::sync::RwLockReadGuard<'static, ()>> {
+                Some(mysql::global_lock($server).read().await)
+            }
             $($rest)*
         }
     };
@@ -150,4 +189,61 @@ mysql_family_engine! {
         ("ROTATION_STRATEGY", "alternating_users"),
         ("USERNAME_CHARACTER_LIMIT", "32"),
     ];
+}
+
+/// The tests of a suite, in one module per engine: each `shared` scenario (an
+/// `async fn<E: Engine>()`, or `<E: MysqlFamily>`) under the same name in every engine's
+/// module, then each engine's own tests (an `async fn()`, or `test_name = function` where two
+/// engines' own tests share a name but not a body):
+///
+/// ```ignore
+/// crate::engine_tests! {
+///     shared: [scenario_a, scenario_b],
+///     postgres: Postgres [],
+///     mariadb: MariaDb [mariadb_only],
+///     mysql: MySql [mysql_only],
+/// }
+/// ```
+///
+/// Each test holds its server's global lock for reading ([`Engine::share_server`]); a suite
+/// whose tests take the lock themselves, some for writing, starts with `locks: by_each_test,`.
+#[macro_export]
+macro_rules! engine_tests {
+    (locks: by_each_test, shared: $shared:tt, $($module:ident: $engine:ident $own:tt),+ $(,)?) => {
+        $($crate::engine_tests!(@engine by_each_test, $module, $engine, $shared, $own);)+
+    };
+    (shared: $shared:tt, $($module:ident: $engine:ident $own:tt),+ $(,)?) => {
+        $($crate::engine_tests!(@engine shared, $module, $engine, $shared, $own);)+
+    };
+    (
+        @engine $locks:ident, $module:ident, $engine:ident,
+        [$($shared:ident),* $(,)?], [$($own:ident $(= $own_fn:ident)?),* $(,)?]
+    ) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $shared() {
+                    let _shared = $crate::engine_tests!(@lock $locks, $engine);
+                    super::$shared::<$engine>().await
+                }
+            )*
+            $(
+                #[tokio::test]
+                async fn $own() {
+                    let _shared = $crate::engine_tests!(@lock $locks, $engine);
+                    $crate::engine_tests!(@own $own $($own_fn)?)
+                }
+            )*
+        }
+    };
+    (@lock shared, $engine:ident) => {
+        <$engine as $crate::common::engine::Engine>::share_server().await
+    };
+    (@lock by_each_test, $engine:ident) => {
+        ()
+    };
+    (@own $own:ident) => { super::$own().await };
+    (@own $own:ident $own_fn:ident) => { super::$own_fn().await };
 }

@@ -163,6 +163,11 @@ pub fn record_secret(value: &str) {
     append("secrets.txt", &format!("{value}\n"));
 }
 
+/// The password a secret holds.
+pub fn password_of(secret: &Value) -> String {
+    secret["password"].as_str().unwrap().to_string()
+}
+
 /// A password for fixtures: long, with quotes and backslashes, unique.
 pub fn password(tag: &str) -> String {
     let p = format!("Pw'{}\\\"x{}", tag, unique("s").replace('_', "Z"));
@@ -665,7 +670,8 @@ pub async fn pg_admin() -> tokio_postgres::Client {
     pg_admin_on(services().pg_port).await
 }
 
-fn pg_ident(name: &str) -> String {
+/// A PostgreSQL identifier, double-quoted.
+pub fn pg_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

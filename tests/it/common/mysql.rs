@@ -9,6 +9,19 @@ use super::services;
 use mysql_async::prelude::Queryable;
 use serde_json::Value;
 
+/// Serialises the tests that change a server-global setting (`sql_mode`, `super_read_only`,
+/// `max_connections`, …; they hold it for writing) against every other test of that server
+/// (they hold it for reading). One lock per server for the whole suite: it holds because the
+/// suite is one test process (tests/README.md).
+pub fn global_lock(server: Server) -> &'static tokio::sync::RwLock<()> {
+    static MARIADB: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+    static MYSQL: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+    match server {
+        Server::MariaDb => &MARIADB,
+        Server::MySql => &MYSQL,
+    }
+}
+
 /// Which of the two local servers (`scripts/services`): MariaDB 10.11 or Oracle MySQL 9.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Server {
@@ -103,13 +116,14 @@ pub fn lit(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
+/// A name (database, table, user), backtick-quoted.
+pub fn ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
 /// An account name `'user'@'host'`, backtick-quoted.
 pub fn account(user: &str, host: &str) -> String {
-    format!(
-        "`{}`@`{}`",
-        user.replace('`', "``"),
-        host.replace('`', "``")
-    )
+    format!("{}@{}", ident(user), ident(host))
 }
 
 /// Creates an account; the server hashes the password itself (so a login with a
@@ -403,39 +417,4 @@ pub fn short_unique(prefix: &str) -> String {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     super::unique(prefix).hash(&mut h);
     format!("{prefix}_{:09x}", h.finish() & 0xf_ffff_ffff)
-}
-
-/// The tests of a MariaDB-and-MySQL suite, in one module per server (`mariadb::`, `mysql::`):
-/// each `shared` scenario (an `async fn(Server)`) under the same name in both, then each
-/// server's own (an `async fn()`, or `test_name = function` where the two servers' own tests
-/// share a name but not a body).
-#[macro_export]
-macro_rules! server_tests {
-    (
-        shared: [$($shared:ident),* $(,)?],
-        mariadb: [$($maria:ident $(= $maria_fn:ident)?),* $(,)?],
-        mysql: [$($my:ident $(= $my_fn:ident)?),* $(,)?] $(,)?
-    ) => {
-        $crate::server_tests!(@server mariadb, Server::MariaDb, [$($shared),*], [$($maria $(= $maria_fn)?),*]);
-        $crate::server_tests!(@server mysql, Server::MySql, [$($shared),*], [$($my $(= $my_fn)?),*]);
-    };
-    (@server $module:ident, $server:expr, [$($shared:ident),*], [$($own:ident $(= $own_fn:ident)?),*]) => {
-        mod $module {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $shared() {
-                    super::$shared($server).await
-                }
-            )*
-            $(
-                #[tokio::test]
-                async fn $own() {
-                    $crate::server_tests!(@own $own $($own_fn)?)
-                }
-            )*
-        }
-    };
-    (@own $own:ident) => { super::$own().await };
-    (@own $own:ident $own_fn:ident) => { super::$own_fn().await };
 }
