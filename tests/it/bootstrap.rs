@@ -334,10 +334,7 @@ async fn packaged_bootstrap_rotates_a_postgres_secret_event_by_event() {
 #[tokio::test]
 #[ignore = "needs a packaged bootstrap: run by scripts/check-deploy"]
 async fn packaged_bootstrap_rotates_a_mariadb_account_that_requires_tls() {
-    // A test of another suite may change a server-global setting meanwhile.
-    let _shared = crate::common::mysql::global_lock(crate::common::mysql::Server::MariaDb)
-        .read()
-        .await;
+    let _shared = crate::common::mysql::shared(crate::common::mysql::Server::MariaDb).await;
     // The MySQL driver's TLS (native-tls over the OpenSSL compiled in) and its password hash.
     let pkg = package();
     let user = unique("dsr_pkg_my");

@@ -47,10 +47,7 @@ async fn postgres_single_user_call_budget() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mariadb_single_user_call_budget() {
-    // A test of another suite may change a server-global setting meanwhile.
-    let _shared = crate::common::mysql::global_lock(crate::common::mysql::Server::MariaDb)
-        .read()
-        .await;
+    let _shared = crate::common::mysql::shared(crate::common::mysql::Server::MariaDb).await;
     let user = unique("bud");
     let old = password("old");
     crate::common::mysql::maria_create_user(&user, "%", &old, true).await;
@@ -99,10 +96,7 @@ async fn postgres_alternating_users_call_budget() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mysql_single_user_call_budget() {
-    // A test of another suite may change a server-global setting meanwhile.
-    let _shared = crate::common::mysql::global_lock(crate::common::mysql::Server::MySql)
-        .read()
-        .await;
+    let _shared = crate::common::mysql::shared(crate::common::mysql::Server::MySql).await;
     use crate::common::mysql::{create_user_on, secret_on, short_unique, Server};
     let user = short_unique("bud");
     let old = password("old");
@@ -131,10 +125,7 @@ async fn mysql_single_user_call_budget() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mysql_single_user_dual_password_call_budget() {
-    // A test of another suite may change a server-global setting meanwhile.
-    let _shared = crate::common::mysql::global_lock(crate::common::mysql::Server::MySql)
-        .read()
-        .await;
+    let _shared = crate::common::mysql::shared(crate::common::mysql::Server::MySql).await;
     use crate::common::mysql::{account, create_user_on, do_on, secret_on, short_unique, Server};
     let user = short_unique("bud_dual");
     let old = password("old");
@@ -165,10 +156,7 @@ async fn mysql_single_user_dual_password_call_budget() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mysql_alternating_users_call_budget() {
-    // A test of another suite may change a server-global setting meanwhile.
-    let _shared = crate::common::mysql::global_lock(crate::common::mysql::Server::MySql)
-        .read()
-        .await;
+    let _shared = crate::common::mysql::shared(crate::common::mysql::Server::MySql).await;
     use crate::common::mysql::{create_user_on, master_on, secret_on, short_unique, Server};
     let user = short_unique("bud_alt");
     let old = password("old");

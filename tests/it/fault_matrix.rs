@@ -395,11 +395,7 @@ async fn survives_every_fault(setup: Setup) {
     // A test of another suite may change a MariaDB or MySQL global setting meanwhile.
     let _shared = match setup {
         Setup::PgSingle | Setup::PgAlternating => None,
-        _ => Some(
-            crate::common::mysql::global_lock(setup.server())
-                .read()
-                .await,
-        ),
+        _ => Some(crate::common::mysql::shared(setup.server()).await),
     };
     let all = cases_for(setup);
     let total = all.len();

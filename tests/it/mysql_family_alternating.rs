@@ -126,7 +126,7 @@ async fn two_rotations_swap_to_clone_and_back_and_the_previous_user_keeps_workin
     E: MysqlFamily,
 >() {
     let server = E::SERVER;
-    let _shared = global_lock(server).read().await;
+    let _shared = shared(server).await;
     let user = short_unique("ma_swap");
     let clone = format!("{user}_clone");
     let (old, arn) = alternating_user::<E>(&user, "%", false, None).await;
@@ -261,7 +261,7 @@ async fn two_rotations_swap_to_clone_and_back_and_the_previous_user_keeps_workin
 
 async fn hostile_username_on_a_require_ssl_account_gives_a_require_ssl_clone<E: MysqlFamily>() {
     let server = E::SERVER;
-    let _shared = global_lock(server).read().await;
+    let _shared = shared(server).await;
     // A quote, a backtick, upper case and % in the name.
     let user = format!("My'O`dd%{}", short_unique("U"));
     let clone = format!("{user}_clone");
@@ -291,7 +291,7 @@ async fn hostile_username_on_a_require_ssl_account_gives_a_require_ssl_clone<E: 
 
 async fn an_account_for_127_0_0_1_gets_its_clone_for_127_0_0_1<E: MysqlFamily>() {
     let server = E::SERVER;
-    let _shared = global_lock(server).read().await;
+    let _shared = shared(server).await;
     let user = short_unique("ma_ip");
     let clone = format!("{user}_clone");
     let (_, arn) = alternating_user::<E>(&user, "127.0.0.1", false, None).await;
@@ -308,7 +308,7 @@ async fn an_account_for_127_0_0_1_gets_its_clone_for_127_0_0_1<E: MysqlFamily>()
 
 async fn every_host_part_of_the_original_gets_its_own_clone_account_and_grants<E: MysqlFamily>() {
     let server = E::SERVER;
-    let _shared = global_lock(server).read().await;
+    let _shared = shared(server).await;
     let user = short_unique("ma_hosts");
     let clone = format!("{user}_clone");
     // Logins from localhost match the 127.0.0.1 account; the '%' one has another password.
@@ -387,7 +387,7 @@ async fn a_require_subject_with_quotes_and_backslashes_and_limits_are_copied_exa
     E: MysqlFamily,
 >() {
     let server = E::SERVER;
-    let _shared = global_lock(server).read().await;
+    let _shared = shared(server).await;
     let user = short_unique("ma_x509");
     let clone = format!("{user}_clone");
     // The secret logs in through the 127.0.0.1 account; the '%' account wants a certificate.
@@ -414,7 +414,7 @@ async fn grants_given_to_or_taken_from_the_original_reach_the_clone_at_the_next_
     E: MysqlFamily,
 >() {
     let server = E::SERVER;
-    let _shared = global_lock(server).read().await;
+    let _shared = shared(server).await;
     let user = short_unique("ma_sync");
     let clone = format!("{user}_clone");
     let (_, arn) = alternating_user::<E>(&user, "%", false, None).await;
@@ -517,7 +517,7 @@ async fn default_roles(user: &str, host: &str) -> Vec<String> {
 }
 
 async fn mysql_roles_and_default_roles_are_copied() {
-    let _shared = global_lock(MY).read().await;
+    let _shared = shared(MY).await;
     let user = short_unique("ma_role");
     let clone = format!("{user}_clone");
     let (_, arn) = alternating_user::<MySql>(&user, "%", false, None).await;
@@ -594,7 +594,7 @@ async fn mysql_roles_and_default_roles_are_copied() {
 
 async fn alternating_works_under_global_no_backslash_escapes_and_ansi_quotes<E: MysqlFamily>() {
     let server = E::SERVER;
-    let _exclusive = global_lock(server).write().await;
+    let _exclusive = exclusive(server).await;
     let user = format!("Nb\\'%\"_{}", short_unique("U"));
     let clone = format!("{user}_clone");
     let (_, arn) = alternating_user::<E>(&user, "%", false, None).await;
@@ -635,7 +635,7 @@ async fn alternating_works_under_global_no_backslash_escapes_and_ansi_quotes<E: 
 
 async fn pending_user_or_host_mismatch_is_user_mismatch_before_any_connection<E: MysqlFamily>() {
     let server = E::SERVER;
-    let _shared = global_lock(server).read().await;
+    let _shared = shared(server).await;
     let user = short_unique("ma_mismatch");
     let (_, arn) = alternating_user::<E>(&user, "%", false, None).await;
     let current = value_at(&arn, "AWSCURRENT", None).await.unwrap();
@@ -675,7 +675,7 @@ async fn user_with_master(server: Server, tag: &str, privileges: &str) -> (Strin
 
 async fn master_without_create_user_is_db_permission_denied<E: MysqlFamily>() {
     let server = E::SERVER;
-    let _shared = global_lock(server).read().await;
+    let _shared = shared(server).await;
     let (user, master, arn) = user_with_master(server, "ma_nocreate", "SELECT ON *.*").await;
     let token = start_rotation(&arn).await;
     assert_eq!(step(&arn, &token, "createSecret", alt(server)).status, 0);
@@ -694,7 +694,7 @@ async fn master_without_create_user_is_db_permission_denied<E: MysqlFamily>() {
 
 async fn master_without_grant_option_is_db_permission_denied_on_grant<E: MysqlFamily>() {
     let server = E::SERVER;
-    let _shared = global_lock(server).read().await;
+    let _shared = shared(server).await;
     let (user, master, arn) =
         user_with_master(server, "ma_nogrant", "SELECT, CREATE USER ON *.*").await;
     let db = database(server).await;
@@ -718,7 +718,7 @@ async fn master_without_grant_option_is_db_permission_denied_on_grant<E: MysqlFa
 
 async fn every_step_twice_is_idempotent<E: MysqlFamily>() {
     let server = E::SERVER;
-    let _shared = global_lock(server).read().await;
+    let _shared = shared(server).await;
     let user = short_unique("ma_twice");
     let clone = format!("{user}_clone");
     let (_, arn) = alternating_user::<E>(&user, "%", true, Some(true)).await;
@@ -764,7 +764,7 @@ async fn every_step_twice_is_idempotent<E: MysqlFamily>() {
 
 async fn two_set_secrets_at_once_both_succeed<E: MysqlFamily>() {
     let server = E::SERVER;
-    let _shared = global_lock(server).read().await;
+    let _shared = shared(server).await;
     let user = short_unique("ma_race");
     let clone = format!("{user}_clone");
     let (_, arn) = alternating_user::<E>(&user, "%", false, None).await;
@@ -787,7 +787,7 @@ async fn two_set_secrets_at_once_both_succeed<E: MysqlFamily>() {
 
 async fn diagnose_checks_the_master_may_manage_users<E: MysqlFamily>() {
     let server = E::SERVER;
-    let _shared = global_lock(server).read().await;
+    let _shared = shared(server).await;
     let user = short_unique("ma_diag");
     let pw = password("orig");
     create_user_on(server, &user, "%", &pw, false).await;
@@ -831,7 +831,7 @@ fn name_of_length(len: usize) -> String {
 }
 
 async fn username_character_limit_is_16_for_mysql_and_80_for_mariadb() {
-    let _shared = global_lock(MARIA).read().await;
+    let _shared = shared(MARIA).await;
     let (_, master_arn) = full_master(MARIA).await;
     let secret_for = |engine: &str, user: &str, pw: &str| {
         let mut s = secret_on(MARIA, user, pw);
@@ -891,7 +891,7 @@ async fn username_character_limit_is_16_for_mysql_and_80_for_mariadb() {
 }
 
 async fn mariadb_roles_and_default_roles_are_copied() {
-    let _shared = global_lock(MARIA).read().await;
+    let _shared = shared(MARIA).await;
     let user = unique("dsr_myalt_role");
     let clone = format!("{user}_clone");
     let pw = password("orig");

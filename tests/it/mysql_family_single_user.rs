@@ -95,7 +95,7 @@ async fn ready_for_set_secret(db: Server, prefix: &str) -> (String, String, Stri
 
 async fn require_ssl_account_with_ssl_true_rotates_fully_twice<E: MysqlFamily>() {
     let db = E::SERVER;
-    let _shared = global_lock(db).read().await;
+    let _shared = shared(db).await;
     let user = short_unique("my_tls");
     let first = password("old");
     create_user_on(db, &user, "%", &first, true).await;
@@ -181,7 +181,7 @@ async fn require_ssl_account_with_ssl_true_rotates_fully_twice<E: MysqlFamily>()
 
 async fn hostile_user_name_and_password_rotate<E: MysqlFamily>() {
     let db = E::SERVER;
-    let _shared = global_lock(db).read().await;
+    let _shared = shared(db).await;
     // Quote, upper case, `%`, backslash, backtick.
     let user = format!("O'Br%\\N`Ée_{}", short_unique("x"));
     let old = hostile_password("hostile");
@@ -207,7 +207,7 @@ async fn hostile_user_name_and_password_rotate<E: MysqlFamily>() {
 
 async fn the_account_logged_in_is_rotated_not_the_percent_account<E: MysqlFamily>() {
     let db = E::SERVER;
-    let _shared = global_lock(db).read().await;
+    let _shared = shared(db).await;
     let user = short_unique("my_host");
     let local = password("local");
     let anywhere = password("anywhere");
@@ -241,7 +241,7 @@ async fn the_account_logged_in_is_rotated_not_the_percent_account<E: MysqlFamily
 
 async fn rotation_works_under_global_no_backslash_escapes<E: MysqlFamily>() {
     let db = E::SERVER;
-    let _exclusive = global_lock(db).write().await;
+    let _exclusive = exclusive(db).await;
     let user = format!("Nb\\'%_{}", short_unique("U"));
     let old = hostile_password("nbe");
     create_user_on(db, &user, "%", &old, false).await;
@@ -267,7 +267,7 @@ async fn rotation_works_under_global_no_backslash_escapes<E: MysqlFamily>() {
 
 async fn every_step_twice_ends_in_the_same_state<E: MysqlFamily>() {
     let db = E::SERVER;
-    let _shared = global_lock(db).read().await;
+    let _shared = shared(db).await;
     let user = short_unique("my_twice");
     let old = password("old");
     create_user_on(db, &user, "%", &old, false).await;
@@ -313,7 +313,7 @@ async fn every_step_twice_ends_in_the_same_state<E: MysqlFamily>() {
 
 async fn engines_mysql_aurora_mysql_and_mariadb_all_work<E: MysqlFamily>() {
     let db = E::SERVER;
-    let _shared = global_lock(db).read().await;
+    let _shared = shared(db).await;
     for engine in ["mysql", "aurora-mysql", "mariadb"] {
         let user = short_unique("my_engine");
         let old = password("old");
@@ -339,7 +339,7 @@ async fn engines_mysql_aurora_mysql_and_mariadb_all_work<E: MysqlFamily>() {
 async fn a_blocked_password_change_ends_before_the_deadline<E: MysqlFamily>() {
     let db = E::SERVER;
     // Holds a lock on the server's account table: no other test of this server may run.
-    let _exclusive = global_lock(db).write().await;
+    let _exclusive = exclusive(db).await;
     let (user, old, arn, token) = ready_for_set_secret(db, "my_lock").await;
 
     let mut locker = admin_on(db).await;
@@ -381,7 +381,7 @@ async fn identified_by_literals_mean_the_same_under_any_session_sql_mode<E: Mysq
     let db = E::SERVER;
     use db_secret_rotator::db::mysql::sql::{quote_literal, session_settings, Account};
     use db_secret_rotator::db::mysql::version::parse_version;
-    let _shared = global_lock(db).read().await;
+    let _shared = shared(db).await;
     // The MySQL 8+ statement form (ALTER USER … IDENTIFIED BY '…'), run by the admin: a
     // password ending in a backslash breaks any literal that relies on the mode.
     for start_mode in ["", "NO_BACKSLASH_ESCAPES", "ANSI_QUOTES,PIPES_AS_CONCAT"] {
@@ -426,7 +426,7 @@ async fn identified_by_literals_mean_the_same_under_any_session_sql_mode<E: Mysq
 // ---------------------------------------------------------------- MariaDB's own behaviours
 
 async fn ed25519_account_is_db_auth_method_unsupported() {
-    let _shared = global_lock(Server::MariaDb).read().await;
+    let _shared = shared(Server::MariaDb).await;
     let user = unique("dsr_my_ed");
     let old = password("old");
     let mut admin = maria_admin().await;
@@ -450,7 +450,7 @@ async fn ed25519_account_is_db_auth_method_unsupported() {
 }
 
 async fn dual_password_is_refused_before_anything_changes() {
-    let _shared = global_lock(Server::MariaDb).read().await;
+    let _shared = shared(Server::MariaDb).await;
     let user = short_unique("my_dualmaria");
     let old = password("old");
     maria_create_user(&user, "%", &old, false).await;
@@ -498,7 +498,7 @@ async fn with_global<T>(set: &[String], reset: &[String], f: impl FnOnce() -> T)
 }
 
 async fn caching_sha2_password_first_login_without_tls_performs_the_rsa_key_exchange() {
-    let _shared = global_lock(MY).read().await;
+    let _shared = shared(MY).await;
     let user = short_unique("my_rsa");
     let old = password("old");
     // A fresh account: the server has no cached hash, so a plaintext login needs the full
@@ -527,7 +527,7 @@ async fn caching_sha2_password_first_login_without_tls_performs_the_rsa_key_exch
 }
 
 async fn password_require_current_account_rotates_with_replace() {
-    let _shared = global_lock(MY).read().await;
+    let _shared = shared(MY).await;
     let user = short_unique("my_reqcur");
     let old = password("old");
     create_user_on(MY, &user, "%", &old, false).await;
@@ -577,7 +577,7 @@ async fn user_session(user: &str, pw: &str) -> mysql_async::Conn {
 }
 
 async fn require_secure_transport_is_db_tls_required() {
-    let _exclusive = global_lock(MY).write().await;
+    let _exclusive = exclusive(MY).await;
     let user = short_unique("my_rst");
     let old = password("old");
     create_user_on(MY, &user, "%", &old, false).await;
@@ -601,7 +601,7 @@ async fn require_secure_transport_is_db_tls_required() {
 }
 
 async fn validate_password_component_is_db_password_rejected() {
-    let _exclusive = global_lock(MY).write().await;
+    let _exclusive = exclusive(MY).await;
     let (user, old, arn, token) = ready_for_set_secret(MY, "my_policy").await;
     // The generated password has 32 characters; the policy wants 64.
     let run = with_global(
@@ -625,7 +625,7 @@ async fn validate_password_component_is_db_password_rejected() {
 }
 
 async fn super_read_only_is_db_read_only() {
-    let _exclusive = global_lock(MY).write().await;
+    let _exclusive = exclusive(MY).await;
     let (user, old, arn, token) = ready_for_set_secret(MY, "my_ro").await;
     let run = with_global(
         &["SET GLOBAL super_read_only = ON".into()],
@@ -645,7 +645,7 @@ async fn super_read_only_is_db_read_only() {
 }
 
 async fn max_connections_is_retried_then_db_unavailable() {
-    let _exclusive = global_lock(MY).write().await;
+    let _exclusive = exclusive(MY).await;
     let user = short_unique("my_full");
     let old = password("old");
     create_user_on(MY, &user, "%", &old, false).await;
@@ -709,7 +709,7 @@ async fn max_connections_is_retried_then_db_unavailable() {
 }
 
 async fn host_part_that_does_not_match_is_named_as_mysql_answers_it() {
-    let _shared = global_lock(MY).read().await;
+    let _shared = shared(MY).await;
     // Only an account for another address. MySQL sends 1130 (db_access_rule_missing, pinned
     // by the unit test) only when no account at all admits the client's address; with any
     // '%' account on the server (as here, and on RDS) it hides the user instead: a decoy
@@ -775,7 +775,7 @@ async fn logs_in(user: &str, pw: &str) -> bool {
 }
 
 async fn dual_password_keeps_awscurrent_logging_in_through_the_rotation_and_after_it() {
-    let _shared = global_lock(MY).read().await;
+    let _shared = shared(MY).await;
     let (user, first, arn) = dual_user("my_dual").await;
     let mut history = vec![first.clone()];
     for round in 0..3 {
@@ -826,7 +826,7 @@ async fn dual_password_keeps_awscurrent_logging_in_through_the_rotation_and_afte
 }
 
 async fn dual_password_retried_steps_never_lose_awscurrent() {
-    let _shared = global_lock(MY).read().await;
+    let _shared = shared(MY).await;
     let (user, first, arn) = dual_user("my_dualre").await;
     // One rotation first, so the account has a secondary password (AWSPREVIOUS) too.
     let token = start_rotation(&arn).await;
@@ -859,7 +859,7 @@ async fn dual_password_retried_steps_never_lose_awscurrent() {
 }
 
 async fn dual_password_without_application_password_admin_is_db_permission_denied() {
-    let _shared = global_lock(MY).read().await;
+    let _shared = shared(MY).await;
     let user = short_unique("my_dualpriv");
     let old = password("old");
     create_user_on(MY, &user, "%", &old, false).await;
@@ -878,7 +878,7 @@ async fn dual_password_without_application_password_admin_is_db_permission_denie
 }
 
 async fn diagnose_says_whether_the_account_has_a_secondary_password() {
-    let _shared = global_lock(MY).read().await;
+    let _shared = shared(MY).await;
     let (user, _, arn) = dual_user("my_dualdiag").await;
     // The account may read its own row of mysql.user, so the answer is exact.
     do_on(

@@ -87,10 +87,7 @@ async fn a_postgres_chain_the_rds_roots_do_not_anchor_names_the_ca_it_needed() {
 
 #[tokio::test]
 async fn a_mariadb_chain_the_rds_roots_do_not_anchor_names_the_ca_it_needed() {
-    // A test of another suite may change a server-global setting meanwhile.
-    let _shared = crate::common::mysql::global_lock(crate::common::mysql::Server::MariaDb)
-        .read()
-        .await;
+    let _shared = crate::common::mysql::shared(crate::common::mysql::Server::MariaDb).await;
     let user = unique("dsr_chain_my");
     let pw = password("chain-my");
     maria_create_user(&user, "%", &pw, true).await;

@@ -48,7 +48,7 @@ pub trait Engine {
     }
     /// The environment of an alternating-users rotation.
     const ALT: &'static [(&'static str, &'static str)] = ALT;
-    /// Holds the server's global lock for reading (see [`mysql::global_lock`]) while a test
+    /// Holds the server's global lock for reading (see `mysql::global_lock`) while a test
     /// runs; `None` for PostgreSQL, where no test changes a server-global setting.
     async fn share_server() -> Option<tokio::sync::RwLockReadGuard<'static, ()>> {
         None
@@ -166,7 +166,7 @@ macro_rules! mysql_family_engine {
             }
             const TLS_REFUSAL_NEEDS_A_PROBE: bool = true;
             async fn share_server() -> Option<tokio::sync::RwLockReadGuard<'static, ()>> {
-                Some(mysql::global_lock($server).read().await)
+                Some(mysql::shared($server).await)
             }
             $($rest)*
         }

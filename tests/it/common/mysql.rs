@@ -13,13 +13,23 @@ use serde_json::Value;
 /// `max_connections`, …; they hold it for writing) against every other test of that server
 /// (they hold it for reading). One lock per server for the whole suite: it holds because the
 /// suite is one test process (tests/README.md).
-pub fn global_lock(server: Server) -> &'static tokio::sync::RwLock<()> {
+fn global_lock(server: Server) -> &'static tokio::sync::RwLock<()> {
     static MARIADB: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
     static MYSQL: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
     match server {
         Server::MariaDb => &MARIADB,
         Server::MySql => &MYSQL,
     }
+}
+
+/// Holds the server's [`global_lock`] for reading: for a test that uses the server.
+pub async fn shared(server: Server) -> tokio::sync::RwLockReadGuard<'static, ()> {
+    global_lock(server).read().await
+}
+
+/// Holds the server's [`global_lock`] for writing: for a test that changes a global setting.
+pub async fn exclusive(server: Server) -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    global_lock(server).write().await
 }
 
 /// Which of the two local servers (`scripts/services`): MariaDB 10.11 or Oracle MySQL 9.
