@@ -220,7 +220,6 @@ macro_rules! engine_tests {
         [$($shared:ident),* $(,)?], [$($own:ident $(= $own_fn:ident)?),* $(,)?]
     ) => {
         mod $module {
-            #[allow(unused_imports)]
             use super::*;
             $(
                 #[tokio::test]
