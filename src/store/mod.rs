@@ -7,6 +7,7 @@
 
 pub mod call;
 pub mod classify;
+#[cfg(test)]
 pub mod memory;
 pub mod rds;
 pub mod secrets;
