@@ -5,6 +5,7 @@
 //! around the function ([`policy`]), what an old rotation function's package and stack say
 //! ([`legacy`]), and a function's log group read back as invocations ([`logs`]). Read-only.
 
+pub mod config;
 pub mod legacy;
 pub mod logs;
 pub mod network;
@@ -175,6 +176,27 @@ pub struct HostedApp {
     pub strategy: Option<Strategy>,
 }
 
+/// Whether a function's description says it is a db-secret-rotator deployment: this
+/// project's template writes its name into the description, so the name anywhere in it
+/// counts.
+pub fn describes_this_project(description: &str) -> bool {
+    description.contains("db-secret-rotator")
+}
+
+/// Whether a function is a db-secret-rotator deployment, from its configuration alone: an
+/// OS-only runtime (`provided.*`) whose description names this project, or whose
+/// environment has this project's own variables (`has_variable` is asked for names only; no
+/// value is looked at).
+pub fn is_this_project(
+    runtime: Option<&str>,
+    description: Option<&str>,
+    has_variable: impl Fn(&str) -> bool,
+) -> bool {
+    let os_only = runtime.is_some_and(|r| r.starts_with("provided"));
+    let described = description.is_some_and(describes_this_project);
+    os_only && (described || (has_variable("ROTATION_STRATEGY") && has_variable("TLS_FALLBACK")))
+}
+
 /// The tag AWS's Serverless Application Repository puts on the functions it deploys.
 pub const APPLICATION_TAG: &str = "serverlessrepo:applicationId";
 
@@ -275,6 +297,42 @@ pub fn date(d: Option<&aws_smithy_types::DateTime>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_description_naming_the_project_anywhere_marks_it_ours() {
+        assert!(describes_this_project(
+            "Secrets Manager rotation for PostgreSQL, MySQL and MariaDB (db-secret-rotator)"
+        ));
+        assert!(describes_this_project("db-secret-rotator"));
+        assert!(!describes_this_project("Rotates RDS PostgreSQL secrets"));
+        // The exact spelling counts: another project's name is not this one.
+        assert!(!describes_this_project("db secret rotator"));
+        assert!(!describes_this_project("DB-Secret-Rotator"));
+        assert!(!describes_this_project(""));
+    }
+
+    #[test]
+    fn only_an_os_only_runtime_named_or_configured_as_this_project_is_this_project() {
+        let none = |_: &str| false;
+        let ours_vars = |n: &str| n == "ROTATION_STRATEGY" || n == "TLS_FALLBACK";
+        assert!(is_this_project(
+            Some("provided.al2023"),
+            Some("db-secret-rotator"),
+            none
+        ));
+        assert!(is_this_project(Some("provided.al2023"), None, ours_vars));
+        assert!(!is_this_project(
+            Some("python3.7"),
+            Some("db-secret-rotator"),
+            ours_vars
+        ));
+        assert!(!is_this_project(
+            Some("provided.al2023"),
+            Some("other"),
+            none
+        ));
+        assert!(!is_this_project(None, Some("db-secret-rotator"), ours_vars));
+    }
 
     #[test]
     fn hosted_application_names_give_engine_and_strategy() {

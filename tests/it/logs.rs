@@ -5,11 +5,11 @@
 //! a stream cut before START. Driven through the library (`commands::logs::run_with`): the
 //! command line is wired elsewhere. Denied reads come from the fault-injecting endpoint.
 
-use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use crate::common::fault::FaultServer;
 use crate::common::http;
 use crate::common::lambda_invoke::{configure_rotation, create_function};
 use crate::common::*;
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use db_secret_rotator::commands::logs::{run_with, Args, LogsReport};
 use db_secret_rotator::commands::{Format, Report};
 use db_secret_rotator::outside::logs::{self, last_rotations, read, Window};
@@ -367,7 +367,8 @@ async fn with_logging_config(group: String) -> String {
                 let (r, mut w) = conn.into_split();
                 let mut reader = tokio::io::BufReader::new(r);
                 while let Ok(Some(req)) = http::read_message(&mut reader).await {
-                    let Ok(mut answer) = crate::common::fault::forward(&upstream, &req).await else {
+                    let Ok(mut answer) = crate::common::fault::forward(&upstream, &req).await
+                    else {
                         return;
                     };
                     let configuration = req.start.starts_with("GET ")

@@ -5,11 +5,11 @@
 //! moto stores these and enforces none of them, so each test reads a configuration and checks
 //! what the library concludes from it. Every test builds its own VPC.
 
+use crate::common::*;
 use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, PortRange, RuleAction, UserIdGroupPair, VpcEndpointType,
 };
 use base64::Engine as _;
-use crate::common::*;
 use db_secret_rotator::failure::Cause;
 use db_secret_rotator::outside::network::service::secrets_manager_endpoint;
 use db_secret_rotator::outside::network::{

@@ -1,7 +1,7 @@
 //! A rotation function as the audit sees it: GetFunctionConfiguration and ListTags, and the
 //! rule that recognises a db-secret-rotator deployment.
 
-use crate::outside::{hosted_app, AwsError, Clients, HostedApp, APPLICATION_TAG};
+use crate::outside::{hosted_app, is_this_project, AwsError, Clients, HostedApp, APPLICATION_TAG};
 use crate::text::function_name;
 
 /// What GetFunctionConfiguration and ListTags say about a rotation function.
@@ -35,13 +35,6 @@ impl Function {
     }
 }
 
-/// Whether a function's description says it is a db-secret-rotator deployment: this
-/// project's template writes its name into the description, so the name anywhere in it
-/// counts.
-pub fn describes_this_project(description: &str) -> bool {
-    description.contains("db-secret-rotator")
-}
-
 /// Reads a function's configuration and tags. `ours` names functions the caller says are
 /// db-secret-rotator deployments (`--function`); a deployment of this project's template is
 /// recognised by itself (its description, or its environment variable names on an OS-only
@@ -70,14 +63,10 @@ pub async fn lookup(clients: &Clients, name_or_arn: &str, ours: &[String]) -> Fu
     let arn = out.function_arn().unwrap_or(name_or_arn).to_string();
     let runtime = out.runtime().map(|r| r.as_str().to_string());
     let named = ours.iter().any(|f| function_name(f) == function_name(&arn));
-    let described = out.description().is_some_and(describes_this_project);
-    let env_names = out
-        .environment()
-        .and_then(|e| e.variables())
-        .is_some_and(|v| v.contains_key("ROTATION_STRATEGY") && v.contains_key("TLS_FALLBACK"));
-    let os_only = runtime
-        .as_deref()
-        .is_some_and(|r| r.starts_with("provided"));
+    let variables = out.environment().and_then(|e| e.variables());
+    let this_project = is_this_project(runtime.as_deref(), out.description(), |name| {
+        variables.is_some_and(|v| v.contains_key(name))
+    });
     let tags = clients
         .call(
             "lambda",
@@ -99,7 +88,7 @@ pub async fn lookup(clients: &Clients, name_or_arn: &str, ours: &[String]) -> Fu
         config: Ok(FunctionConfig {
             arn,
             runtime,
-            ours: named || (os_only && (described || env_names)),
+            ours: named || this_project,
             app,
             tags_error,
         }),
@@ -109,17 +98,4 @@ pub async fn lookup(clients: &Clients, name_or_arn: &str, ours: &[String]) -> Fu
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_description_naming_the_project_anywhere_marks_it_ours() {
-        assert!(describes_this_project(
-            "Secrets Manager rotation for PostgreSQL, MySQL and MariaDB (db-secret-rotator)"
-        ));
-        assert!(describes_this_project("db-secret-rotator"));
-        assert!(!describes_this_project("Rotates RDS PostgreSQL secrets"));
-        // The exact spelling counts: another project's name is not this one.
-        assert!(!describes_this_project("db secret rotator"));
-        assert!(!describes_this_project("DB-Secret-Rotator"));
-        assert!(!describes_this_project(""));
-    }
 }

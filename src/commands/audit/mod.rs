@@ -10,7 +10,7 @@ mod report;
 #[cfg(test)]
 mod tests;
 
-pub use function::{describes_this_project, lookup, Function, FunctionConfig};
+pub use function::{lookup, Function, FunctionConfig};
 pub use report::{Failed, FunctionError, ListError, Listing, Report, SecretRow, Summary};
 
 use crate::app::App;

@@ -46,6 +46,8 @@ pub struct Package {
     pub passed_over: Vec<String>,
     /// Whether GetFunction answered at all (nothing can be judged without it).
     pub readable: bool,
+    /// Whether it is a db-secret-rotator deployment (then there is nothing legacy to read).
+    pub this_project: bool,
 }
 
 impl Package {
@@ -100,6 +102,17 @@ pub async fn read(clients: &Clients, function: &str, limits: Limits) -> Package 
     out.runtime = config
         .and_then(|c| c.runtime())
         .map(|r| r.as_str().to_string());
+    let variables = config
+        .and_then(|c| c.environment())
+        .and_then(|e| e.variables());
+    out.this_project = crate::outside::is_this_project(
+        out.runtime.as_deref(),
+        config.and_then(|c| c.description()),
+        |name| variables.is_some_and(|v| v.contains_key(name)),
+    );
+    if out.this_project {
+        return out;
+    }
     if let Some(stack_name) = got.tags().and_then(|t| t.get(STACK_TAG)) {
         match read_stack(clients, stack_name).await {
             Ok(stack) => out.stack = stack,

@@ -220,6 +220,8 @@ impl Reader {
                             .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
                             .collect(),
                         publicly_accessible: i.publicly_accessible().unwrap_or(false),
+                        engine: i.engine().map(str::to_string),
+                        engine_version: i.engine_version().map(str::to_string),
                     }));
                 }
             }
@@ -276,6 +278,8 @@ impl Reader {
                 .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
                 .collect(),
             publicly_accessible: k.publicly_accessible().unwrap_or(false),
+            engine: k.engine().map(str::to_string),
+            engine_version: k.engine_version().map(str::to_string),
         }))
     }
 }

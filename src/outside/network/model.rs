@@ -191,4 +191,9 @@ pub struct Database {
     pub security_group_ids: Vec<String>,
     /// Whether it has a public address.
     pub publicly_accessible: bool,
+    /// Its engine (`postgres`, `mysql`, `aurora-postgresql`, …) and version (`16.4`), as RDS
+    /// reports them: an old rotation function's tests depend on them.
+    pub engine: Option<String>,
+    /// Its engine version.
+    pub engine_version: Option<String>,
 }
