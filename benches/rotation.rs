@@ -16,7 +16,9 @@
 //! `scripts/bench [--rotations N] [--callgrind-rotations N] [--only CONFIG]` builds what it
 //! needs and runs it. Figures, not assertions.
 
-#[path = "../tests/common/mod.rs"]
+// The test harness, shared: a benchmark uses only part of it.
+#[allow(dead_code)]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use common::driver::{Function, RotationStats, STEPS};

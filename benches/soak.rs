@@ -6,7 +6,9 @@
 //!
 //! `scripts/soak [--rotations N] [--bootstrap PATH]` runs it. Figures, not assertions.
 
-#[path = "../tests/common/mod.rs"]
+// The test harness, shared: a benchmark uses only part of it.
+#[allow(dead_code)]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};

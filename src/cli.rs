@@ -1,18 +1,16 @@
 //! The command-line face: `step`, `rotate`, `diagnose` and `repair` (one secret), `audit`
 //! and `migrate` (the operator's journey across secrets). Exit status: 0 success, 1 a failed
 //! step, a problem found or a refusal, 2 a usage error (clap's).
+//!
+//! A command's arguments (`Args`) and its `run` live in its module under `src/commands/`;
+//! this file holds the one dispatch, and the start of logging.
 
 use crate::app::{self, App};
-use crate::commands::diagnose::{self as checks, Context};
-use crate::commands::{audit, migrate};
-use crate::deadline::Deadline;
-use crate::outside;
-use crate::telemetry::{self, LogFormat, Sink};
+use crate::commands::{self, audit, diagnose, logs, migrate, repair, rotate, step};
+use crate::telemetry::{LogFormat, Sink};
 use clap::{Parser, Subcommand, ValueEnum};
-use serde_json::{json, Value};
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// Rotates database credentials in AWS Secrets Manager, and says why when it cannot.
 #[derive(Debug, Parser)]
@@ -26,15 +24,6 @@ pub struct Cli {
     command: Command,
 }
 
-/// Report format of `diagnose`, `audit` and `migrate`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// A table for a terminal.
-    Text,
-    /// The JSON report.
-    Json,
-}
-
 /// `--log-format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum LogFormatArg {
@@ -44,109 +33,25 @@ enum LogFormatArg {
     Json,
 }
 
+/// The commands: each owns its arguments (`Args`) and its `run`, in `src/commands/`.
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run ONE rotation step exactly as the Lambda handler does.
-    Step {
-        /// The secret's ARN or name.
-        #[arg(long)]
-        secret_id: String,
-        /// The version being rotated (ClientRequestToken).
-        #[arg(long)]
-        token: String,
-        /// createSecret, setSecret, testSecret or finishSecret.
-        #[arg(long)]
-        step: String,
-        /// Passed to PutSecretValue (cross-account rotation); never logged.
-        #[arg(long)]
-        rotation_token: Option<String>,
-        /// The deadline, as if Lambda had this long left.
-        #[arg(long, default_value_t = 30_000)]
-        timeout_ms: u64,
-    },
+    Step(step::Args),
     /// Play Secrets Manager's part: stage a new version and run the four steps in order.
-    Rotate {
-        /// The secret's ARN or name.
-        #[arg(long)]
-        secret_id: String,
-        /// The deadline of each step.
-        #[arg(long, default_value_t = 30_000)]
-        timeout_ms: u64,
-    },
+    Rotate(rotate::Args),
     /// Read-only preflight: every check, nothing changed.
-    Diagnose {
-        /// The secret's ARN or name.
-        #[arg(long)]
-        secret_id: String,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// The time the checks may take.
-        #[arg(long, default_value_t = 30_000)]
-        timeout_ms: u64,
-        /// The function that is to rotate the secret: rotation on any other one is a warning.
-        #[arg(long)]
-        function: Option<String>,
-    },
+    Diagnose(diagnose::Args),
     /// Read-only: every secret with rotation in the account and region, its rotation
     /// function, runtime, and what to do next.
-    Audit {
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// Your db-secret-rotator function(s): recognised as such, and named in next steps.
-        #[arg(long)]
-        function: Vec<String>,
-    },
+    Audit(audit::Args),
     /// Dry run by default: the preflight (diagnose run by FUNCTION), then with --apply
     /// point the secret's rotation at FUNCTION, keeping its schedule.
-    Migrate {
-        /// The secret to move.
-        #[arg(
-            long,
-            required_unless_present = "from_function",
-            conflicts_with = "from_function"
-        )]
-        secret_id: Option<String>,
-        /// Move every secret rotated by this function, one at a time, stopping at the first
-        /// refusal.
-        #[arg(long)]
-        from_function: Option<String>,
-        /// The db-secret-rotator function (name or ARN).
-        #[arg(long)]
-        function: String,
-        /// Make the switch (only after a passing preflight).
-        #[arg(long)]
-        apply: bool,
-        /// Rotate at once; without it Secrets Manager only runs testSecret.
-        #[arg(long, requires = "apply")]
-        rotate_now: bool,
-        /// Schedule for a secret that has none, e.g. 'rate(30 days)'.
-        #[arg(long)]
-        schedule: Option<String>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-    },
+    Migrate(migrate::Args),
     /// Name the state of a stuck or drifted rotation and its one safe action; dry run unless --apply.
-    Repair {
-        /// The secret's ARN or name.
-        #[arg(long)]
-        secret_id: String,
-        /// Take the action (after re-checking the state just before it).
-        #[arg(long)]
-        apply: bool,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// The rotation function's timeout: AWSPENDING younger than four times this may
-        /// belong to a running rotation (default: Lambda's maximum; 0: none is running).
-        #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(0..=900))]
-        function_timeout_s: u64,
-        /// The time the checks and the action may take.
-        #[arg(long, default_value_t = 30_000)]
-        timeout_ms: u64,
-    },
+    Repair(repair::Args),
+    /// Read-only: a secret's last rotations, read from its rotation function's log group and named.
+    Logs(logs::Args),
 }
 
 /// Parses the command line; usage errors exit with status 2 (clap's convention).
@@ -159,7 +64,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     // Reports (text or JSON) own stdout, so a script can parse them whole; their log
     // lines go to stderr.
     let sink = match &cli.command {
-        Command::Step { .. } | Command::Rotate { .. } => Sink::Stdout,
+        Command::Step(_) | Command::Rotate(_) => Sink::Stdout,
         _ => Sink::Stderr,
     };
     let format = match cli.log_format {
@@ -170,68 +75,30 @@ pub async fn run(cli: Cli) -> ExitCode {
     };
     app::init_logging(sink, format);
     let app = App::from_env().await;
+    // The one dispatch. `step` and `rotate` print no report: their log lines, on stdout,
+    // are it.
     let ok = match cli.command {
-        Command::Step {
-            secret_id,
-            token,
-            step,
-            rotation_token,
-            timeout_ms,
-        } => run_step(&app, secret_id, token, step, rotation_token, timeout_ms).await,
-        Command::Rotate {
-            secret_id,
-            timeout_ms,
-        } => rotate(&app, &secret_id, timeout_ms).await,
-        Command::Diagnose {
-            secret_id,
-            format,
-            timeout_ms,
-            function,
-        } => diagnose(&app, &secret_id, format, timeout_ms, function).await,
-        Command::Audit { format, function } => run_audit(&app, format, &function).await,
-        Command::Migrate {
-            secret_id,
-            from_function,
-            function,
-            apply,
-            rotate_now,
-            schedule,
-            format,
-        } => {
-            let req = migrate::Request {
-                function,
-                apply,
-                rotate_now,
-                schedule,
-            };
-            run_migrate(&app, secret_id, from_function, &req, format).await
+        Command::Step(args) => step::run(&app, args).await.ok,
+        Command::Rotate(args) => rotate::run(&app, args).await.ok,
+        Command::Diagnose(args) => {
+            let format = args.format;
+            commands::print_result(&diagnose::run(&app, args).await, format)
         }
-        Command::Repair {
-            secret_id,
-            apply,
-            format,
-            function_timeout_s,
-            timeout_ms,
-        } => {
-            let deadline = Deadline::after(Duration::from_millis(timeout_ms), app.margin());
-            let rotator = match app.rotator() {
-                Ok(r) => r,
-                Err(f) => {
-                    eprintln!("{}: {}", f.cause, f.message);
-                    return ExitCode::from(1);
-                }
-            };
-            let req = crate::commands::repair::Request {
-                secret_id,
-                apply,
-                function_timeout: Duration::from_secs(function_timeout_s),
-            };
-            let report = crate::commands::repair::run(rotator, &req, deadline).await;
-            match format {
-                Format::Json => println!("{}", report.to_json()),
-                Format::Text => print!("{}", report.to_text()),
-            }
-            report.ok()
+        Command::Audit(args) => {
+            let format = args.format;
+            commands::print(&audit::run(&app, args).await, format)
+        }
+        Command::Migrate(args) => {
+            let format = args.format;
+            commands::print(&migrate::run(&app, args).await, format)
+        }
+        Command::Repair(args) => {
+            let format = args.format;
+            commands::print(&repair::run(&app, args).await, format)
+        }
+        Command::Logs(args) => {
+            let format = args.format;
+            commands::print(&logs::run(&app, args).await, format)
         }
     };
     if ok {
@@ -239,130 +106,4 @@ pub async fn run(cli: Cli) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
-}
-
-async fn run_step(
-    app: &App,
-    secret_id: String,
-    token: String,
-    step: String,
-    rotation_token: Option<String>,
-    timeout_ms: u64,
-) -> bool {
-    let mut event = json!({"Step": step, "SecretId": secret_id, "ClientRequestToken": token});
-    if let Some(rt) = rotation_token {
-        event["RotationToken"] = Value::String(rt);
-    }
-    let deadline = Deadline::after(Duration::from_millis(timeout_ms), app.margin());
-    crate::commands::invoke(app, event, deadline).await.is_ok()
-}
-
-async fn rotate(app: &App, secret_id: &str, timeout_ms: u64) -> bool {
-    match app.rotator() {
-        Ok(r) => r
-            .rotate(secret_id, Duration::from_millis(timeout_ms))
-            .await
-            .is_ok(),
-        Err(f) => {
-            telemetry::step_failed("createSecret", 0, &f);
-            false
-        }
-    }
-}
-
-async fn diagnose(
-    app: &App,
-    secret_id: &str,
-    format: Format,
-    timeout_ms: u64,
-    function: Option<String>,
-) -> bool {
-    let deadline = Deadline::after(Duration::from_millis(timeout_ms), app.margin());
-    let rotator = match app.rotator() {
-        Ok(r) => r,
-        Err(f) => {
-            eprintln!("{}: {}", f.cause, f.message);
-            return false;
-        }
-    };
-    let ctx = Context {
-        this_function: function,
-        lambda: Some(app.lambda().clone()),
-    };
-    let report = checks::run_with(rotator, secret_id, deadline, &ctx).await;
-    match format {
-        Format::Json => println!("{}", report.to_json()),
-        Format::Text => print!("{}", report.to_text()),
-    }
-    report.ok()
-}
-
-fn progress(line: &str) {
-    eprintln!("{line}");
-}
-
-async fn run_audit(app: &App, format: Format, ours: &[String]) -> bool {
-    let clients = outside::Clients::new(app.sdk());
-    match audit::run(&clients, &app.region(), ours, &progress).await {
-        Ok(a) => {
-            match format {
-                Format::Json => println!("{}", a.to_json()),
-                Format::Text => print!("{}", a.to_text()),
-            }
-            true
-        }
-        Err(e) => {
-            eprintln!("audit: ListSecrets failed: {e}");
-            if e.denied() {
-                eprintln!("audit: the caller needs secretsmanager:ListSecrets (and lambda:GetFunctionConfiguration, lambda:ListTags)");
-            }
-            false
-        }
-    }
-}
-
-async fn run_migrate(
-    app: &App,
-    secret_id: Option<String>,
-    from_function: Option<String>,
-    req: &migrate::Request,
-    format: Format,
-) -> bool {
-    let clients = outside::Clients::new(app.sdk());
-    let done = match (secret_id, from_function) {
-        (Some(id), _) => vec![migrate::one(&clients, &id, req).await],
-        (None, Some(old)) => {
-            match migrate::from_function(&clients, &app.region(), &old, req, &progress).await {
-                Ok(done) => done,
-                Err(e) => {
-                    eprintln!("migrate: ListSecrets failed: {e}");
-                    return false;
-                }
-            }
-        }
-        // clap requires one of the two.
-        (None, None) => return false,
-    };
-    let ok = done.iter().all(|m| m.passed);
-    match format {
-        Format::Json => {
-            let list: Vec<Value> = done.iter().map(|m| m.report.clone()).collect();
-            println!("{}", json!({"ok": ok, "migrations": list}));
-        }
-        Format::Text => {
-            for m in &done {
-                print!("{}", m.to_text());
-            }
-            if done.is_empty() {
-                println!("migrate: no secret to move");
-            } else if !ok {
-                println!(
-                    "migrate: stopped at {} ({} of the secret(s) before it handled)",
-                    done.last().map(|m| m.secret_id.as_str()).unwrap_or("?"),
-                    done.len() - 1
-                );
-            }
-        }
-    }
-    ok
 }

@@ -265,3 +265,41 @@ mod tests {
         }
     }
 }
+
+/// Hostile input never panics and always ends in a cause: property tests over the event
+/// parser, with any JSON, control characters, Unicode and SQL fragments (the strategies are
+/// the secret parser's, in `secret::props`).
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::secret::props::{any_json, hostile_string};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_event_parses_or_is_invalid_event(v in any_json()) {
+            if let Err(f) = parse(&v) {
+                prop_assert_eq!(f.cause, Cause::InvalidEvent);
+                prop_assert!(f.evidence.contains_key("field"));
+            }
+        }
+
+        #[test]
+        fn rotation_events_with_hostile_fields_are_validated(step in hostile_string(), id in hostile_string(), token in hostile_string()) {
+            let v = json!({"Step": step, "SecretId": id, "ClientRequestToken": token});
+            match parse(&v) {
+                Ok(_) => {
+                    // Only printable ASCII, non-empty fields, and a real step get through.
+                    prop_assert!(Step::parse(&step).is_some());
+                    for s in [&id, &token] {
+                        prop_assert!(!s.is_empty() && s.bytes().all(|b| (0x20..0x7f).contains(&b)));
+                    }
+                }
+                Err(f) => prop_assert_eq!(f.cause, Cause::InvalidEvent),
+            }
+        }
+    }
+}

@@ -62,7 +62,7 @@ fn header_is_a_duration(deadline_ms: u64) {
     );
     evidence.insert("taken_as_timeout_ms".into(), deadline_ms.into());
     telemetry::finding(
-        "deadline_header_is_a_duration",
+        crate::failure::Finding::DeadlineHeaderIsADuration.code(),
         &format!(
             "Lambda-Runtime-Deadline-Ms is {deadline_ms}, earlier than the start of this process: taken as a timeout of {deadline_ms} ms from now (a local emulator such as cargo-lambda's sends a duration; AWS sends an epoch time)"
         ),

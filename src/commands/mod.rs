@@ -1,17 +1,24 @@
-//! The commands, one module each: what the command line and the Lambda face run.
+//! The commands, one module each: what the command line and the Lambda face run. A command's
+//! module owns its clap `Args` and a `run(&App, Args)` giving its report ([`Report`]).
 //!
+//! - [`step`]: one rotation step, exactly as the Lambda handler runs it.
+//! - [`rotate`]: the four steps in order, as Secrets Manager runs them.
 //! - [`diagnose`]: the read-only preflight of one secret and its database.
 //! - [`repair`]: names the state of a stuck or drifted rotation and takes its one safe action.
 //! - [`audit`]: every secret with rotation in the account, its function and next step.
 //! - [`migrate`]: moves a secret's rotation onto this function after a preflight.
+//! - [`logs`]: a secret's last rotations read from its function's log group, and named.
 //!
 //! [`invoke`] maps a Lambda invocation payload onto them, so the CLI's `step` command runs
 //! exactly the Lambda's code path.
 
 pub mod audit;
 pub mod diagnose;
+pub mod logs;
 pub mod migrate;
 pub mod repair;
+pub mod rotate;
+pub mod step;
 
 /// How a command prints its report (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -32,32 +39,52 @@ pub trait Report: serde::Serialize {
     fn to_text(&self) -> String;
 }
 
-/// Prints a report on stdout in `format`; gives [`Report::ok`].
+/// Prints a report on stdout in `format`, through the log scrubber (as every log line);
+/// gives [`Report::ok`].
 pub fn print<R: Report>(report: &R, format: Format) -> bool {
     match format {
-        Format::Json => match serde_json::to_string(report) {
-            Ok(json) => println!("{json}"),
+        Format::Json => match serde_json::to_value(report) {
+            Ok(mut json) => {
+                telemetry::scrub_value(&mut json);
+                println!("{json}");
+            }
             Err(e) => {
                 eprintln!("the report could not be written as JSON: {e}");
                 return false;
             }
         },
-        Format::Text => print!("{}", report.to_text()),
+        Format::Text => print!("{}", telemetry::scrub(&report.to_text())),
     }
     report.ok()
+}
+
+/// [`print`] for a command that may stop before it has a report: an unusable
+/// configuration, already logged by [`rotator`], is exit status 1 with nothing on stdout.
+pub fn print_result<R: Report>(result: &Result<R, Failure>, format: Format) -> bool {
+    match result {
+        Ok(report) => print(report, format),
+        Err(_) => false,
+    }
+}
+
+/// The rotator every command that reads the secret runs with, or the configuration failure:
+/// logged (the one way every command reports it, on both faces) as a `step_failed` event of
+/// `what` (the step about to run, or the command), with its cause, remedy and evidence.
+pub fn rotator<'a>(app: &'a App, what: &str) -> Result<&'a Rotator, Failure> {
+    app.rotator()
+        .inspect_err(|f| telemetry::step_failed(what, 0, f))
 }
 
 use crate::app::App;
 use crate::deadline::Deadline;
 use crate::event::{self, Invocation};
 use crate::failure::Failure;
-use crate::rotation::Invoker;
+use crate::rotation::{Invoker, Rotator};
 use crate::telemetry;
 use serde_json::Value;
-use std::time::Duration;
 
 /// Handles one invocation payload within `deadline`. Rotation events return `null` on
-/// success; diagnose events return the report.
+/// success; diagnose and repair events return their report.
 pub async fn invoke(app: &App, mut payload: Value, deadline: Deadline) -> Result<Value, Failure> {
     let invocation = match event::parse(&payload) {
         Ok(inv) => {
@@ -77,50 +104,25 @@ pub async fn invoke(app: &App, mut payload: Value, deadline: Deadline) -> Result
     };
     match invocation {
         Invocation::Rotate(ev) => {
-            let rotator = match app.rotator() {
-                Ok(r) => r,
-                Err(f) => {
-                    telemetry::step_failed(ev.step.as_str(), 0, &f);
-                    return Err(f);
-                }
-            };
-            rotator
+            rotator(app, ev.step.as_str())?
                 .run_step(&ev, deadline, Invoker::SecretsManager)
                 .await?;
             Ok(Value::Null)
         }
         Invocation::Diagnose { secret_id } => {
-            let rotator = app.rotator()?;
-            // In Lambda the function knows its own name: a secret rotated by another
-            // function (the one it is about to replace) is then a warning, not a fault.
-            let ctx = crate::commands::diagnose::Context {
-                // "_" is cargo-lambda's placeholder name under `cargo lambda watch`.
-                this_function: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
-                    .ok()
-                    .filter(|n| !n.is_empty() && n != "_"),
-                lambda: Some(app.lambda().clone()),
-            };
-            let report =
-                crate::commands::diagnose::run_with(rotator, &secret_id, deadline, &ctx).await;
-            Ok(report.to_json())
+            let args = diagnose::Args::invoked(secret_id, deadline);
+            Ok(diagnose::run(app, args).await?.to_json())
         }
         Invocation::Repair {
             secret_id,
             apply,
             function_timeout_s,
         } => {
-            let rotator = app.rotator()?;
-            // At the start of an invocation the time left is the function's own timeout
-            // (rounded up to whole seconds, as Lambda configures it).
-            let own = deadline.remaining().as_millis().div_ceil(1000) as u64;
-            let req = crate::commands::repair::Request {
-                secret_id,
-                apply,
-                function_timeout: Duration::from_secs(function_timeout_s.unwrap_or(own)),
-            };
-            Ok(crate::commands::repair::run(rotator, &req, deadline)
-                .await
-                .to_json())
+            // A function that cannot read its settings fails the invocation (and says so),
+            // as for every other event.
+            rotator(app, "repair")?;
+            let args = repair::Args::from_event(secret_id, apply, function_timeout_s, &deadline);
+            Ok(repair::run_until(app, &args, deadline).await.to_json())
         }
     }
 }

@@ -261,7 +261,7 @@ async fn connect_once(
                     evidence.insert("reason".into(), reason.clone());
                 }
                 telemetry::finding(
-                    "tls_downgraded",
+                    crate::failure::Finding::TlsDowngraded.code(),
                     "the secret has no ssl key and TLS failed: falling back to plaintext (set \"ssl\": true to forbid this)",
                     &evidence,
                 );

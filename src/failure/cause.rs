@@ -71,6 +71,9 @@ causes! {
     /// The token's version lacks AWSPENDING.
     VersionNotPending => "version_not_pending",
         "Remove the stale AWSPENDING label with aws secretsmanager update-secret-version-stage --secret-id <id> --version-stage AWSPENDING --remove-from-version-id <pending_version_id>, then rotate again.";
+    /// Not exactly one version holds AWSCURRENT: the secret has no one live value.
+    StagingLabelsInvalid => "staging_labels_invalid",
+        "Exactly one version must hold AWSCURRENT: inspect the labels with aws secretsmanager describe-secret --secret-id <id> and move AWSCURRENT onto the version the database uses with aws secretsmanager update-secret-version-stage.";
     /// The pending secret names another user or host than allowed.
     UserMismatch => "user_mismatch",
         "Fix the secret JSON so the pending version names the expected user and host; the function never rotates a different account.";
@@ -122,6 +125,60 @@ causes! {
     /// The deadline is near and the operation in flight is not a network wait named otherwise.
     FunctionTimeoutImminent => "function_timeout_imminent",
         "Raise the function timeout, and look for locks or long transactions on the database that block the statement.";
+    /// A Secrets Manager VPC endpoint policy does not allow a call of the rotation.
+    VpcEndpointPolicyDenies => "vpc_endpoint_policy_denies",
+        "Allow the function's role secretsmanager:DescribeSecret, GetSecretValue, PutSecretValue, UpdateSecretVersionStage on the secret and GetRandomPassword in the endpoint's policy (aws ec2 modify-vpc-endpoint --vpc-endpoint-id ID --policy-document ...), and narrow any Deny statement that applies to it.";
+    /// The key policy of the secret's customer managed key does not let the role use it.
+    KmsKeyPolicyDenies => "kms_key_policy_denies",
+        "Add a key policy statement that allows the function's role kms:Decrypt and kms:GenerateDataKey with kms:ViaService secretsmanager.<region>.amazonaws.com, and make any kms:EncryptionContext:SecretARN condition name this secret (aws kms put-key-policy --key-id ID --policy-name default --policy ...).";
+    /// The secret's KMS key is disabled or pending deletion.
+    KmsKeyUnusable => "kms_key_unusable",
+        "Enable the key (aws kms enable-key --key-id ID), or cancel its deletion first (aws kms cancel-key-deletion --key-id ID).";
+    /// The function's role lacks (or is denied) an action the rotation calls.
+    RolePermissionMissing => "role_permission_missing",
+        "Grant the role the listed actions on the listed resource (aws iam put-role-policy ...), or narrow the Deny (a permissions boundary or organization policy) that blocks them.";
+    /// A rotation function could not load its code (read from its logs: "Unable to import module").
+    FunctionImportError => "function_import_error",
+        "The function's code does not load on its runtime: rebuild the bundle for the configured runtime (native modules such as _pg or libpq for that Python version), or move the secret to db-secret-rotator with the migrate command.";
+    /// A rotation function ran out of time, and its last line names no other cause (read from its logs).
+    FunctionTimedOut => "function_timed_out",
+        "Read the last line before the timeout: it is what the function was waiting on. Raise the function timeout, and check the path from the function to the database and to Secrets Manager (diagnose --scope config).";
+    /// A rotation function failed in a way its logs do not let us name.
+    UnrecognisedFailure => "unrecognised_failure",
+        "Read the evidence line and the lines around it in the function's log group; run diagnose on the secret to name the cause from the inside.";
+    /// The rotation function (the secret's, or the one named) does not exist.
+    FunctionNotFound => "function_not_found",
+        "Point the secret at an existing rotation function (aws secretsmanager rotate-secret --secret-id <id> --rotation-lambda-arn <function ARN>), or deploy the function first.";
+    /// The function's timeout cannot hold one step's worst case.
+    FunctionTimeoutTooShort => "function_timeout_too_short",
+        "Raise the function timeout above one step's worst case (connect timeouts plus DEADLINE_MARGIN_MS): aws lambda update-function-configuration --function-name <function> --timeout 30.";
+    /// Reserved concurrency below 10 throttles Secrets Manager's invocations into retries.
+    FunctionConcurrencyTooLow => "function_concurrency_too_low",
+        "Set reserved concurrency to 10 or more, or remove it: aws lambda put-function-concurrency --function-name <function> --reserved-concurrent-executions 10.";
+    /// The function's resource policy does not let Secrets Manager invoke it.
+    FunctionInvokePermissionMissing => "function_invoke_permission_missing",
+        "Let Secrets Manager invoke the function: aws lambda add-permission --function-name <function> --statement-id SecretsManagerAccess --action lambda:InvokeFunction --principal secretsmanager.amazonaws.com.";
+    /// A function subnet has neither a Secrets Manager endpoint reachable by name nor a NAT route.
+    SecretsManagerNoRoute => "secrets_manager_no_route",
+        "Add an interface VPC endpoint for Secrets Manager with private DNS in the function's subnets (aws ec2 create-vpc-endpoint --vpc-endpoint-type Interface --service-name com.amazonaws.<region>.secretsmanager --private-dns-enabled ...), or route 0.0.0.0/0 to a NAT gateway.";
+    /// No security group of the endpoint admits TCP 443 from the function.
+    VpcEndpointSecurityGroupBlocks => "vpc_endpoint_security_group_blocks",
+        "Let the endpoint's security group admit TCP 443 from the function's security group: aws ec2 authorize-security-group-ingress --group-id <endpoint group> --protocol tcp --port 443 --source-group <function group>.";
+    /// No security group of the function lets it out to the endpoint or database port.
+    SecurityGroupEgressBlocks => "security_group_egress_blocks",
+        "Add an outbound rule to the function's security group for the port and destination named in the evidence (aws ec2 authorize-security-group-egress).";
+    /// A network ACL on the path denies the request or its return traffic.
+    NetworkAclBlocks => "network_acl_blocks",
+        "Add an allow entry below the blocking rule number for the traffic named in the evidence (aws ec2 create-network-acl-entry); ACLs are stateless, so return traffic on ports 1024-65535 needs its own entry.";
+    /// The function is not in the database's VPC and no path is known.
+    FunctionOutsideDbVpc => "function_outside_db_vpc",
+        "Attach the function to subnets of the database's VPC (aws lambda update-function-configuration --vpc-config SubnetIds=...,SecurityGroupIds=...), or connect the VPCs.";
+    /// No security group of the database admits its port from the function.
+    DbSecurityGroupBlocks => "db_security_group_blocks",
+        "Let the database's security group admit its port from the function's security group: aws ec2 authorize-security-group-ingress --group-id <database group> --protocol tcp --port <port> --source-group <function group>.";
+    /// Alternating users with an RDS-managed master, and a subnet cannot reach the RDS API.
+    RdsApiNoRoute => "rds_api_no_route",
+        "Add an interface VPC endpoint for RDS (com.amazonaws.<region>.rds) with private DNS in the function's subnets, or route 0.0.0.0/0 to a NAT gateway.";
     /// Anything not classified above.
     InternalError => "internal_error",
         "This is a bug in db-secret-rotator: report it with this event (it contains no secret values).";
@@ -147,6 +204,6 @@ mod tests {
             assert_eq!(Cause::from_code(code), Some(*cause));
             assert!(cause.remedy().len() > 20, "{code} needs a real remedy");
         }
-        assert_eq!(Cause::ALL.len(), 29);
+        assert_eq!(Cause::ALL.len(), 48);
     }
 }

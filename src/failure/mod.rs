@@ -1,12 +1,15 @@
 //! The [`Failure`] every fallible operation returns: its [`Cause`], a one-line message, the
-//! remedy, the evidence (output only) and the typed [`Signals`] code decides on.
+//! remedy, the evidence (output only) and the typed [`Signals`] code decides on; and the
+//! [`Finding`] table (`finding.rs`) of what is worth a look but fails nothing.
 //!
 //! Drivers and adapters classify their own errors (`db::postgres`, `db::mysql`,
 //! `store::classify`) and build a [`Failure`] here; nothing above them inspects error text.
 
 pub mod cause;
+pub mod finding;
 
 pub use cause::Cause;
+pub use finding::Finding;
 use serde_json::{Map, Value};
 use std::fmt;
 

@@ -1,15 +1,23 @@
 //! What the operator commands read about the world around a rotation function, with the
 //! caller's credentials (never the function's): the clients they use, each read within the
 //! command's deadline through the one AWS call wrapper, and how their AWS errors read
-//! ([`Clients`], [`AwsError`]), the hosted rotation applications a function may come
-//! from, and when Lambda deprecates each runtime ([`runtimes`]). Read-only.
+//! ([`Clients`], [`AwsError`]), the hosted rotation applications a function may come from,
+//! when Lambda deprecates each runtime ([`runtimes`]), the checks of the policies around the
+//! function ([`policy`]), what an old rotation function's package and stack say
+//! ([`legacy`]), and a function's log group read back as invocations ([`logs`]). Read-only.
 
+pub mod config;
+pub mod legacy;
+pub mod logs;
+pub mod network;
+pub mod policy;
 pub mod runtimes;
 
+use crate::config::Strategy;
 use crate::deadline::{Deadline, Service};
+use crate::engine::Engine;
 use crate::store::call::{sdk_endpoint, About};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use serde_json::{json, Map, Value};
 use std::time::Duration;
 
 /// The clients the operator commands use, built once from the shared AWS configuration, with
@@ -229,10 +237,31 @@ where
 pub struct HostedApp {
     /// The application name, e.g. `SecretsManagerRDSPostgreSQLRotationSingleUser`.
     pub name: String,
-    /// The engine family (`postgres`, `mysql`, `mariadb`), when this function supports it.
-    pub engine: Option<&'static str>,
-    /// `single_user` or `alternating_users` (MultiUser), when known.
-    pub strategy: Option<&'static str>,
+    /// The engine (`postgres`, `mysql`, `mariadb`), when this function supports it.
+    pub engine: Option<Engine>,
+    /// Single user or alternating users (MultiUser), when known.
+    pub strategy: Option<Strategy>,
+}
+
+/// Whether a function's description says it is a db-secret-rotator deployment: this
+/// project's template writes its name into the description, so the name anywhere in it
+/// counts.
+pub fn describes_this_project(description: &str) -> bool {
+    description.contains("db-secret-rotator")
+}
+
+/// Whether a function is a db-secret-rotator deployment, from its configuration alone: an
+/// OS-only runtime (`provided.*`) whose description names this project, or whose
+/// environment has this project's own variables (`has_variable` is asked for names only; no
+/// value is looked at).
+pub fn is_this_project(
+    runtime: Option<&str>,
+    description: Option<&str>,
+    has_variable: impl Fn(&str) -> bool,
+) -> bool {
+    let os_only = runtime.is_some_and(|r| r.starts_with("provided"));
+    let described = description.is_some_and(describes_this_project);
+    os_only && (described || (has_variable("ROTATION_STRATEGY") && has_variable("TLS_FALLBACK")))
 }
 
 /// The tag AWS's Serverless Application Repository puts on the functions it deploys.
@@ -245,38 +274,86 @@ pub fn hosted_app(application_id: &str) -> HostedApp {
         .next()
         .unwrap_or(application_id)
         .to_string();
-    let rest = name.strip_prefix("SecretsManagerRDS");
-    let (engine, rest) = match rest {
-        Some(r) if r.starts_with("PostgreSQLRotation") => (Some("postgres"), &r[18..]),
-        Some(r) if r.starts_with("MySQLRotation") => (Some("mysql"), &r[13..]),
-        Some(r) if r.starts_with("MariaDBRotation") => (Some("mariadb"), &r[15..]),
-        _ => (None, ""),
-    };
+    // SecretsManagerRDS<Engine>Rotation<SingleUser|MultiUser>: the names AWS publishes.
+    let (engine, rest) = name
+        .strip_prefix("SecretsManagerRDS")
+        .and_then(|r| {
+            [
+                ("PostgreSQLRotation", Engine::Postgres),
+                ("MySQLRotation", Engine::MySql),
+                ("MariaDBRotation", Engine::MariaDb),
+            ]
+            .into_iter()
+            .find_map(|(prefix, engine)| r.strip_prefix(prefix).map(|rest| (Some(engine), rest)))
+        })
+        .unwrap_or((None, ""));
     let strategy = match rest {
-        "SingleUser" => Some("single_user"),
-        "MultiUser" => Some("alternating_users"),
+        "SingleUser" => Some(Strategy::SingleUser),
+        "MultiUser" => Some(Strategy::AlternatingUsers),
         _ => None,
     };
     HostedApp {
-        name,
         engine: engine.filter(|_| strategy.is_some()),
         strategy,
+        name,
     }
 }
 
-/// The rotation rules as the AWS CLI's `--rotation-rules` takes them.
-pub fn rules_json(rules: &aws_sdk_secretsmanager::types::RotationRulesType) -> Value {
-    let mut m = Map::new();
-    if let Some(days) = rules.automatically_after_days() {
-        m.insert("AutomaticallyAfterDays".into(), json!(days));
+/// A secret's rotation rules, serialised as the AWS CLI's `--rotation-rules` takes them
+/// (only the fields that are set).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RotationRules {
+    /// `AutomaticallyAfterDays`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub automatically_after_days: Option<i64>,
+    /// `ScheduleExpression`: `rate(30 days)` or `cron(...)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_expression: Option<String>,
+    /// `Duration`: the rotation window, e.g. `3h`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+}
+
+impl RotationRules {
+    /// The rules Secrets Manager answered with.
+    pub fn from_sdk(rules: &aws_sdk_secretsmanager::types::RotationRulesType) -> RotationRules {
+        RotationRules {
+            automatically_after_days: rules.automatically_after_days(),
+            schedule_expression: rules.schedule_expression().map(str::to_string),
+            duration: rules.duration().map(str::to_string),
+        }
     }
-    if let Some(expr) = rules.schedule_expression() {
-        m.insert("ScheduleExpression".into(), json!(expr));
+
+    /// A schedule expression alone (`--schedule`).
+    pub fn schedule(expression: &str) -> RotationRules {
+        RotationRules {
+            schedule_expression: Some(expression.to_string()),
+            ..RotationRules::default()
+        }
     }
-    if let Some(duration) = rules.duration() {
-        m.insert("Duration".into(), json!(duration));
+
+    /// Whether no field is set (Secrets Manager then has no schedule to keep).
+    pub fn is_empty(&self) -> bool {
+        self == &RotationRules::default()
     }
-    Value::Object(m)
+
+    /// The rules for RotateSecret.
+    pub fn to_sdk(&self) -> aws_sdk_secretsmanager::types::RotationRulesType {
+        aws_sdk_secretsmanager::types::RotationRulesType::builder()
+            .set_automatically_after_days(self.automatically_after_days)
+            .set_schedule_expression(self.schedule_expression.clone())
+            .set_duration(self.duration.clone())
+            .build()
+    }
+}
+
+impl std::fmt::Display for RotationRules {
+    /// The JSON `--rotation-rules` takes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let json = serde_json::to_string(self).map_err(|_| std::fmt::Error)?;
+        f.write_str(&json)
+    }
 }
 
 /// A Secrets Manager date as RFC 3339, for reports.
@@ -331,19 +408,77 @@ mod tests {
     }
 
     #[test]
+    fn a_description_naming_the_project_anywhere_marks_it_ours() {
+        assert!(describes_this_project(
+            "Secrets Manager rotation for PostgreSQL, MySQL and MariaDB (db-secret-rotator)"
+        ));
+        assert!(describes_this_project("db-secret-rotator"));
+        assert!(!describes_this_project("Rotates RDS PostgreSQL secrets"));
+        // The exact spelling counts: another project's name is not this one.
+        assert!(!describes_this_project("db secret rotator"));
+        assert!(!describes_this_project("DB-Secret-Rotator"));
+        assert!(!describes_this_project(""));
+    }
+
+    #[test]
+    fn only_an_os_only_runtime_named_or_configured_as_this_project_is_this_project() {
+        let none = |_: &str| false;
+        let ours_vars = |n: &str| n == "ROTATION_STRATEGY" || n == "TLS_FALLBACK";
+        assert!(is_this_project(
+            Some("provided.al2023"),
+            Some("db-secret-rotator"),
+            none
+        ));
+        assert!(is_this_project(Some("provided.al2023"), None, ours_vars));
+        assert!(!is_this_project(
+            Some("python3.7"),
+            Some("db-secret-rotator"),
+            ours_vars
+        ));
+        assert!(!is_this_project(
+            Some("provided.al2023"),
+            Some("other"),
+            none
+        ));
+        assert!(!is_this_project(None, Some("db-secret-rotator"), ours_vars));
+    }
+
+    #[test]
     fn hosted_application_names_give_engine_and_strategy() {
         let a = hosted_app("arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSPostgreSQLRotationSingleUser");
-        assert_eq!(a.engine, Some("postgres"));
-        assert_eq!(a.strategy, Some("single_user"));
+        assert_eq!(a.engine, Some(Engine::Postgres));
+        assert_eq!(a.strategy, Some(Strategy::SingleUser));
         let a = hosted_app("arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSMySQLRotationMultiUser");
         assert_eq!(
             (a.engine, a.strategy),
-            (Some("mysql"), Some("alternating_users"))
+            (Some(Engine::MySql), Some(Strategy::AlternatingUsers))
         );
         let a = hosted_app("arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSMariaDBRotationSingleUser");
-        assert_eq!(a.engine, Some("mariadb"));
+        assert_eq!(a.engine, Some(Engine::MariaDb));
         let a = hosted_app("arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSOracleRotationSingleUser");
         assert_eq!(a.engine, None);
+        assert_eq!(a.strategy, None);
         assert_eq!(a.name, "SecretsManagerRDSOracleRotationSingleUser");
+        // A known engine with an unknown suffix names neither.
+        let a = hosted_app("applications/SecretsManagerRDSPostgreSQLRotationTripleUser");
+        assert_eq!((a.engine, a.strategy), (None, None));
+        assert_eq!(hosted_app("").name, "");
+    }
+
+    #[test]
+    fn rotation_rules_print_as_the_cli_takes_them() {
+        let r = RotationRules {
+            automatically_after_days: Some(30),
+            duration: Some("3h".into()),
+            ..RotationRules::default()
+        };
+        assert_eq!(
+            r.to_string(),
+            r#"{"AutomaticallyAfterDays":30,"Duration":"3h"}"#
+        );
+        assert_eq!(RotationRules::default().to_string(), "{}");
+        assert!(RotationRules::default().is_empty());
+        assert!(!RotationRules::schedule("rate(30 days)").is_empty());
+        assert_eq!(RotationRules::from_sdk(&r.to_sdk()), r);
     }
 }

@@ -152,7 +152,7 @@ pub(super) async fn set_secret<S: SecretStore>(
 
     let mut attempts = Attempts::default();
     match attempts
-        .try_login(current, SecretRole::Current, opts, deadline)
+        .try_candidate(current, SecretRole::Current, opts, deadline)
         .await?
     {
         Some(session) => drop(session),
@@ -177,7 +177,7 @@ pub(super) async fn set_secret<S: SecretStore>(
 
     let mut master_attempts = Attempts::default();
     let Some(mut session) = master_attempts
-        .try_login(&master.secret, SecretRole::Master, opts, deadline)
+        .try_candidate(&master.secret, SecretRole::Master, opts, deadline)
         .await?
     else {
         return Err(master_attempts

@@ -6,7 +6,7 @@
 pub(crate) mod alternating;
 mod create;
 mod finish;
-mod login;
+pub mod login;
 mod master;
 pub mod preconditions;
 mod set;

@@ -50,7 +50,7 @@ pub fn check_staging(d: &Description, token: &str) -> Result<Option<Outcome>, Fa
             evidence.insert("pending_version_id".into(), holder.into());
             evidence.insert("version_id".into(), token.into());
             telemetry::finding(
-                "stale_pending_label",
+                crate::failure::Finding::StalePendingLabel.code(),
                 "AWSPENDING sits on a version other than the one being rotated",
                 &evidence,
             );

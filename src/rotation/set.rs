@@ -51,13 +51,13 @@ async fn single_user<S: SecretStore>(
     let mut attempts = Attempts::default();
 
     let session = match attempts
-        .try_login(current, SecretRole::Current, opts, deadline)
+        .try_candidate(current, SecretRole::Current, opts, deadline)
         .await?
     {
         Some(s) => Some(s),
         None => {
             if let Some(s) = attempts
-                .try_login(pending, SecretRole::Pending, opts, deadline)
+                .try_candidate(pending, SecretRole::Pending, opts, deadline)
                 .await?
             {
                 drop(s);
@@ -78,14 +78,14 @@ async fn single_user<S: SecretStore>(
                         None
                     } else {
                         let s = attempts
-                            .try_login(&previous, SecretRole::Previous, opts, deadline)
+                            .try_candidate(&previous, SecretRole::Previous, opts, deadline)
                             .await?;
                         if s.is_some() {
                             let mut evidence = serde_json::Map::new();
                             evidence.insert("user".into(), current.username.as_str().into());
                             evidence.insert("host".into(), current.host.as_str().into());
                             telemetry::finding(
-                                "previous_credentials_used",
+                                crate::failure::Finding::PreviousCredentialsUsed.code(),
                                 "only the AWSPREVIOUS credentials log in: the database password had drifted back",
                                 &evidence,
                             );
@@ -115,7 +115,7 @@ async fn single_user<S: SecretStore>(
         Err(f) if f.is_mysql_code(3891) => {
             drop(session);
             match attempts
-                .try_login(pending, SecretRole::Pending, opts, deadline)
+                .try_candidate(pending, SecretRole::Pending, opts, deadline)
                 .await?
             {
                 Some(_) => Ok(Outcome::AlreadySet),

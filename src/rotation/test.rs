@@ -12,7 +12,7 @@ pub(super) async fn run<S: SecretStore>(ctx: &StepCtx<'_, S>) -> Result<Outcome,
     // Recorded like setSecret's logins, so a refusal carries the same `attempts` evidence.
     let mut attempts = Attempts::default();
     let Some(mut session) = attempts
-        .try_login(&pending, SecretRole::Pending, opts, &ctx.deadline)
+        .try_candidate(&pending, SecretRole::Pending, opts, &ctx.deadline)
         .await?
     else {
         return Err(attempts.login_failed(

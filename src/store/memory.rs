@@ -10,13 +10,14 @@
 //! it left. Failures look as the AWS adapter's classification makes them. (Over 400 lines in
 //! one file: the rules are one state machine, kept beside the calls they govern.)
 
-use super::{Description, SecretStore, StageMove};
+use super::{Dates, Description, SecretAdmin, SecretStore, StageMove};
 use crate::config::PasswordPolicy;
 use crate::deadline::Deadline;
 use crate::failure::{Cause, Failure};
 use crate::secret::{Engine, Password, SecretRole};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 /// One version of a secret.
 #[derive(Debug, Clone, Default)]
@@ -422,6 +423,32 @@ impl SecretStore for MemoryStore {
             }
             Ok(())
         })
+    }
+}
+
+/// The dated reads, as the same calls (counted, hooked and failed as DescribeSecret and
+/// GetSecretValue). The store keeps no clock: every date is unknown, which the commands take
+/// as "may be young".
+impl SecretAdmin for MemoryStore {
+    async fn describe_dated(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+    ) -> Result<(Description, Dates), Failure> {
+        Ok((self.describe(deadline, secret_id).await?, Dates::default()))
+    }
+
+    async fn get_value_dated(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        role: SecretRole,
+        version_id: &str,
+    ) -> Result<Option<(Password, Option<SystemTime>)>, Failure> {
+        let value = self
+            .get_value(deadline, secret_id, role, Some(version_id))
+            .await?;
+        Ok(value.map(|v| (v, None)))
     }
 }
 

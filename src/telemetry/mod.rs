@@ -209,7 +209,7 @@ pub fn init_with(sink: Sink, format: LogFormat) {
             .with(JsonLayer::new(sink).with_filter(filter()))
             .try_init(),
         LogFormat::Text => tracing_subscriber::registry()
-            .with(text::TextLayer::new(sink == Sink::Stderr).with_filter(filter()))
+            .with(text::TextLayer::new(sink).with_filter(filter()))
             .try_init(),
     };
     std::panic::set_hook(Box::new(|info| {

@@ -13,7 +13,7 @@
 //!              evidence user=app attempts=[...]
 //! ```
 
-use super::Fields;
+use super::{Fields, Sink};
 use serde_json::{Map, Value};
 use std::io::Write;
 use std::sync::Mutex;
@@ -30,15 +30,15 @@ const INDENT: &str = "             ";
 
 /// Writes each event as readable text to stdout or stderr.
 pub struct TextLayer {
-    to_stderr: bool,
+    sink: Sink,
     lock: Mutex<()>,
 }
 
 impl TextLayer {
-    /// A layer writing to stderr (`true`) or stdout.
-    pub fn new(to_stderr: bool) -> Self {
+    /// A layer writing to `sink`.
+    pub fn new(sink: Sink) -> Self {
         TextLayer {
-            to_stderr,
+            sink,
             lock: Mutex::new(()),
         }
     }
@@ -192,10 +192,9 @@ where
         }
         let line = render(*event.metadata().level(), &merged);
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = if self.to_stderr {
-            std::io::stderr().lock().write_all(line.as_bytes())
-        } else {
-            std::io::stdout().lock().write_all(line.as_bytes())
+        let _ = match self.sink {
+            Sink::Stderr => std::io::stderr().lock().write_all(line.as_bytes()),
+            Sink::Stdout => std::io::stdout().lock().write_all(line.as_bytes()),
         };
     }
 }

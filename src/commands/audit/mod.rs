@@ -2,100 +2,58 @@
 //! rotation function (runtime, deprecation, hosted application, whether it is already this
 //! function), last and next rotation, and one next step per secret. Read-only.
 //!
-//! This file lists the secrets, reads their functions and decides each next step;
-//! `report.rs` prints the result as JSON or a table.
+//! This file lists the secrets and decides each next step; `function.rs` reads a rotation
+//! function; `report.rs` is the report, as JSON or a table.
 
+mod function;
 mod report;
+#[cfg(test)]
+mod tests;
 
+pub use function::{lookup, Function, FunctionConfig};
+pub use report::{Failed, FunctionError, ListError, Listing, Report, SecretRow, Summary};
+
+use crate::app::App;
+use crate::commands::Format;
+use crate::config::Strategy;
 use crate::outside::runtimes;
-use crate::outside::{aws_error, date, hosted_app, rules_json, AwsError, Clients, HostedApp};
+use crate::outside::{date, AwsError, Clients, HostedApp, RotationRules};
 use crate::text::{function_name, shell_quote};
-use serde_json::Value;
 use std::collections::HashMap;
 
-/// What GetFunctionConfiguration and ListTags say about a rotation function.
-#[derive(Debug, Clone)]
-pub struct Function {
-    /// The ARN (as the secret names it, or as Lambda answered).
-    pub arn: String,
-    /// The configuration, or why it could not be read.
-    pub config: Result<FunctionConfig, AwsError>,
+/// `audit`'s command line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Your db-secret-rotator function(s): recognised as such, and named in next steps.
+    #[arg(long)]
+    pub function: Vec<String>,
 }
 
-/// A readable function's facts.
-#[derive(Debug, Clone)]
-pub struct FunctionConfig {
-    /// The ARN Lambda answered with.
-    pub arn: String,
-    /// The runtime identifier (`None` for container images).
-    pub runtime: Option<String>,
-    /// Whether it is a db-secret-rotator deployment.
-    pub ours: bool,
-    /// The hosted rotation application it came from, from its tag.
-    pub app: Option<HostedApp>,
-    /// Why the tags could not be read, when they could not (the application is then unknown).
-    pub tags_error: Option<AwsError>,
-}
-
-impl Function {
-    /// The runtime, when the configuration was readable.
-    pub fn runtime(&self) -> Option<&str> {
-        self.config.as_ref().ok().and_then(|c| c.runtime.as_deref())
-    }
-}
-
-/// Reads a function's configuration and tags. `ours` names functions the caller says are
-/// db-secret-rotator deployments (`--function`); a deployment of this project's template is
-/// recognised by itself (its description, or its environment variable names on an OS-only
-/// runtime; no variable value is looked at).
-pub async fn lookup(clients: &Clients, name_or_arn: &str, ours: &[String]) -> Function {
-    let got = clients
-        .lambda
-        .get_function_configuration()
-        .function_name(name_or_arn)
-        .send()
-        .await;
-    let out = match got {
-        Ok(out) => out,
+/// Runs the audit with the caller's credentials. Progress lines go to stderr; so does a
+/// ListSecrets failure, with the permission it needs when it was denied.
+pub async fn run(app: &App, args: Args) -> Report {
+    let clients = Clients::new(app.sdk());
+    match survey(&clients, &app.region(), &args.function, &progress).await {
+        Ok(audit) => Report::of(&audit),
         Err(e) => {
-            return Function {
-                arn: name_or_arn.to_string(),
-                config: Err(aws_error(&e)),
+            progress(&format!("audit: ListSecrets failed: {e}"));
+            if e.denied() {
+                progress(&format!(
+                    "audit: the caller needs {} (and lambda:GetFunctionConfiguration, lambda:ListTags)",
+                    e.action
+                ));
             }
+            Report::failed(&e)
         }
-    };
-    let arn = out.function_arn().unwrap_or(name_or_arn).to_string();
-    let runtime = out.runtime().map(|r| r.as_str().to_string());
-    let named = ours.iter().any(|f| function_name(f) == function_name(&arn));
-    let described = out
-        .description()
-        .is_some_and(|d| d.contains("db-secret-rotator"));
-    let env_names = out
-        .environment()
-        .and_then(|e| e.variables())
-        .is_some_and(|v| v.contains_key("ROTATION_STRATEGY") && v.contains_key("TLS_FALLBACK"));
-    let os_only = runtime
-        .as_deref()
-        .is_some_and(|r| r.starts_with("provided"));
-    let (app, tags_error) = match clients.lambda.list_tags().resource(&arn).send().await {
-        Ok(t) => (
-            t.tags()
-                .and_then(|t| t.get(crate::outside::APPLICATION_TAG))
-                .map(|id| hosted_app(id)),
-            None,
-        ),
-        Err(e) => (None, Some(aws_error(&e))),
-    };
-    Function {
-        arn: arn.clone(),
-        config: Ok(FunctionConfig {
-            arn,
-            runtime,
-            ours: named || (os_only && (described || env_names)),
-            app,
-            tags_error,
-        }),
     }
+}
+
+/// A progress line, on stderr: stdout holds the report alone.
+pub(crate) fn progress(line: &str) {
+    eprintln!("{line}");
 }
 
 /// One secret with rotation configured.
@@ -109,8 +67,8 @@ pub struct Row {
     pub rotation_enabled: bool,
     /// The rotation function's ARN.
     pub function_arn: String,
-    /// The rotation rules, as `--rotation-rules` takes them.
-    pub rules: Value,
+    /// The rotation rules (`None` when the secret has none).
+    pub rules: Option<RotationRules>,
     /// Last rotation (RFC 3339).
     pub last_rotated: Option<String>,
     /// Next scheduled rotation (RFC 3339).
@@ -132,50 +90,15 @@ pub struct Audit {
     pub ours: Vec<String>,
 }
 
-/// Lists every secret with a rotation function (ListSecrets, every page), then reads each
-/// distinct function once. Progress goes to `progress` (stderr in the CLI).
-pub async fn run(
+/// Lists every secret with a rotation function, then reads each distinct function once.
+/// Progress goes to `progress` (stderr in the CLI).
+pub async fn survey(
     clients: &Clients,
     region: &str,
     ours: &[String],
     progress: &dyn Fn(&str),
 ) -> Result<Audit, AwsError> {
-    let mut rows = Vec::new();
-    let mut token: Option<String> = None;
-    let mut listed = 0usize;
-    loop {
-        let page = clients
-            .sm
-            .list_secrets()
-            .max_results(100)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| aws_error(&e))?;
-        for s in page.secret_list() {
-            listed += 1;
-            let Some(function) = s.rotation_lambda_arn().filter(|a| !a.is_empty()) else {
-                continue;
-            };
-            rows.push(Row {
-                name: s.name().unwrap_or_default().to_string(),
-                arn: s.arn().unwrap_or_default().to_string(),
-                rotation_enabled: s.rotation_enabled().unwrap_or(false),
-                function_arn: function.to_string(),
-                rules: s.rotation_rules().map(rules_json).unwrap_or(Value::Null),
-                last_rotated: date(s.last_rotated_date()),
-                next_rotation: date(s.next_rotation_date()),
-            });
-        }
-        progress(&format!(
-            "audit: {listed} secrets listed, {} with rotation",
-            rows.len()
-        ));
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break,
-        }
-    }
+    let rows = with_rotation(clients, progress).await?;
     let mut distinct: Vec<String> = rows.iter().map(|r| r.function_arn.clone()).collect();
     distinct.sort();
     distinct.dedup();
@@ -196,6 +119,49 @@ pub async fn run(
         functions,
         ours: ours.to_vec(),
     })
+}
+
+/// Every secret with a rotation function (ListSecrets, every page, through the SDK's
+/// paginator), with a progress line per page.
+async fn with_rotation(clients: &Clients, progress: &dyn Fn(&str)) -> Result<Vec<Row>, AwsError> {
+    let mut pages = clients
+        .sm
+        .list_secrets()
+        .max_results(100)
+        .into_paginator()
+        .send();
+    let mut rows = Vec::new();
+    let mut listed = 0usize;
+    loop {
+        let page = clients
+            .call("secretsmanager", "ListSecrets", pages.try_next())
+            .await?;
+        let Some(page) = page else { break };
+        for s in page.secret_list() {
+            listed += 1;
+            let Some(function) = s.rotation_lambda_arn().filter(|a| !a.is_empty()) else {
+                continue;
+            };
+            rows.push(Row {
+                name: s.name().unwrap_or_default().to_string(),
+                arn: s.arn().unwrap_or_default().to_string(),
+                rotation_enabled: s.rotation_enabled().unwrap_or(false),
+                function_arn: function.to_string(),
+                rules: s.rotation_rules().map(RotationRules::from_sdk),
+                last_rotated: date(s.last_rotated_date()),
+                next_rotation: date(s.next_rotation_date()),
+            });
+        }
+        progress(&format!(
+            "audit: {listed} secrets listed, {} with rotation",
+            rows.len()
+        ));
+        // The paginator would end here too; asking it again would log a call never made.
+        if page.next_token().is_none_or(str::is_empty) {
+            break;
+        }
+    }
+    Ok(rows)
 }
 
 impl Audit {
@@ -236,7 +202,7 @@ impl Audit {
             .runtime
             .as_deref()
             .and_then(runtimes::deprecation)
-            .filter(|d| d.deprecated_on <= self.today.as_str());
+            .filter(|d| d.in_effect_on(&self.today));
         let why = match deprecated {
             Some(d) => format!("{} is deprecated since {}: ", d.runtime, d.deprecated_on),
             None => String::new(),
@@ -259,7 +225,7 @@ impl Audit {
                 strategy: Some(strategy),
                 ..
             }) => {
-                let deploy = if *strategy == "alternating_users" {
+                let deploy = if *strategy == Strategy::AlternatingUsers {
                     " (a function deployed with rotationStrategy=alternating_users)"
                 } else {
                     ""
@@ -279,8 +245,8 @@ impl Audit {
 
     fn rules_or_default(&self, row: &Row) -> String {
         match &row.rules {
-            Value::Object(m) if !m.is_empty() => row.rules.to_string(),
-            _ => r#"{"ScheduleExpression":"rate(30 days)"}"#.to_string(),
+            Some(r) if !r.is_empty() => r.to_string(),
+            _ => RotationRules::schedule("rate(30 days)").to_string(),
         }
     }
 }

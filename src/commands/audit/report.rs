@@ -1,143 +1,285 @@
-//! The audit's two forms: JSON (one object per secret, and counts) and a table for a
-//! terminal with each secret's next step under it.
+//! The audit's report: one typed row per secret and the counts, serialised as the JSON
+//! contract, and rendered as a table for a terminal (each secret's next step under it).
 
 use super::Audit;
-use crate::outside::runtimes;
+use crate::config::Strategy;
+use crate::engine::Engine;
+use crate::outside::{runtimes, AwsError, RotationRules};
 use crate::text::function_name;
-use serde_json::{json, Value};
+use serde::{Serialize, Serializer};
 
-impl Audit {
-    /// The JSON report: one object per secret, and counts.
-    pub fn to_json(&self) -> Value {
-        let mut deprecated = 0;
-        let mut hosted = 0;
-        let mut ours = 0;
-        let mut unreadable = 0;
-        let rows: Vec<Value> = self
-            .rows
-            .iter()
-            .map(|row| {
-                let f = self.function(row);
-                let config = f.and_then(|f| f.config.as_ref().ok());
-                let error = f.and_then(|f| f.config.as_ref().err());
-                let runtime = config.and_then(|c| c.runtime.clone());
-                let dep = runtime.as_deref().and_then(runtimes::deprecation);
-                let is_deprecated = dep.map(|d| d.deprecated_on <= self.today.as_str());
-                if is_deprecated == Some(true) {
-                    deprecated += 1;
-                }
-                let app = config.and_then(|c| c.app.as_ref());
-                if app.is_some() {
-                    hosted += 1;
-                }
-                if config.is_some_and(|c| c.ours) {
-                    ours += 1;
-                }
-                if error.is_some() {
-                    unreadable += 1;
-                }
-                json!({
-                    "secret": row.name,
-                    "secret_arn": row.arn,
-                    "rotation_enabled": row.rotation_enabled,
-                    "function": row.function_arn,
-                    "function_name": function_name(&row.function_arn),
-                    "function_readable": error.is_none(),
-                    "function_error": error.map(|e| json!({"code": e.code, "message": e.message})),
-                    "runtime": runtime,
-                    "runtime_deprecated": is_deprecated.unwrap_or(false),
-                    "deprecated_on": dep.map(|d| d.deprecated_on),
-                    "hosted_application": app.map(|a| a.name.as_str()),
-                    "engine": app.and_then(|a| a.engine),
-                    "strategy": app.and_then(|a| a.strategy),
-                    "this_function": config.map(|c| c.ours),
-                    "rotation_rules": row.rules,
-                    "last_rotated": row.last_rotated,
-                    "next_rotation": row.next_rotation,
-                    "next_step": self.next_step(row),
-                })
-            })
-            .collect();
-        json!({
-            "region": self.region,
-            "date": self.today,
-            "summary": {
-                "secrets_with_rotation": self.rows.len(),
-                "functions": self.functions.len(),
-                "on_deprecated_runtime": deprecated,
-                "hosted_applications": hosted,
-                "on_this_function": ours,
-                "function_not_readable": unreadable,
-            },
-            "secrets": rows,
+/// What `audit` returns: the secrets and their functions, or why they could not be listed.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Report {
+    /// The secrets were listed.
+    Listed(Listing),
+    /// ListSecrets failed: `{"ok": false, "error": {...}}`.
+    Failed(Failed),
+}
+
+/// The audit of the secrets listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listing {
+    /// The region audited.
+    pub region: String,
+    /// The date deprecations are judged on (`YYYY-MM-DD`).
+    pub date: String,
+    /// The counts.
+    pub summary: Summary,
+    /// One row per secret with rotation, in ListSecrets order.
+    pub secrets: Vec<SecretRow>,
+}
+
+/// The counts of an audit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Secrets with a rotation function.
+    pub secrets_with_rotation: usize,
+    /// Distinct rotation functions.
+    pub functions: usize,
+    /// Secrets whose function runs on a deprecated runtime.
+    pub on_deprecated_runtime: usize,
+    /// Secrets whose function came from a hosted rotation application.
+    pub hosted_applications: usize,
+    /// Secrets already rotated by db-secret-rotator.
+    pub on_this_function: usize,
+    /// Secrets whose function could not be read.
+    pub function_not_readable: usize,
+}
+
+/// One secret with rotation configured, and its function.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretRow {
+    /// The secret's name.
+    pub secret: String,
+    /// The secret's ARN.
+    pub secret_arn: String,
+    /// Whether rotation is enabled.
+    pub rotation_enabled: bool,
+    /// The rotation function's ARN.
+    pub function: String,
+    /// The rotation function's name.
+    pub function_name: String,
+    /// Whether GetFunctionConfiguration answered.
+    pub function_readable: bool,
+    /// Why it did not.
+    pub function_error: Option<FunctionError>,
+    /// The runtime identifier.
+    pub runtime: Option<String>,
+    /// Whether the runtime is deprecated on the audit's date.
+    pub runtime_deprecated: bool,
+    /// When the runtime is (or will be) deprecated.
+    pub deprecated_on: Option<&'static str>,
+    /// The hosted rotation application the function came from.
+    pub hosted_application: Option<String>,
+    /// The engine of that application, when db-secret-rotator supports it.
+    #[serde(serialize_with = "engine_name")]
+    pub engine: Option<Engine>,
+    /// The strategy of that application.
+    #[serde(serialize_with = "strategy_name")]
+    pub strategy: Option<Strategy>,
+    /// Whether the function is a db-secret-rotator deployment (`None` when unreadable).
+    pub this_function: Option<bool>,
+    /// The rotation rules.
+    pub rotation_rules: Option<RotationRules>,
+    /// Last rotation (RFC 3339).
+    pub last_rotated: Option<String>,
+    /// Next scheduled rotation (RFC 3339).
+    pub next_rotation: Option<String>,
+    /// The one thing to do next.
+    pub next_step: String,
+}
+
+/// An AWS error in a row: its code and message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FunctionError {
+    /// The AWS error code.
+    pub code: String,
+    /// The service's message.
+    pub message: String,
+}
+
+/// Why the audit has no rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failed {
+    /// Always false.
+    pub ok: bool,
+    /// The ListSecrets error.
+    pub error: ListError,
+}
+
+/// The ListSecrets error, with the IAM action it needed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListError {
+    /// `secretsmanager:ListSecrets`.
+    pub action: String,
+    /// The AWS error code (`unreachable` when no answer came).
+    pub code: String,
+    /// The service's message.
+    pub message: String,
+}
+
+impl ListError {
+    /// The report's form of a failed ListSecrets.
+    pub fn of(e: &AwsError) -> ListError {
+        ListError {
+            action: e.action.clone(),
+            code: e.code.clone(),
+            message: e.message.clone(),
+        }
+    }
+}
+
+fn engine_name<S: Serializer>(e: &Option<Engine>, s: S) -> Result<S::Ok, S::Error> {
+    e.map(Engine::as_str).serialize(s)
+}
+
+fn strategy_name<S: Serializer>(st: &Option<Strategy>, s: S) -> Result<S::Ok, S::Error> {
+    st.map(Strategy::as_str).serialize(s)
+}
+
+impl Report {
+    /// The report of a finished audit.
+    pub fn of(audit: &Audit) -> Report {
+        let secrets: Vec<SecretRow> = audit.rows.iter().map(|row| audit.row(row)).collect();
+        let count = |f: fn(&SecretRow) -> bool| secrets.iter().filter(|r| f(r)).count();
+        let summary = Summary {
+            secrets_with_rotation: secrets.len(),
+            functions: audit.functions.len(),
+            on_deprecated_runtime: count(|r| r.runtime_deprecated),
+            hosted_applications: count(|r| r.hosted_application.is_some()),
+            on_this_function: count(|r| r.this_function == Some(true)),
+            function_not_readable: count(|r| !r.function_readable),
+        };
+        Report::Listed(Listing {
+            region: audit.region.clone(),
+            date: audit.today.clone(),
+            summary,
+            secrets,
         })
     }
 
+    /// The report of an audit whose ListSecrets failed.
+    pub fn failed(e: &AwsError) -> Report {
+        Report::Failed(Failed {
+            ok: false,
+            error: ListError::of(e),
+        })
+    }
+}
+
+impl Audit {
+    /// One secret's row: its function as read, and its next step.
+    fn row(&self, row: &super::Row) -> SecretRow {
+        let f = self.function(row);
+        let config = f.and_then(|f| f.config.as_ref().ok());
+        let error = f.and_then(|f| f.config.as_ref().err());
+        let runtime = config.and_then(|c| c.runtime.clone());
+        let dep = runtime.as_deref().and_then(runtimes::deprecation);
+        let app = config.and_then(|c| c.app.as_ref());
+        SecretRow {
+            secret: row.name.clone(),
+            secret_arn: row.arn.clone(),
+            rotation_enabled: row.rotation_enabled,
+            function: row.function_arn.clone(),
+            function_name: function_name(&row.function_arn).to_string(),
+            function_readable: error.is_none(),
+            function_error: error.map(|e| FunctionError {
+                code: e.code.clone(),
+                message: e.message.clone(),
+            }),
+            runtime_deprecated: dep.is_some_and(|d| d.in_effect_on(&self.today)),
+            deprecated_on: dep.map(|d| d.deprecated_on),
+            runtime,
+            hosted_application: app.map(|a| a.name.clone()),
+            engine: app.and_then(|a| a.engine),
+            strategy: app.and_then(|a| a.strategy),
+            this_function: config.map(|c| c.ours),
+            rotation_rules: row.rules.clone(),
+            last_rotated: row.last_rotated.clone(),
+            next_rotation: row.next_rotation.clone(),
+            next_step: self.next_step(row),
+        }
+    }
+}
+
+impl crate::commands::Report for Report {
+    fn ok(&self) -> bool {
+        matches!(self, Report::Listed(_))
+    }
+
+    /// The table; empty when ListSecrets failed (that went to stderr, with the progress).
+    fn to_text(&self) -> String {
+        match self {
+            Report::Listed(l) => l.to_text(),
+            Report::Failed(_) => String::new(),
+        }
+    }
+}
+
+impl SecretRow {
+    /// The runtime column: the runtime, its deprecation, or why it is unknown.
+    fn runtime_cell(&self) -> String {
+        match (&self.function_error, &self.runtime) {
+            (Some(e), _) => format!("not readable ({})", e.code),
+            (None, Some(rt)) if self.runtime_deprecated => {
+                format!("{rt} (deprecated {})", self.deprecated_on.unwrap_or("-"))
+            }
+            (None, rt) => rt.clone().unwrap_or_else(|| "-".to_string()),
+        }
+    }
+
+    /// The kind column: this project, a hosted application, custom, or unknown.
+    fn kind(&self) -> String {
+        if self.this_function == Some(true) {
+            return "db-secret-rotator".to_string();
+        }
+        match (&self.hosted_application, self.engine, self.strategy) {
+            (Some(_), Some(e), Some(s)) => format!("hosted: {e}, {}", s.as_str()),
+            (Some(app), _, _) => format!("hosted: {app}"),
+            (None, ..) if self.function_readable => "custom".to_string(),
+            (None, ..) => "-".to_string(),
+        }
+    }
+
+    /// The table's cells.
+    fn cells(&self) -> [String; 6] {
+        let day = |d: &Option<String>| {
+            d.as_deref()
+                .map(|s| s.chars().take(10).collect())
+                .unwrap_or_else(|| "-".to_string())
+        };
+        let enabled = if self.rotation_enabled {
+            ""
+        } else {
+            " (rotation off)"
+        };
+        [
+            format!("{}{enabled}", self.secret),
+            self.function_name.clone(),
+            self.runtime_cell(),
+            self.kind(),
+            day(&self.last_rotated),
+            day(&self.next_rotation),
+        ]
+    }
+}
+
+impl Listing {
     /// A table for a terminal: one row per secret, its next step under it.
     pub fn to_text(&self) -> String {
-        let report = self.to_json();
-        let s = &report["summary"];
+        let s = &self.summary;
         let mut out = format!(
             "audit {}: {} secrets with rotation, {} functions; {} on a deprecated runtime, {} on db-secret-rotator, {} function(s) not readable\n\n",
             self.region,
-            s["secrets_with_rotation"],
-            s["functions"],
-            s["on_deprecated_runtime"],
-            s["on_this_function"],
-            s["function_not_readable"],
+            s.secrets_with_rotation,
+            s.functions,
+            s.on_deprecated_runtime,
+            s.on_this_function,
+            s.function_not_readable,
         );
-        let rows = report["secrets"].as_array().cloned().unwrap_or_default();
-        let cell = |v: &Value| match v {
-            Value::String(s) => s.clone(),
-            Value::Null => "-".to_string(),
-            other => other.to_string(),
-        };
-        let table: Vec<[String; 6]> = rows
-            .iter()
-            .map(|r| {
-                let runtime = if r["function_readable"] == false {
-                    format!("not readable ({})", cell(&r["function_error"]["code"]))
-                } else if r["runtime_deprecated"] == true {
-                    format!(
-                        "{} (deprecated {})",
-                        cell(&r["runtime"]),
-                        cell(&r["deprecated_on"])
-                    )
-                } else {
-                    cell(&r["runtime"])
-                };
-                let kind = if r["this_function"] == true {
-                    "db-secret-rotator".to_string()
-                } else if let Some(app) = r["hosted_application"].as_str() {
-                    match (r["engine"].as_str(), r["strategy"].as_str()) {
-                        (Some(e), Some(s)) => format!("hosted: {e}, {s}"),
-                        _ => format!("hosted: {app}"),
-                    }
-                } else if r["function_readable"] == true {
-                    "custom".to_string()
-                } else {
-                    "-".to_string()
-                };
-                let enabled = if r["rotation_enabled"] == true {
-                    ""
-                } else {
-                    " (rotation off)"
-                };
-                let day = |v: &Value| {
-                    v.as_str()
-                        .map(|s| s.chars().take(10).collect())
-                        .unwrap_or_else(|| "-".to_string())
-                };
-                [
-                    format!("{}{enabled}", cell(&r["secret"])),
-                    cell(&r["function_name"]),
-                    runtime,
-                    kind,
-                    day(&r["last_rotated"]),
-                    day(&r["next_rotation"]),
-                ]
-            })
-            .collect();
+        let table: Vec<[String; 6]> = self.secrets.iter().map(SecretRow::cells).collect();
         let headers = ["secret", "function", "runtime", "kind", "last", "next"];
         let mut widths = headers.map(str::len);
         for row in &table {
@@ -153,11 +295,11 @@ impl Audit {
             l.trim_end().to_string() + "\n"
         };
         out.push_str(&line(headers));
-        for (row, r) in table.iter().zip(rows.iter()) {
+        for (cells, row) in table.iter().zip(&self.secrets) {
             out.push_str(&line([
-                &row[0], &row[1], &row[2], &row[3], &row[4], &row[5],
+                &cells[0], &cells[1], &cells[2], &cells[3], &cells[4], &cells[5],
             ]));
-            out.push_str(&format!("  next: {}\n", cell(&r["next_step"])));
+            out.push_str(&format!("  next: {}\n", row.next_step));
         }
         out
     }

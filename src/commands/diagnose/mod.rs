@@ -1,266 +1,295 @@
 //! `diagnose`: the read-only preflight of a secret and its database, from the CLI
-//! (`diagnose --secret-id`) or a Lambda diagnose event. Each check is timed, names a cause
-//! when it fails, and is skipped when a check it needs has failed; nothing is changed.
+//! (`diagnose --secret-id`) or a Lambda diagnose event, both through [`run`]. Each check is
+//! timed, names a cause when it fails, and is skipped when a fact it needs is missing;
+//! nothing is changed.
 //!
-//! Where each check lives:
+//! The checks made from inside the function are one ordered list of values, `here()` below;
+//! `list.rs` runs a list (and holds the check names). Another scope of checks is one more
+//! list with its own environment, facts and needs, run by the same `list::run`, its checks
+//! appended to the same [`Report`]. Where each check's run lives:
 //! - `probes.rs`: `secrets_manager_endpoint` (DNS, TCP, TLS, HTTP) and `database_reachable`
 //!   (TCP).
 //! - `describe.rs`: `describe_secret` (labels, rotation enabled, which function rotates).
-//! - this file: `current_secret_readable`, `secret_json_valid`, and the order of all checks.
-//! - `tls.rs`: `tls` (verified TLS, the CA the server's chain ends at).
+//! - this file: `current_secret_readable`, `secret_json_valid`.
+//! - `tls.rs` (and `chain.rs`, the server's chain): `tls`.
 //! - `database.rs`: `login_current`, `login_pending`, `login_previous`,
 //!   `mysql_secondary_password`.
 //! - `alternating.rs`: the master's checks for alternating users.
-//! - `report.rs`: the report, its statuses, JSON and text.
+//! - `report.rs`: the report, its statuses and text; `wire.rs`: its JSON shape.
 
 mod alternating;
 mod chain;
 mod database;
 mod describe;
+mod list;
 mod probes;
 mod report;
 mod tls;
+mod wire;
 
-pub use report::{Check, Report, Warning};
+pub use list::CheckName;
+pub use report::{Check, Failed, Outcome, Report, Status, Warning};
 
+use crate::app::App;
+use crate::commands::Format;
+use crate::config::Strategy;
 use crate::deadline::Deadline;
-
 use crate::failure::Failure;
+use crate::outside;
 use crate::rotation::Rotator;
-use crate::secret::{DbSecret, SecretRole};
-use crate::store::SecretStore as _;
-use std::time::Instant;
+use crate::secret::{DbSecret, Password, SecretRole};
+use crate::store::{Description, SecretStore as _};
+use list::{always, Entry, Ran, Running};
+use std::time::Duration;
 
-/// Who runs the checks: in Lambda the function's own name (a secret rotated by any other
-/// function is then a warning), and a Lambda client to name the other function's runtime.
-#[derive(Debug, Clone, Default)]
+/// `diagnose`: every check, nothing changed.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The secret's ARN or name.
+    #[arg(long)]
+    pub secret_id: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// The time the checks may take.
+    #[arg(long, default_value_t = 30_000)]
+    pub timeout_ms: u64,
+    /// The function that is to rotate the secret: rotation on any other one is a warning.
+    #[arg(long)]
+    pub function: Option<String>,
+    /// The deadline of a Lambda invocation; without it the checks have `timeout_ms`.
+    #[arg(skip)]
+    pub deadline: Option<Deadline>,
+}
+
+impl Args {
+    /// The Lambda diagnose event's: the invocation's deadline, and this function's own name
+    /// (a secret rotated by another function, the one it is about to replace, is then a
+    /// warning, not a fault).
+    pub fn invoked(secret_id: String, deadline: Deadline) -> Args {
+        Args {
+            secret_id,
+            format: Format::Json,
+            timeout_ms: deadline.remaining().as_millis() as u64,
+            // "_" is cargo-lambda's placeholder name under `cargo lambda watch`.
+            function: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+                .ok()
+                .filter(|n| !n.is_empty() && n != "_"),
+            deadline: Some(deadline),
+        }
+    }
+}
+
+/// Runs every check; never fails as a whole (the report says what is wrong) unless the
+/// configuration is unusable (reported by [`crate::commands::rotator`]).
+pub async fn run(app: &App, args: Args) -> Result<Report, Failure> {
+    let deadline = args
+        .deadline
+        .unwrap_or_else(|| Deadline::after(Duration::from_millis(args.timeout_ms), app.margin()));
+    let r = crate::commands::rotator(app, "diagnose")?;
+    let ctx = Context {
+        this_function: args.function,
+        clients: Some(outside::Clients::new(app.sdk())),
+    };
+    let env = Env {
+        r,
+        secret_id: &args.secret_id,
+        deadline,
+        ctx: &ctx,
+    };
+    let checks = list::run(&here(), &env).await;
+    Ok(Report {
+        secret_id: args.secret_id,
+        checks,
+    })
+}
+
+/// Who runs the checks: the function that will rotate the secret (a secret rotated by any
+/// other function is then a warning), and the clients to name the other function's runtime.
+#[derive(Clone, Default)]
 pub struct Context {
-    /// The function that will rotate the secret (`AWS_LAMBDA_FUNCTION_NAME` in Lambda,
-    /// `diagnose --function` in the CLI).
+    /// `AWS_LAMBDA_FUNCTION_NAME` in Lambda, `diagnose --function` in the CLI.
     pub this_function: Option<String>,
     /// Reads the runtime of the secret's current rotation function (best effort).
-    pub lambda: Option<aws_sdk_lambda::Client>,
+    pub clients: Option<outside::Clients>,
 }
 
-/// The checks made so far.
-struct Runner {
-    checks: Vec<Check>,
+/// What the checks made from inside the function run with.
+struct Env<'r> {
+    r: &'r Rotator,
+    secret_id: &'r str,
+    deadline: Deadline,
+    ctx: &'r Context,
 }
 
-impl Runner {
-    /// A check not made, and why.
-    fn skip(&mut self, name: &'static str, why: &str) {
-        self.checks.push(Check {
-            name,
-            ok: None,
-            duration_ms: 0,
-            detail: format!("skipped: {why}"),
-            failure: None,
-            warnings: Vec::new(),
-        });
-    }
+/// What the checks hand on to the ones after them.
+#[derive(Default)]
+struct Facts {
+    /// The Secrets Manager endpoint answered.
+    endpoint: bool,
+    /// DescribeSecret's answer (also when its labels fail the check).
+    description: Option<Description>,
+    /// AWSCURRENT's value.
+    current_text: Option<Password>,
+    /// AWSCURRENT parsed.
+    current: Option<DbSecret>,
+    /// The database's port accepts a connection.
+    reachable: bool,
+    /// Whether AWSPREVIOUS logged in.
+    previous: database::Previous,
+    /// The master of alternating users, as far as it was read.
+    master: alternating::MasterFacts,
+}
 
-    /// A check made: passed with its detail, or failed with its failure. Gives the value a
-    /// later check needs, when it passed.
-    fn record<T>(
-        &mut self,
-        name: &'static str,
-        started: Instant,
-        r: Result<(T, String), Failure>,
-    ) -> Option<T> {
-        let duration_ms = started.elapsed().as_millis() as u64;
-        match r {
-            Ok((v, detail)) => {
-                self.checks.push(Check {
-                    name,
-                    ok: Some(true),
-                    duration_ms,
-                    detail,
-                    failure: None,
-                    warnings: Vec::new(),
-                });
-                Some(v)
-            }
-            Err(f) => {
-                self.checks.push(Check {
-                    name,
-                    ok: Some(false),
-                    duration_ms,
-                    detail: f.message.clone(),
-                    failure: Some(f),
-                    warnings: Vec::new(),
-                });
-                None
-            }
+/// What a check made from inside the function may need.
+#[derive(Debug, Clone, Copy)]
+enum Need {
+    Endpoint,
+    Description,
+    CurrentText,
+    Current,
+    Reachable,
+    MasterSecret,
+    MasterDatabase,
+    MasterSession,
+}
+
+impl list::Need<Facts> for Need {
+    fn met(self, f: &Facts) -> bool {
+        match self {
+            Need::Endpoint => f.endpoint,
+            Need::Description => f.description.is_some(),
+            Need::CurrentText => f.current_text.is_some(),
+            Need::Current => f.current.is_some(),
+            Need::Reachable => f.reachable,
+            Need::MasterSecret => f.master.readable,
+            Need::MasterDatabase => f.master.secret.is_some(),
+            Need::MasterSession => f.master.session.is_some(),
         }
     }
 
-    /// Like [`Runner::record`], with the warnings of a check that passed.
-    fn record_warned<T>(
-        &mut self,
-        name: &'static str,
-        started: Instant,
-        r: Result<(T, String), Failure>,
-        warnings: Vec<Warning>,
-    ) -> Option<T> {
-        let got = self.record(name, started, r);
-        if got.is_some() {
-            if let Some(last) = self.checks.last_mut() {
-                last.warnings = warnings;
-            }
+    fn unmet(self) -> &'static str {
+        match self {
+            Need::Endpoint => "the endpoint is not reachable",
+            Need::Description => "DescribeSecret failed",
+            Need::CurrentText => "AWSCURRENT is not readable",
+            Need::Current => "no valid AWSCURRENT secret",
+            Need::Reachable => "the database is not reachable",
+            Need::MasterSecret => "the master secret is not readable",
+            Need::MasterDatabase => "the master's database is unknown",
+            Need::MasterSession => "the master does not log in",
         }
-        got
     }
 }
 
-/// Runs every check; never fails as a whole, the report says what is wrong.
-pub async fn run(r: &Rotator, secret_id: &str, deadline: Deadline) -> Report {
-    run_with(r, secret_id, deadline, &Context::default()).await
+type HereEntry<'r> = Entry<Env<'r>, Facts, Need>;
+
+/// The checks made from inside the function, in order. A new check is one entry: its name,
+/// what it needs (a missing need skips it, with the need's reason), when it applies (when
+/// not, it is left out of the report), and its run.
+#[rustfmt::skip]
+fn here<'r>() -> Vec<HereEntry<'r>> {
+    use CheckName as N;
+    use Need::*;
+    const DB: &[Need] = &[Current, Reachable];
+    const MASTER: &[Need] = &[Current, Reachable, MasterSecret, MasterDatabase];
+    const PRIVILEGE: &[Need] = &[Current, Reachable, MasterSecret, MasterDatabase, MasterSession];
+    let e = |name, needs, applies, run| Entry { name, needs, applies, run };
+    vec![
+        e(N::SecretsManagerEndpoint, &[],            always,       probes::endpoint),
+        e(N::DescribeSecret,         &[Endpoint],    always,       describe::check),
+        e(N::CurrentSecretReadable,  &[Description], always,       current_readable),
+        e(N::SecretJsonValid,        &[CurrentText], always,       json_valid),
+        e(N::DatabaseReachable,      &[Current],     always,       probes::database),
+        e(N::Tls,                    DB,             always,       tls::check),
+        e(N::LoginCurrent,           DB,             always,       database::login_current),
+        e(N::LoginPending,           DB,             has_pending,  database::login_pending),
+        e(N::LoginPrevious,          DB,             has_previous, database::login_previous),
+        e(N::MasterSecretReadable,   DB,             alternating,  alternating::read),
+        e(N::RdsApiReachable,        DB,             rds_managed,  alternating::rds_api),
+        e(N::MasterLogin,            MASTER,         alternating,  alternating::login),
+        e(N::ManageUsersPrivilege,   PRIVILEGE,      alternating,  alternating::privilege),
+        e(N::MysqlSecondaryPassword, DB,             secondary,    database::secondary_password),
+    ]
 }
 
-/// [`run`], knowing which function will rotate the secret.
-pub async fn run_with(r: &Rotator, secret_id: &str, deadline: Deadline, ctx: &Context) -> Report {
-    let mut run = Runner { checks: Vec::new() };
-    let t = Instant::now();
-    let endpoint_ok = run
-        .record(
-            "secrets_manager_endpoint",
-            t,
-            probes::probe_endpoint(r.sm.endpoint(), &deadline).await,
-        )
-        .is_some();
+fn has_pending(_: &Env<'_>, f: &Facts) -> bool {
+    has_version(f, SecretRole::Pending)
+}
 
-    let description = if endpoint_ok {
-        let t = Instant::now();
-        let d = r.sm.describe(&deadline, secret_id).await;
-        match d {
-            Ok(d) => {
-                let (detail, warnings) = describe::describe_detail(&d, ctx, &deadline).await;
-                run.record_warned("describe_secret", t, detail, warnings);
-                Some(d)
-            }
-            Err(f) => {
-                run.record::<()>("describe_secret", t, Err(f));
-                None
-            }
-        }
-    } else {
-        run.skip("describe_secret", "the endpoint is not reachable");
-        None
-    };
+fn has_previous(_: &Env<'_>, f: &Facts) -> bool {
+    has_version(f, SecretRole::Previous)
+}
 
-    let current_text = match &description {
-        Some(d) => {
-            let t = Instant::now();
-            let got =
-                r.sm.get_value(
-                    &deadline,
-                    secret_id,
-                    SecretRole::Current,
-                    d.version_with("AWSCURRENT"),
-                )
-                .await
-                .and_then(|v| {
-                    v.ok_or_else(|| crate::rotation::not_found(SecretRole::Current, secret_id))
-                });
-            run.record(
-                "current_secret_readable",
-                t,
-                got.map(|v| (v, "AWSCURRENT read and decrypted".to_string())),
-            )
-        }
-        None => {
-            run.skip("current_secret_readable", "DescribeSecret failed");
-            None
-        }
-    };
+/// AWSPENDING / AWSPREVIOUS are checked when present: logging in with them spots drift.
+fn has_version(f: &Facts, role: SecretRole) -> bool {
+    f.description
+        .as_ref()
+        .is_some_and(|d| d.version_with(role.stage()).is_some())
+}
 
-    let current = match current_text {
-        Some(text) => {
-            let t = Instant::now();
-            let parsed = DbSecret::parse(text.expose(), SecretRole::Current);
-            run.record(
-                "secret_json_valid",
-                t,
-                parsed.map(|s| {
-                    let detail = format!(
-                        "engine {}, host {}, port {}, user {}",
-                        s.engine, s.host, s.port, s.username
-                    );
-                    (s, detail)
-                }),
-            )
-        }
-        None => {
-            run.skip("secret_json_valid", "AWSCURRENT is not readable");
-            None
-        }
-    };
+fn alternating(env: &Env<'_>, _: &Facts) -> bool {
+    env.r.settings.strategy == Strategy::AlternatingUsers
+}
 
-    let Some(current) = current else {
-        for name in ["database_reachable", "tls", "login_current"] {
-            run.skip(name, "no valid AWSCURRENT secret");
-        }
-        return Report {
-            secret_id: secret_id.to_string(),
-            checks: run.checks,
+/// The master secret is RDS-managed: its database comes from the RDS API.
+fn rds_managed(env: &Env<'_>, f: &Facts) -> bool {
+    alternating(env, f) && f.master.rds_managed.is_some()
+}
+
+/// A single user of an engine that may keep a secondary password.
+fn secondary(env: &Env<'_>, f: &Facts) -> bool {
+    !alternating(env, f)
+        && f.current
+            .as_ref()
+            .is_some_and(|c| c.family.may_have_secondary_password())
+}
+
+/// `current_secret_readable`: AWSCURRENT read (and decrypted).
+fn current_readable<'a>(env: &'a Env<'_>, f: &'a mut Facts) -> Running<'a> {
+    Box::pin(async move {
+        let Some(d) = &f.description else {
+            return Ran::NotApplicable;
         };
-    };
-
-    let t = Instant::now();
-    let reachable = run
-        .record(
-            "database_reachable",
-            t,
-            probes::tcp_probe(&current, &deadline, r.db.connect_timeout).await,
-        )
-        .is_some();
-    if !reachable {
-        run.skip("tls", "the database is not reachable");
-        run.skip("login_current", "the database is not reachable");
-        return Report {
-            secret_id: secret_id.to_string(),
-            checks: run.checks,
-        };
-    }
-
-    let t = Instant::now();
-    let tls = tls::check(r, &current, &deadline).await;
-    run.record("tls", t, tls);
-
-    let t = Instant::now();
-    let login = database::login_current(r, &current, &deadline).await;
-    run.record("login_current", t, login);
-
-    // AWSPENDING / AWSPREVIOUS, when present: logging in with them spots drift.
-    let mut previous_logs_in = false;
-    if let Some(d) = &description {
-        for role in [SecretRole::Pending, SecretRole::Previous] {
-            let name = if role == SecretRole::Pending {
-                "login_pending"
-            } else {
-                "login_previous"
-            };
-            let Some(version) = d.version_with(role.stage()) else {
-                continue;
-            };
-            let t = Instant::now();
-            let result =
-                database::login_other(r, secret_id, &current, role, version, &deadline).await;
-            let logs_in = run.record(name, t, result);
-            if role == SecretRole::Previous {
-                previous_logs_in = logs_in == Some(true);
+        let got = env
+            .r
+            .sm
+            .get_value(
+                &env.deadline,
+                env.secret_id,
+                SecretRole::Current,
+                d.version_with(SecretRole::Current.stage()),
+            )
+            .await
+            .and_then(|v| {
+                v.ok_or_else(|| crate::rotation::not_found(SecretRole::Current, env.secret_id))
+            });
+        match got {
+            Ok(text) => {
+                f.current_text = Some(text);
+                Ran::Passed("AWSCURRENT read and decrypted".to_string())
             }
+            Err(e) => Ran::Failed(e),
         }
-    }
-    if r.settings.strategy == crate::config::Strategy::AlternatingUsers {
-        alternating::checks(&mut run, r, &current, &deadline).await;
-    } else if current.family.may_have_secondary_password() {
-        database::mysql_secondary_password(&mut run, r, &current, previous_logs_in, &deadline)
-            .await;
-    }
-    Report {
-        secret_id: secret_id.to_string(),
-        checks: run.checks,
-    }
+    })
+}
+
+/// `secret_json_valid`: AWSCURRENT is a complete secret of a supported engine.
+fn json_valid<'a>(_: &'a Env<'_>, f: &'a mut Facts) -> Running<'a> {
+    Box::pin(async move {
+        let Some(text) = &f.current_text else {
+            return Ran::NotApplicable;
+        };
+        match DbSecret::parse(text.expose(), SecretRole::Current) {
+            Ok(s) => {
+                let detail = format!(
+                    "engine {}, host {}, port {}, user {}",
+                    s.engine, s.host, s.port, s.username
+                );
+                f.current = Some(s);
+                Ran::Passed(detail)
+            }
+            Err(e) => Ran::Failed(e),
+        }
+    })
 }

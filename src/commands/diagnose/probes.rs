@@ -2,18 +2,37 @@
 //! the Secrets Manager endpoint, and a bare TCP connection to the database. They send no
 //! credentials; a failure names its [`Phase`].
 
+use super::list::{Ran, Running};
+use super::{Env, Facts};
 use crate::deadline::Deadline;
-
 use crate::failure::{Cause, Failure};
 use crate::net::Phase;
 use crate::secret::DbSecret;
 use std::time::{Duration, Instant};
 
+/// `secrets_manager_endpoint`: the endpoint the function's Secrets Manager client calls.
+pub(super) fn endpoint<'a>(env: &'a Env<'_>, f: &'a mut Facts) -> Running<'a> {
+    Box::pin(async move {
+        let probed = probe_endpoint(env.r.sm.endpoint(), &env.deadline).await;
+        f.endpoint = probed.is_ok();
+        probed.into()
+    })
+}
+
+/// `database_reachable`: AWSCURRENT's host and port accept a TCP connection.
+pub(super) fn database<'a>(env: &'a Env<'_>, f: &'a mut Facts) -> Running<'a> {
+    Box::pin(async move {
+        let Some(current) = &f.current else {
+            return Ran::NotApplicable;
+        };
+        let probed = tcp_probe(current, &env.deadline, env.r.db.connect_timeout).await;
+        f.reachable = probed.is_ok();
+        probed.into()
+    })
+}
+
 /// DNS, TCP and (for https) a TLS handshake to the Secrets Manager endpoint, each timed.
-pub(super) async fn probe_endpoint(
-    endpoint: &str,
-    deadline: &Deadline,
-) -> Result<((), String), Failure> {
+async fn probe_endpoint(endpoint: &str, deadline: &Deadline) -> Result<String, Failure> {
     if let Some(f) = deadline.passed_before("connect") {
         return Err(f);
     }
@@ -62,12 +81,9 @@ pub(super) async fn probe_endpoint(
         let status = http_probe(stream, &host, budget)
             .await
             .map_err(|why| fail(Phase::Response, why))?;
-        return Ok((
-            (),
-            format!(
-                "{host}:{port} dns {dns_ms} ms, tcp {tcp_ms} ms, http {} ms ({status}; plain http)",
-                t3.elapsed().as_millis()
-            ),
+        return Ok(format!(
+            "{host}:{port} dns {dns_ms} ms, tcp {tcp_ms} ms, http {} ms ({status}; plain http)",
+            t3.elapsed().as_millis()
         ));
     }
     let t2 = Instant::now();
@@ -83,12 +99,9 @@ pub(super) async fn probe_endpoint(
     let status = http_probe(tls, &host, deadline.cap(Duration::from_secs(5)))
         .await
         .map_err(|why| fail(Phase::Response, why))?;
-    Ok((
-        (),
-        format!(
-            "{host}:{port} dns {dns_ms} ms, tcp {tcp_ms} ms, tls {tls_ms} ms, http {} ms ({status})",
-            t3.elapsed().as_millis()
-        ),
+    Ok(format!(
+        "{host}:{port} dns {dns_ms} ms, tcp {tcp_ms} ms, tls {tls_ms} ms, http {} ms ({status})",
+        t3.elapsed().as_millis()
     ))
 }
 
@@ -139,11 +152,11 @@ where
 
 /// A TCP connection to the database's host and port, timed: the network path alone, before
 /// any TLS or login.
-pub(super) async fn tcp_probe(
+async fn tcp_probe(
     s: &DbSecret,
     deadline: &Deadline,
     connect_timeout: Duration,
-) -> Result<((), String), Failure> {
+) -> Result<String, Failure> {
     if let Some(f) = deadline.passed_before("db_connect") {
         return Err(f);
     }
@@ -159,14 +172,11 @@ pub(super) async fn tcp_probe(
     };
     let fut = tokio::net::TcpStream::connect((s.host.as_str(), s.port));
     match tokio::time::timeout(deadline.cap(connect_timeout), fut).await {
-        Ok(Ok(_)) => Ok((
-            (),
-            format!(
-                "tcp {}:{} in {} ms",
-                s.host,
-                s.port,
-                started.elapsed().as_millis()
-            ),
+        Ok(Ok(_)) => Ok(format!(
+            "tcp {}:{} in {} ms",
+            s.host,
+            s.port,
+            started.elapsed().as_millis()
         )),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             Err(fail(Phase::Connect))

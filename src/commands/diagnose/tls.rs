@@ -4,9 +4,11 @@
 //! that verifies nothing and sends no credentials.
 
 use super::chain::{self, ServerChain};
+use super::list::{Ran, Running};
+use super::{Env, Facts};
 use crate::db;
 use crate::deadline::Deadline;
-use crate::failure::{Cause, Failure, TlsReason};
+use crate::failure::{Cause, Failure, Finding, TlsReason};
 use crate::rotation::Rotator;
 use crate::secret::{DbSecret, SecretRole, SslSetting};
 
@@ -18,16 +20,32 @@ enum Seen {
     Unusable(Failure),
 }
 
-/// The `tls` check. Passes when TLS verifies, or when it does not but rotation does not use
-/// it (`"ssl": false`, or no `ssl` key with `TLS_FALLBACK=allow`); the detail then says so.
-pub(super) async fn check(
-    r: &Rotator,
-    current: &DbSecret,
-    deadline: &Deadline,
-) -> Result<((), String), Failure> {
+/// What the handshakes said of the CA the server's chain ends at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Anchor {
+    /// TLS verified: the CA is trusted (by `DB_CA_BUNDLE` or the system roots).
+    Trusted,
+    /// Verification failed because the CA is not among the anchors: the CA to add.
+    Missing,
+    /// Not judged: TLS did not verify for another reason (host name, expiry, not offered).
+    Unjudged,
+}
+
+/// The `tls` check.
+pub(super) fn check<'a>(env: &'a Env<'_>, f: &'a mut Facts) -> Running<'a> {
+    Box::pin(async move {
+        let Some(current) = &f.current else {
+            return Ran::NotApplicable;
+        };
+        judge(env.r, current, &env.deadline).await.into()
+    })
+}
+
+/// A login with AWSCURRENT that demands verified TLS.
+async fn verified_login(r: &Rotator, current: &DbSecret, deadline: &Deadline) -> Seen {
     let mut probe = current.clone();
     probe.ssl = SslSetting::Required;
-    let seen = match db::connect(&probe, SecretRole::Current, &r.db, deadline).await {
+    match db::connect(&probe, SecretRole::Current, &r.db, deadline).await {
         Ok(_) => Seen::Verified("TLS offered; chain and host name verified"),
         Err(f)
             if matches!(
@@ -39,95 +57,102 @@ pub(super) async fn check(
         }
         // Any other refusal comes after the TLS handshake.
         Err(_) => Seen::Verified("TLS offered and verified (login itself judged below)"),
-    };
-    // The chain is worth naming when TLS verified (where its CA was found) and when
-    // verification failed (which CA to add); a server without TLS has none.
-    let wants_chain = match &seen {
+    }
+}
+
+/// The chain the server presents, when it is worth naming: TLS verified (where its CA was
+/// found) or verification failed (which CA to add); a server without TLS has none.
+async fn read_chain(
+    r: &Rotator,
+    current: &DbSecret,
+    deadline: &Deadline,
+    seen: &Seen,
+) -> Option<ServerChain> {
+    let wanted = match seen {
         Seen::Verified(_) => true,
         Seen::Unusable(f) => f.cause == Cause::DbTlsVerificationFailed,
     };
-    let chain = if wants_chain {
-        let budget = deadline.cap(r.db.connect_timeout);
-        chain::server_chain(
-            current.family,
-            &current.host,
-            current.port,
-            &r.db.anchors,
-            budget,
-        )
-        .await
-        .ok()
-    } else {
-        None
-    };
+    if !wanted {
+        return None;
+    }
+    let budget = deadline.cap(r.db.connect_timeout);
+    chain::server_chain(
+        current.family,
+        &current.host,
+        current.port,
+        &r.db.anchors,
+        budget,
+    )
+    .await
+    .ok()
+}
+
+/// Passes when TLS verifies, or when it does not but rotation does not use it
+/// (`"ssl": false`, or no `ssl` key with `TLS_FALLBACK=allow`); the detail then says so.
+async fn judge(r: &Rotator, current: &DbSecret, deadline: &Deadline) -> Result<String, Failure> {
+    let seen = verified_login(r, current, deadline).await;
+    let chain = read_chain(r, current, deadline, &seen).await;
     let f = match seen {
         Seen::Verified(detail) => {
-            return Ok((
-                (),
-                with_chain(detail.to_string(), chain.as_ref(), r, false, true),
+            return Ok(with_chain(
+                detail.to_string(),
+                chain.as_ref(),
+                r,
+                Anchor::Trusted,
             ));
         }
         Seen::Unusable(f) => f,
     };
     // The anchors are missing (not a host name or expiry problem): name the CA to add.
-    let untrusted = f.signals.tls_reason == Some(TlsReason::UntrustedCa)
-        && chain.as_ref().is_some_and(|c| !c.in_bundle);
+    let anchor = if f.signals.tls_reason == Some(TlsReason::UntrustedCa)
+        && chain.as_ref().is_some_and(|c| !c.in_bundle)
+    {
+        Anchor::Missing
+    } else {
+        Anchor::Unjudged
+    };
     let what = match f.signals.tls_reason {
         Some(reason) => format!("{} ({reason})", f.cause),
         None => f.cause.code().to_string(),
     };
     match current.ssl {
         // Not used anyway: worth knowing, not a failure.
-        SslSetting::Disabled => Ok((
-            (),
-            with_chain(
-                format!("TLS not usable: {what}; not used (the secret says \"ssl\": false)"),
-                chain.as_ref(),
-                r,
-                untrusted,
-                false,
-            ),
+        SslSetting::Disabled => Ok(with_chain(
+            format!("TLS not usable: {what}; not used (the secret says \"ssl\": false)"),
+            chain.as_ref(),
+            r,
+            anchor,
         )),
         // What rotation does with it: plaintext, reported as a finding.
         SslSetting::Absent
             if r.db.tls_fallback == crate::config::TlsFallback::Allow
                 && f.cause != Cause::DbUnreachable =>
         {
-            Ok((
-                (),
-                with_chain(
-                    format!("TLS not usable: {what}; with no \"ssl\" key rotation falls back to plaintext and reports tls_downgraded (set \"ssl\": true once TLS works, or TLS_FALLBACK=deny)"),
-                    chain.as_ref(),
-                    r,
-                    untrusted,
-                    false,
-                ),
+            Ok(with_chain(
+                format!("TLS not usable: {what}; with no \"ssl\" key rotation falls back to plaintext and reports {} (set \"ssl\": true once TLS works, or TLS_FALLBACK=deny)", Finding::TlsDowngraded),
+                chain.as_ref(),
+                r,
+                anchor,
             ))
         }
         _ => Err(match chain {
-            Some(chain) => name_chain_ca(f, &chain, r, untrusted),
+            Some(chain) => name_chain_ca(f, &chain, r, anchor),
             None => f,
         }),
     }
 }
 
 /// A detail with where the chain ends appended, when the chain was read.
-fn with_chain(
-    detail: String,
-    chain: Option<&ServerChain>,
-    r: &Rotator,
-    untrusted: bool,
-    verified: bool,
-) -> String {
+fn with_chain(detail: String, chain: Option<&ServerChain>, r: &Rotator, anchor: Anchor) -> String {
     match chain {
-        Some(c) => format!("{detail}; {}", ends_at(c, r, untrusted, verified)),
+        Some(c) => format!("{detail}; {}", ends_at(c, r, anchor)),
         None => detail,
     }
 }
 
 /// Where the chain ends, and whether that CA is trusted and by what.
-fn ends_at(chain: &ServerChain, r: &Rotator, untrusted: bool, verified: bool) -> String {
-    if untrusted {
+fn ends_at(chain: &ServerChain, r: &Rotator, anchor: Anchor) -> String {
+    if anchor == Anchor::Missing {
         let bundle = if r.db.anchors.is_empty() {
             "DB_CA_BUNDLE is not set".to_string()
         } else {
@@ -142,7 +167,7 @@ fn ends_at(chain: &ServerChain, r: &Rotator, untrusted: bool, verified: bool) ->
         )
     } else if chain.in_bundle {
         format!("the chain ends at \"{}\" (in DB_CA_BUNDLE)", chain.ends_at)
-    } else if verified {
+    } else if anchor == Anchor::Trusted {
         format!(
             "the chain ends at \"{}\" (in the system roots)",
             chain.ends_at
@@ -154,9 +179,9 @@ fn ends_at(chain: &ServerChain, r: &Rotator, untrusted: bool, verified: bool) ->
 
 /// A verification failure with the chain's CA in its message and evidence (`ca_needed` and a
 /// remedy naming it when the CA is what is missing, `ca` otherwise) and the names sent.
-fn name_chain_ca(f: Failure, chain: &ServerChain, r: &Rotator, untrusted: bool) -> Failure {
-    let message = format!("{}; {}", f.message, ends_at(chain, r, untrusted, false));
-    let (key, remedy) = if untrusted {
+fn name_chain_ca(f: Failure, chain: &ServerChain, r: &Rotator, anchor: Anchor) -> Failure {
+    let message = format!("{}; {}", f.message, ends_at(chain, r, anchor));
+    let (key, remedy) = if anchor == Anchor::Missing {
         let remedy = format!(
             "Add the CA \"{}\" to the PEM file DB_CA_BUNDLE names (for Amazon RDS the package ships its roots as /var/task/rds-roots.pem: deploy with dbCaBundlePath set to it, and refresh them with scripts/refresh-rds-certs).",
             chain.ends_at

@@ -4,7 +4,9 @@
 //! It reads the staging labels, tries each stored password against the database (read-only
 //! logins, as diagnose makes them), and names one [`State`] with at most one safe
 //! [`Action`] ([`state`] holds the table, [`action`] the actions and the commands that do and
-//! undo them, [`observe`] what is looked at). Nothing changes unless `apply` is set; then the
+//! undo them, [`observe`] what is looked at, [`report`] what is printed). [`Args`] and
+//! [`run`] are the command; the Lambda `repair` event runs the same code ([`run_until`]);
+//! [`repair`] is the run itself on any [`SecretAdmin`] store. Nothing changes unless `apply` is set; then the
 //! look is taken again just before acting, and the action runs only if the state and every
 //! version's labels are still the same. Both actions are conditional in Secrets Manager
 //! itself (a label is removed only from the version named; AWSCURRENT moves only away from
@@ -13,23 +15,73 @@
 
 pub mod action;
 pub mod observe;
+pub mod report;
 pub mod state;
+#[cfg(test)]
+mod tests;
 
+use crate::app::App;
+use crate::commands::Format;
 use crate::deadline::Deadline;
-
 use crate::event::{RotationEvent, Step};
 use crate::failure::Failure;
 use crate::rotation::Rotator;
+use crate::store::{SecretAdmin, StageMove};
 pub use action::Action;
-pub use observe::{Login, Observation};
-use serde_json::{json, Map, Value};
+pub use observe::{Login, Observation, Probe};
+pub use report::{Outcome, Report};
+use serde_json::json;
 pub use state::{State, Verdict};
 use std::time::Duration;
 
 /// A rotation runs four steps, each of which may take the whole function timeout.
 pub const STEPS: u32 = 4;
 
-/// What to repair, and whether to act.
+/// The `repair` command's arguments (the command line's flags; the Lambda `repair` event
+/// fills them with [`Args::from_event`]).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The secret's ARN or name.
+    #[arg(long)]
+    pub secret_id: String,
+    /// Take the action (after re-checking the state just before it).
+    #[arg(long)]
+    pub apply: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// The rotation function's timeout: AWSPENDING younger than four times this may
+    /// belong to a running rotation (default: Lambda's maximum; 0: none is running).
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(0..=900))]
+    pub function_timeout_s: u64,
+    /// The time the checks and the action may take.
+    #[arg(long, default_value_t = 30_000)]
+    pub timeout_ms: u64,
+}
+
+impl Args {
+    /// The arguments of a Lambda `repair` event, run within the invocation's `deadline`. Without
+    /// `FunctionTimeoutSeconds` the function's timeout is taken to be its own: at the start
+    /// of an invocation the time left, rounded up to whole seconds as Lambda configures it.
+    pub fn from_event(
+        secret_id: String,
+        apply: bool,
+        function_timeout_s: Option<u64>,
+        deadline: &Deadline,
+    ) -> Args {
+        let left = deadline.remaining().as_millis();
+        Args {
+            secret_id,
+            apply,
+            format: Format::Json,
+            function_timeout_s: function_timeout_s.unwrap_or(left.div_ceil(1000) as u64),
+            timeout_ms: u64::try_from(left).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+/// What one run needs beyond the store: the secret, whether to act, and the window in which
+/// a rotation may still be running.
 #[derive(Debug, Clone)]
 pub struct Request {
     /// The secret's ARN or name.
@@ -40,201 +92,47 @@ pub struct Request {
     pub function_timeout: Duration,
 }
 
-/// How the run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Not asked to act: nothing changed.
-    DryRun,
-    /// The state has no action: nothing changed.
-    NoAction,
-    /// The action ran.
-    Applied,
-    /// The state changed between the check and the action: nothing changed.
-    Refused,
-    /// The action was tried and Secrets Manager refused it: nothing changed.
-    Failed,
-}
-
-impl Outcome {
-    /// The stable name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::DryRun => "dry_run",
-            Outcome::NoAction => "no_action",
-            Outcome::Applied => "applied",
-            Outcome::Refused => "refused",
-            Outcome::Failed => "failed",
+impl From<&Args> for Request {
+    fn from(args: &Args) -> Request {
+        Request {
+            secret_id: args.secret_id.clone(),
+            apply: args.apply,
+            function_timeout: Duration::from_secs(args.function_timeout_s),
         }
     }
 }
 
-/// The result of one run.
-#[derive(Debug, Clone)]
-pub struct Report {
-    /// Whether `apply` was asked.
-    pub apply: bool,
-    /// The first look.
-    pub observation: Observation,
-    /// Its state and action.
-    pub verdict: Verdict,
-    /// How it ended.
-    pub outcome: Outcome,
-    /// What happened, in one sentence.
-    pub detail: String,
-    /// The state seen after the action ran.
-    pub state_after: Option<State>,
-    /// Why the action was refused or failed, when a failure says it.
-    pub failure: Option<Failure>,
+/// Runs `repair` from the command line: within `--timeout-ms`.
+pub async fn run(app: &App, args: Args) -> Report {
+    let deadline = Deadline::after(Duration::from_millis(args.timeout_ms), app.margin());
+    run_until(app, &args, deadline).await
 }
 
-impl Report {
-    /// Exit status 0: healthy, or repaired into health.
-    pub fn ok(&self) -> bool {
-        match self.outcome {
-            Outcome::Applied => self.state_after == Some(State::Healthy),
-            Outcome::Refused | Outcome::Failed => false,
-            Outcome::DryRun | Outcome::NoAction => self.verdict.state == State::Healthy,
+/// Runs `repair` within a deadline the caller holds (the Lambda's own). A function whose
+/// settings cannot be read gives an `undetermined` report with that failure.
+pub async fn run_until(app: &App, args: &Args, deadline: Deadline) -> Report {
+    let req = Request::from(args);
+    match app.rotator() {
+        Ok(r) => repair(r, &r.db, &req, deadline).await,
+        Err(f) => {
+            let window = req.function_timeout * STEPS;
+            Report::of_first_look(&req, Observation::unconfigured(&req.secret_id, window, f))
         }
-    }
-
-    /// The secret's ARN.
-    pub fn secret_id(&self) -> &str {
-        &self.observation.arn
-    }
-
-    /// The JSON report.
-    pub fn to_json(&self) -> Value {
-        let o = &self.observation;
-        let arn = self.secret_id();
-        let labels: Map<String, Value> = o
-            .labels
-            .iter()
-            .map(|(v, l)| (v.clone(), json!(l)))
-            .collect();
-        let action =
-            self.verdict.action.as_ref().map(
-                |a| json!({"name": a.as_str(), "command": a.command(arn), "undo": a.undo(arn)}),
-            );
-        let mut v = json!({
-            "secret_id": arn,
-            "ok": self.ok(),
-            "state": self.verdict.state.as_str(),
-            "summary": self.verdict.summary,
-            "strategy": o.strategy.as_str(),
-            "labels": labels,
-            "logins": o.logins,
-            "pending_age_s": o.pending_age.map(|a| a.as_secs()),
-            "rotation_window_s": o.window.as_secs(),
-            "action": action,
-            "apply": self.apply,
-            "outcome": self.outcome.as_str(),
-            "detail": self.detail,
-        });
-        if let Some(cause) = self.verdict.cause {
-            v["cause"] = cause.code().into();
-        }
-        if !self.verdict.remedy.is_empty() {
-            v["remedy"] = self.verdict.remedy.as_str().into();
-        }
-        if let Some(s) = self.state_after {
-            v["state_after"] = s.as_str().into();
-        }
-        if let Some(f) = &self.failure {
-            v["failure"] = json!({"cause": f.cause.code(), "message": f.message,
-                "remedy": f.remedy, "evidence": Value::Object((*f.evidence).clone())});
-        }
-        // Defence in depth: the same scrubber as every log line.
-        crate::telemetry::scrub_value(&mut v);
-        v
-    }
-
-    /// A few lines for a terminal.
-    pub fn to_text(&self) -> String {
-        let o = &self.observation;
-        let arn = self.secret_id();
-        let head = match (self.outcome, self.ok()) {
-            (Outcome::Applied, true) => "REPAIRED",
-            (_, true) => "OK",
-            _ => "PROBLEM REMAINS",
-        };
-        let mut out = format!(
-            "repair {arn}: {} ({head})\n  {}\n\n",
-            self.verdict.state.as_str(),
-            self.verdict.summary
-        );
-        let mut versions: Vec<_> = o.labels.iter().collect();
-        versions.sort_by_key(|(_, l)| l.first().cloned());
-        for (i, (version, labels)) in versions.iter().enumerate() {
-            let name = if i == 0 { "labels:" } else { "" };
-            out.push_str(&format!("{name:<9} {version}  {}\n", labels.join(" ")));
-        }
-        for (i, l) in o.logins.iter().enumerate() {
-            let name = if i == 0 { "logins:" } else { "" };
-            let s = |k: &str| l.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
-            out.push_str(&format!(
-                "{name:<9} {:<8} {}  {} (tls: {})\n",
-                s("secret"),
-                s("user"),
-                s("outcome"),
-                s("tls")
-            ));
-        }
-        if o.pending_version.is_some() {
-            let window = if o.window.is_zero() {
-                "no rotation is taken to be running (function timeout 0)".to_string()
-            } else {
-                format!("a rotation may take {} s", o.window.as_secs())
-            };
-            out.push_str(&format!(
-                "{:<9} AWSPENDING {}; {window}\n",
-                "age:",
-                o.pending_age
-                    .map(|a| format!("{} s old", a.as_secs()))
-                    .unwrap_or_else(|| "of unknown age".into()),
-            ));
-        }
-        if let Some(a) = &self.verdict.action {
-            out.push_str(&format!(
-                "{:<9} {}: {}\n",
-                "action:",
-                a.as_str(),
-                a.command(arn)
-            ));
-            out.push_str(&format!("{:<9} {}\n", "undo:", a.undo(arn)));
-        }
-        if let Some(c) = self.verdict.cause {
-            out.push_str(&format!("{:<9} {}\n", "cause:", c.code()));
-        }
-        if !self.verdict.remedy.is_empty() {
-            out.push_str(&format!("{:<9} {}\n", "remedy:", self.verdict.remedy));
-        }
-        out.push_str(&format!(
-            "{:<9} {}: {}\n",
-            "result:",
-            self.outcome.as_str(),
-            self.detail
-        ));
-        if let Some(f) = &self.failure {
-            out.push_str(&format!("{:<9} {}: {}\n", "", f.cause.code(), f.message));
-        }
-        crate::telemetry::scrub(&out)
     }
 }
 
-/// Runs repair: look, classify, and (with `apply`) re-check and act.
-pub async fn run(r: &Rotator, req: &Request, deadline: Deadline) -> Report {
+/// Repair on any store: look, classify, and (with `apply`) re-check and act. `probe` tries
+/// the stored passwords (the database, `&r.db`, outside unit tests).
+pub async fn repair<S: SecretAdmin>(
+    r: &Rotator<S>,
+    probe: &impl Probe,
+    req: &Request,
+    deadline: Deadline,
+) -> Report {
     let window = req.function_timeout * STEPS;
-    let first = observe::observe(r, &req.secret_id, window, &deadline).await;
-    let verdict = state::classify(&first);
-    let mut report = Report {
-        apply: req.apply,
-        observation: first,
-        verdict,
-        outcome: Outcome::NoAction,
-        detail: String::new(),
-        state_after: None,
-        failure: None,
-    };
+    let strategy = r.settings.strategy;
+    let look = || observe::observe(&r.sm, probe, &req.secret_id, strategy, window, &deadline);
+    let mut report = Report::of_first_look(req, look().await);
     let Some(action) = report.verdict.action.clone() else {
         report.detail = "nothing to change".into();
         if req.apply {
@@ -250,32 +148,28 @@ pub async fn run(r: &Rotator, req: &Request, deadline: Deadline) -> Report {
     }
     // The re-check: the same state, and the same versions holding the same labels. A new
     // rotation shows as a new version id, a moved label, or a new state.
-    let again = observe::observe(r, &req.secret_id, window, &deadline).await;
+    let again = look().await;
     let second = state::classify(&again);
-    if second.state != report.verdict.state || again.labels != report.observation.labels {
+    let moved = again.labels != report.observation.labels;
+    if second.state != report.verdict.state || moved {
         report.outcome = Outcome::Refused;
         report.detail = format!(
             "the secret changed between the check and the action (now {}{}): nothing changed; run repair again",
             second.state.as_str(),
-            if again.labels != report.observation.labels {
-                ", staging labels moved"
-            } else {
-                ""
-            }
+            if moved { ", staging labels moved" } else { "" }
         );
         log_event(&report);
         return report;
     }
     match act(r, report.secret_id(), &action, deadline).await {
         Ok(()) => {
-            let after = observe::observe(r, &req.secret_id, window, &deadline).await;
-            let after_verdict = state::classify(&after);
+            let after = state::classify(&look().await).state;
             report.outcome = Outcome::Applied;
-            report.state_after = Some(after_verdict.state);
+            report.state_after = Some(after);
             report.detail = format!(
                 "{} done; the secret is now {}; undo with: {}",
                 action.as_str(),
-                after_verdict.state.as_str(),
+                after.as_str(),
                 action.undo(report.secret_id())
             );
         }
@@ -292,11 +186,32 @@ pub async fn run(r: &Rotator, req: &Request, deadline: Deadline) -> Report {
     report
 }
 
-async fn act(r: &Rotator, arn: &str, action: &Action, deadline: Deadline) -> Result<(), Failure> {
+impl Report {
+    /// The report of a first look, before anything is decided about acting.
+    fn of_first_look(req: &Request, observation: Observation) -> Report {
+        Report {
+            apply: req.apply,
+            verdict: state::classify(&observation),
+            observation,
+            outcome: Outcome::NoAction,
+            detail: String::new(),
+            state_after: None,
+            failure: None,
+        }
+    }
+}
+
+async fn act<S: SecretAdmin>(
+    r: &Rotator<S>,
+    arn: &str,
+    action: &Action,
+    deadline: Deadline,
+) -> Result<(), Failure> {
     match action {
         Action::RemovePendingLabel { pending } => {
-            r.sm.remove_stage(&deadline, arn, "AWSPENDING", pending)
-                .await
+            // Conditional in Secrets Manager: refused when `pending` no longer holds it.
+            let change = StageMove::new("AWSPENDING", None, Some(pending));
+            r.sm.update_stage(&deadline, arn, change).await
         }
         Action::PromotePending { pending, .. } => {
             // finishSecret itself, so the promotion is exactly a rotation's: its
@@ -334,7 +249,7 @@ fn log_event(report: &Report) {
     }
     let evidence = evidence.to_string();
     let state = report.verdict.state.as_str();
-    let action = action.map_or("none", Action::as_str);
+    let action = report.action_name();
     let outcome = report.outcome.as_str();
     let state_after = report.state_after.map_or("none", State::as_str);
     let message = format!("repair {state}: {outcome}: {}", report.detail);

@@ -1,18 +1,18 @@
 //! What `repair` looks at: the staging labels (DescribeSecret), the age of AWSPENDING, and a
-//! read-only login with each stored password, made the way diagnose makes them
-//! (`db::connect`, AWSPENDING and AWSPREVIOUS with AWSCURRENT's TLS setting).
-//! The evidence of a failed login is copied into the report's `logins` entries (output);
-//! what a login means is decided on its cause and signals.
+//! read-only login with each stored password ([`Probe`]: the database in production, made
+//! the way diagnose makes them, AWSPENDING and AWSPREVIOUS with AWSCURRENT's TLS setting).
+//! Each login is recorded as a [`LoginAttempt`] for the report; what a login means is
+//! decided on its cause and signals.
 
 use crate::config::Strategy;
-use crate::db;
+use crate::db::{self, DbOptions, TlsMode};
 use crate::deadline::Deadline;
 use crate::failure::{Cause, Failure};
-use crate::rotation::{alternating, Rotator};
+use crate::rotation::login::{names_this_account, LoginAttempt};
 use crate::secret::{DbSecret, SecretRole};
-use crate::store::SecretStore as _;
-use serde_json::{json, Value};
+use crate::store::SecretAdmin;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 /// What one stored version did at the login.
@@ -61,8 +61,8 @@ impl Login {
 pub struct Observation {
     /// The secret's ARN (as DescribeSecret gives it).
     pub arn: String,
-    /// `ROTATION_STRATEGY`.
-    pub strategy: Strategy,
+    /// `ROTATION_STRATEGY` (`None` when the function's settings could not be read).
+    pub strategy: Option<Strategy>,
     /// Version id to its staging labels, sorted (compared between the check and the re-check).
     pub labels: BTreeMap<String, Vec<String>>,
     /// The AWSCURRENT version.
@@ -81,8 +81,8 @@ pub struct Observation {
     pub pending_age: Option<Duration>,
     /// How long a rotation may run: four steps of the function timeout.
     pub window: Duration,
-    /// One entry per login tried (`secret`, `version_id`, `user`, `outcome`, `tls`, `code`).
-    pub logins: Vec<Value>,
+    /// One entry per login tried.
+    pub logins: Vec<LoginAttempt>,
     /// What stopped the look short (the state is then `undetermined`).
     pub failure: Option<Failure>,
 }
@@ -92,7 +92,7 @@ impl Observation {
     pub fn new(arn: &str, strategy: Strategy, window: Duration) -> Self {
         Observation {
             arn: arn.to_string(),
-            strategy,
+            strategy: Some(strategy),
             labels: BTreeMap::new(),
             current_version: None,
             pending_version: None,
@@ -107,18 +107,19 @@ impl Observation {
         }
     }
 
+    /// A look that could not be taken: the function's settings could not be read.
+    pub fn unconfigured(arn: &str, window: Duration, failure: Failure) -> Self {
+        Observation {
+            strategy: None,
+            failure: Some(failure),
+            ..Observation::new(arn, Strategy::SingleUser, window)
+        }
+    }
+
     /// Whether a rotation may still be working on AWSPENDING: its age (an unknown age counts
     /// as young) is under the window. A window of zero says none runs.
     pub fn rotation_may_be_running(&self) -> bool {
         !self.window.is_zero() && self.pending_age.is_none_or(|age| age < self.window)
-    }
-
-    /// The version holding a label.
-    pub fn version_with(&self, stage: &str) -> Option<&str> {
-        self.labels
-            .iter()
-            .find(|(_, l)| l.iter().any(|s| s == stage))
-            .map(|(v, _)| v.as_str())
     }
 }
 
@@ -126,38 +127,30 @@ fn age_of(t: Option<SystemTime>, now: SystemTime) -> Option<Duration> {
     t.map(|t| now.duration_since(t).unwrap_or(Duration::ZERO))
 }
 
-struct Tried {
-    login: Login,
-    entry: Value,
+/// How repair tries a stored password: one read-only login, closed at once. Production
+/// logs in to the database ([`DbOptions`]); the unit tests of the re-check and the action
+/// answer from a list, so they run on the in-memory store without a server.
+pub trait Probe: Sync {
+    /// Logs in as `secret` and closes the session: the TLS mode used, or the failure.
+    fn log_in(
+        &self,
+        secret: &DbSecret,
+        role: SecretRole,
+        deadline: &Deadline,
+    ) -> impl Future<Output = Result<TlsMode, Failure>> + Send;
 }
 
-/// One read-only login: `Ok`/`Refused`, or the failure that says nothing about the password
-/// (network, TLS, access rule), which stops the look.
-async fn try_login(
-    r: &Rotator,
-    secret: &DbSecret,
-    role: SecretRole,
-    version: &str,
-    deadline: &Deadline,
-) -> Result<Tried, Failure> {
-    match db::connect(secret, role, &r.db, deadline).await {
-        Ok(session) => {
-            let entry = json!({"secret": role.as_str(), "version_id": version, "user": secret.username,
-                "outcome": Login::Ok.as_str(), "tls": session.tls().as_str()});
-            drop(session);
-            Ok(Tried {
-                login: Login::Ok,
-                entry,
-            })
-        }
-        Err(f) if f.cause == Cause::DbLoginFailed => Ok(Tried {
-            login: Login::Refused,
-            entry: json!({"secret": role.as_str(), "version_id": version, "user": secret.username,
-                "outcome": Login::Refused.as_str(),
-                "tls": f.evidence.get("tls_mode_used").cloned().unwrap_or(Value::Null),
-                "code": f.evidence.get("code").cloned().unwrap_or(Value::Null)}),
-        }),
-        Err(f) => Err(f),
+/// The database itself.
+impl Probe for DbOptions {
+    async fn log_in(
+        &self,
+        secret: &DbSecret,
+        role: SecretRole,
+        deadline: &Deadline,
+    ) -> Result<TlsMode, Failure> {
+        db::connect(secret, role, self, deadline)
+            .await
+            .map(|session| session.tls())
     }
 }
 
@@ -176,177 +169,158 @@ fn is_mysql_decoy(f: &Failure) -> bool {
             .is_some_and(crate::db::mysql::error::may_be_decoy)
 }
 
-/// The `refused` entry for [`is_mysql_decoy`], naming the method the server asked for.
-fn decoy_refusal(secret: &DbSecret, version: &str, f: &Failure) -> Tried {
-    Tried {
-        login: Login::Refused,
-        entry: json!({"secret": SecretRole::Pending.as_str(), "version_id": version,
-            "user": secret.username, "outcome": Login::Refused.as_str(),
-            "tls": f.evidence.get("tls_mode_used").cloned().unwrap_or(Value::Null),
-            "code": Value::Null, "method": f.signals.auth_method.as_deref()}),
-    }
-}
-
 /// Looks at the secret once. Never fails as a whole: a failure is kept in the observation.
-pub async fn observe(
-    r: &Rotator,
+pub async fn observe<S: SecretAdmin>(
+    store: &S,
+    probe: &impl Probe,
     secret_id: &str,
+    strategy: Strategy,
     window: Duration,
     deadline: &Deadline,
 ) -> Observation {
-    let mut o = Observation::new(secret_id, r.settings.strategy, window);
-    if let Err(f) = look(r, secret_id, deadline, &mut o).await {
+    let mut o = Observation::new(secret_id, strategy, window);
+    let mut look = Look {
+        store,
+        probe,
+        strategy,
+        deadline,
+        o: &mut o,
+    };
+    if let Err(f) = look.run(secret_id).await {
         o.failure = Some(f);
     }
     o
 }
 
-async fn look(
-    r: &Rotator,
-    secret_id: &str,
-    deadline: &Deadline,
-    o: &mut Observation,
-) -> Result<(), Failure> {
-    let (d, dates) = r.sm.describe_dated(deadline, secret_id).await?;
-    o.arn = d.arn.clone();
-    o.labels = d
-        .versions
-        .iter()
-        .map(|(v, l)| {
-            let mut l = l.clone();
-            l.sort();
-            (v.clone(), l)
-        })
-        .collect();
-    let holders = d
-        .versions
-        .values()
-        .filter(|l| l.iter().any(|s| s == "AWSCURRENT"))
-        .count();
-    if holders != 1 {
-        return Err(Failure::new(
-            Cause::AwsServiceError,
-            format!("{holders} versions hold AWSCURRENT"),
-        )
-        .with("aws_error_code", "staging_labels")
-        .remedy("Exactly one version must hold AWSCURRENT: inspect the labels with aws secretsmanager describe-secret and fix them by hand."));
-    }
-    let current_version = o.version_with("AWSCURRENT").unwrap_or_default().to_string();
-    o.current_version = Some(current_version.clone());
-    o.pending_version = o
-        .version_with("AWSPENDING")
-        .filter(|v| *v != current_version)
-        .map(str::to_string);
-    o.previous_version = o
-        .version_with("AWSPREVIOUS")
-        .filter(|v| *v != current_version)
-        .map(str::to_string);
-
-    let text =
-        r.sm.get_value(
-            deadline,
-            &o.arn,
-            SecretRole::Current,
-            Some(&current_version),
-        )
-        .await?
-        .ok_or_else(|| crate::rotation::not_found(SecretRole::Current, &o.arn))?;
-    let current = DbSecret::parse(text.expose(), SecretRole::Current)?;
-    let tried = try_login(r, &current, SecretRole::Current, &current_version, deadline).await?;
-    o.current = tried.login;
-    o.logins.push(tried.entry);
-
-    let now = SystemTime::now();
-    let mut ages = vec![
-        age_of(dates.last_changed, now),
-        age_of(dates.last_rotated, now),
-    ];
-    if let Some(pending_version) = o.pending_version.clone() {
-        let value =
-            r.sm.get_value_dated(deadline, &o.arn, SecretRole::Pending, &pending_version)
-                .await?;
-        o.pending = match value {
-            None => Login::NoValue,
-            Some((text, created)) => {
-                ages.push(age_of(created, now));
-                match other_version(&current, text.expose(), SecretRole::Pending, o.strategy) {
-                    None => Login::Unusable,
-                    Some(pending) => {
-                        let tried = match try_login(
-                            r,
-                            &pending,
-                            SecretRole::Pending,
-                            &pending_version,
-                            deadline,
-                        )
-                        .await
-                        {
-                            Err(f) if o.current == Login::Ok && is_mysql_decoy(&f) => {
-                                decoy_refusal(&pending, &pending_version, &f)
-                            }
-                            other => other?,
-                        };
-                        o.logins.push(tried.entry);
-                        tried.login
-                    }
-                }
-            }
-        };
-    }
-    // The youngest date bounds the pending version's age from below: the safe side.
-    o.pending_age = ages.into_iter().flatten().min();
-
-    if o.current == Login::Refused {
-        if let Some(previous_version) = o.previous_version.clone() {
-            let value =
-                r.sm.get_value(
-                    deadline,
-                    &o.arn,
-                    SecretRole::Previous,
-                    Some(&previous_version),
-                )
-                .await?;
-            o.previous = match value {
-                None => Login::NoValue,
-                Some(text) => {
-                    match other_version(&current, text.expose(), SecretRole::Previous, o.strategy) {
-                        None => Login::Unusable,
-                        Some(previous) => {
-                            let tried = try_login(
-                                r,
-                                &previous,
-                                SecretRole::Previous,
-                                &previous_version,
-                                deadline,
-                            )
-                            .await?;
-                            o.logins.push(tried.entry);
-                            tried.login
-                        }
-                    }
-                }
-            };
-        }
-    }
-    Ok(())
+/// One look in progress: where it reads and logs in, and what it has seen so far.
+struct Look<'a, S, P> {
+    store: &'a S,
+    probe: &'a P,
+    strategy: Strategy,
+    deadline: &'a Deadline,
+    o: &'a mut Observation,
 }
 
-/// AWSPENDING or AWSPREVIOUS as a login, when it can be this account's: the same host, and
-/// the same user (single user) or one of the pair (alternating users). Anything else is
-/// never connected to. Logs in with AWSCURRENT's TLS setting, as rotation does.
-fn other_version(
-    current: &DbSecret,
-    text: &str,
-    role: SecretRole,
-    strategy: Strategy,
-) -> Option<DbSecret> {
-    let s = DbSecret::parse(text, role).ok()?.with_ssl_of(current);
-    let user_ok = match strategy {
-        Strategy::SingleUser => s.username == current.username,
-        Strategy::AlternatingUsers => {
-            alternating::check_pair(current, &s).is_ok() || s.username == current.username
+impl<S: SecretAdmin, P: Probe> Look<'_, S, P> {
+    async fn run(&mut self, secret_id: &str) -> Result<(), Failure> {
+        let (d, dates) = self.store.describe_dated(self.deadline, secret_id).await?;
+        let o = &mut *self.o;
+        o.arn = d.arn.clone();
+        o.labels = d
+            .versions
+            .iter()
+            .map(|(v, l)| {
+                let mut l = l.clone();
+                l.sort();
+                (v.clone(), l)
+            })
+            .collect();
+        let current_version = d.sole_current()?.to_string();
+        let other = |stage| {
+            d.version_with(stage)
+                .filter(|v| *v != current_version)
+                .map(str::to_string)
+        };
+        o.pending_version = other("AWSPENDING");
+        o.previous_version = other("AWSPREVIOUS");
+        o.current_version = Some(current_version.clone());
+
+        let text = self
+            .store
+            .get_value(
+                self.deadline,
+                &d.arn,
+                SecretRole::Current,
+                Some(&current_version),
+            )
+            .await?
+            .ok_or_else(|| crate::rotation::not_found(SecretRole::Current, &d.arn))?;
+        let current = DbSecret::parse(text.expose(), SecretRole::Current)?;
+        self.o.current = self
+            .probe_login(&current, SecretRole::Current, &current_version)
+            .await?;
+
+        let now = SystemTime::now();
+        let mut ages = vec![
+            age_of(dates.last_changed, now),
+            age_of(dates.last_rotated, now),
+        ];
+        if let Some(version) = self.o.pending_version.clone() {
+            let (login, created) = self.other(&current, SecretRole::Pending, &version).await?;
+            self.o.pending = login;
+            ages.push(age_of(created, now));
         }
-    };
-    (user_ok && s.host == current.host && s.port == current.port && s.family == current.family)
-        .then_some(s)
+        // The youngest date bounds the pending version's age from below: the safe side.
+        self.o.pending_age = ages.into_iter().flatten().min();
+
+        if self.o.current == Login::Refused {
+            if let Some(version) = self.o.previous_version.clone() {
+                self.o.previous = self
+                    .other(&current, SecretRole::Previous, &version)
+                    .await?
+                    .0;
+            }
+        }
+        Ok(())
+    }
+
+    /// AWSPENDING or AWSPREVIOUS: read it (with its creation date), and try it when it names
+    /// this account ([`names_this_account`]); anything else is never connected to.
+    async fn other(
+        &mut self,
+        current: &DbSecret,
+        role: SecretRole,
+        version: &str,
+    ) -> Result<(Login, Option<SystemTime>), Failure> {
+        let arn = self.o.arn.clone();
+        let value = self
+            .store
+            .get_value_dated(self.deadline, &arn, role, version)
+            .await?;
+        let Some((text, created)) = value else {
+            return Ok((Login::NoValue, None));
+        };
+        let login = match DbSecret::parse(text.expose(), role) {
+            // Logs in with AWSCURRENT's TLS setting, as rotation does.
+            Ok(s) if names_this_account(current, &s, self.strategy) => {
+                self.probe_login(&s.with_ssl_of(current), role, version)
+                    .await?
+            }
+            _ => Login::Unusable,
+        };
+        Ok((login, created))
+    }
+
+    /// One read-only login, recorded: `Ok`/`Refused`, or the failure that says nothing about
+    /// the password (network, TLS, access rule), which stops the look. For AWSPENDING, once
+    /// AWSCURRENT logged in, a MySQL decoy exchange ([`is_mysql_decoy`]) is a refusal.
+    async fn probe_login(
+        &mut self,
+        secret: &DbSecret,
+        role: SecretRole,
+        version: &str,
+    ) -> Result<Login, Failure> {
+        let (login, attempt) = match self.probe.log_in(secret, role, self.deadline).await {
+            Ok(tls) => (Login::Ok, LoginAttempt::logged_in(secret, role, tls)),
+            Err(f) if f.cause == Cause::DbLoginFailed => (
+                Login::Refused,
+                LoginAttempt::failed(secret, role, &f).with_outcome(Login::Refused.as_str()),
+            ),
+            Err(f)
+                if role == SecretRole::Pending
+                    && self.o.current == Login::Ok
+                    && is_mysql_decoy(&f) =>
+            {
+                let mut attempt = LoginAttempt::failed(secret, role, &f)
+                    .with_outcome(Login::Refused.as_str())
+                    .with_method(f.signals.auth_method.as_deref());
+                // The decoy carries no server code of its own.
+                attempt.code = Some(serde_json::Value::Null);
+                (Login::Refused, attempt)
+            }
+            Err(f) => return Err(f),
+        };
+        self.o.logins.push(attempt.of_version(version));
+        Ok(login)
+    }
 }

@@ -92,7 +92,7 @@ pub fn classify(o: &Observation) -> Verdict {
     }
     let current = o.current_version.clone().unwrap_or_default();
     let pending = o.pending_version.clone();
-    let alternating = o.strategy == Strategy::AlternatingUsers;
+    let alternating = o.strategy == Some(Strategy::AlternatingUsers);
     let running = o.rotation_may_be_running();
     let age = match o.pending_age {
         Some(a) => format!("{} s old", secs(a)),

@@ -1,0 +1,457 @@
+//! Reads the network model through [`Clients::call`], each object once: a [`Reader`] keeps
+//! what it read (and the errors) keyed by id or VPC, so checks over many secrets make calls
+//! that grow with the distinct functions, VPCs and groups, not with the secrets.
+
+use super::model::*;
+use crate::outside::{AwsError, Clients};
+use std::collections::HashMap;
+
+use super::convert;
+
+/// A read, or the AWS error that stopped it.
+pub type Read<T> = Result<T, AwsError>;
+
+/// The cache of everything read for the configuration checks.
+pub struct Reader {
+    pub(super) clients: Clients,
+    functions: HashMap<String, Read<Option<Function>>>,
+    concurrency: HashMap<String, Read<Option<i32>>>,
+    policies: HashMap<String, Read<Option<String>>>,
+    subnets: HashMap<String, Read<Subnet>>,
+    groups: HashMap<String, Read<SecurityGroup>>,
+    tables: HashMap<String, Read<Vec<RouteTable>>>,
+    acls: HashMap<String, Read<Vec<NetworkAcl>>>,
+    endpoints: HashMap<String, Read<Vec<Endpoint>>>,
+    nats: HashMap<String, Read<Vec<NatGateway>>>,
+    dns: HashMap<String, Read<Vec<String>>>,
+    pub(super) databases: HashMap<String, Read<Option<Database>>>,
+}
+
+fn missing(code: &str, action: &str, id: &str) -> AwsError {
+    AwsError {
+        code: code.into(),
+        message: format!("{id} does not exist"),
+        action: action.into(),
+    }
+}
+
+fn strings(v: &[String]) -> Vec<String> {
+    v.to_vec()
+}
+
+impl Reader {
+    /// A reader with nothing read yet.
+    pub fn new(clients: Clients) -> Reader {
+        Reader {
+            clients,
+            functions: HashMap::new(),
+            concurrency: HashMap::new(),
+            policies: HashMap::new(),
+            subnets: HashMap::new(),
+            groups: HashMap::new(),
+            tables: HashMap::new(),
+            acls: HashMap::new(),
+            endpoints: HashMap::new(),
+            nats: HashMap::new(),
+            dns: HashMap::new(),
+            databases: HashMap::new(),
+        }
+    }
+
+    /// The region the clients call (for remedies naming a service endpoint).
+    pub fn region(&self) -> String {
+        self.clients
+            .ec2
+            .config()
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "<region>".into())
+    }
+
+    /// GetFunctionConfiguration; None when the function does not exist.
+    pub async fn function(&mut self, name: &str) -> Read<Option<Function>> {
+        if let Some(hit) = self.functions.get(name) {
+            return hit.clone();
+        }
+        let c = &self.clients;
+        let got = c
+            .call(
+                "lambda",
+                "GetFunctionConfiguration",
+                c.lambda
+                    .get_function_configuration()
+                    .function_name(name)
+                    .send(),
+            )
+            .await;
+        let read = match got {
+            Err(e) if e.not_found() => Ok(None),
+            Err(e) => Err(e),
+            Ok(out) => Ok(Some(Function {
+                name: out.function_name().unwrap_or(name).to_string(),
+                arn: out.function_arn().unwrap_or_default().to_string(),
+                timeout_s: out.timeout().unwrap_or(3) as i64,
+                subnet_ids: out
+                    .vpc_config()
+                    .map(|v| strings(v.subnet_ids()))
+                    .unwrap_or_default(),
+                security_group_ids: out
+                    .vpc_config()
+                    .map(|v| strings(v.security_group_ids()))
+                    .unwrap_or_default(),
+                environment: out
+                    .environment()
+                    .and_then(|e| e.variables())
+                    .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
+            })),
+        };
+        self.functions.insert(name.to_string(), read.clone());
+        read
+    }
+
+    /// GetFunctionConcurrency: the reserved concurrency, None when unset.
+    pub async fn concurrency(&mut self, name: &str) -> Read<Option<i32>> {
+        if let Some(hit) = self.concurrency.get(name) {
+            return hit.clone();
+        }
+        let c = &self.clients;
+        let read = c
+            .call(
+                "lambda",
+                "GetFunctionConcurrency",
+                c.lambda
+                    .get_function_concurrency()
+                    .function_name(name)
+                    .send(),
+            )
+            .await
+            .map(|o| o.reserved_concurrent_executions());
+        self.concurrency.insert(name.to_string(), read.clone());
+        read
+    }
+
+    /// GetPolicy: the resource policy document, None when the function has none.
+    pub async fn policy(&mut self, name: &str) -> Read<Option<String>> {
+        if let Some(hit) = self.policies.get(name) {
+            return hit.clone();
+        }
+        let c = &self.clients;
+        let read = match c
+            .call(
+                "lambda",
+                "GetPolicy",
+                c.lambda.get_policy().function_name(name).send(),
+            )
+            .await
+        {
+            Err(e) if e.not_found() => Ok(None),
+            other => other.map(|o| o.policy().map(str::to_string)),
+        };
+        self.policies.insert(name.to_string(), read.clone());
+        read
+    }
+
+    /// DescribeSubnets for the ids not read yet, then the subnets asked for, in order.
+    pub async fn subnets(&mut self, ids: &[String]) -> Read<Vec<Subnet>> {
+        let wanted: Vec<String> = ids
+            .iter()
+            .filter(|i| !self.subnets.contains_key(*i))
+            .cloned()
+            .collect();
+        if !wanted.is_empty() {
+            let c = &self.clients;
+            match c
+                .call(
+                    "ec2",
+                    "DescribeSubnets",
+                    c.ec2
+                        .describe_subnets()
+                        .set_subnet_ids(Some(wanted.clone()))
+                        .send(),
+                )
+                .await
+            {
+                Err(e) => wanted.iter().for_each(|i| {
+                    self.subnets.insert(i.clone(), Err(e.clone()));
+                }),
+                Ok(out) => {
+                    for s in out.subnets() {
+                        let subnet = Subnet {
+                            id: s.subnet_id().unwrap_or_default().into(),
+                            vpc_id: s.vpc_id().unwrap_or_default().into(),
+                            az: s.availability_zone().unwrap_or_default().into(),
+                            cidr: s.cidr_block().unwrap_or_default().into(),
+                        };
+                        self.subnets.insert(subnet.id.clone(), Ok(subnet));
+                    }
+                    for i in &wanted {
+                        self.subnets.entry(i.clone()).or_insert_with(|| {
+                            Err(missing(
+                                "InvalidSubnetID.NotFound",
+                                "ec2:DescribeSubnets",
+                                i,
+                            ))
+                        });
+                    }
+                }
+            }
+        }
+        ids.iter().map(|i| self.subnets[i].clone()).collect()
+    }
+
+    /// DescribeSecurityGroups for the ids not read yet, then the groups asked for, in order.
+    pub async fn groups(&mut self, ids: &[String]) -> Read<Vec<SecurityGroup>> {
+        let wanted: Vec<String> = ids
+            .iter()
+            .filter(|i| !self.groups.contains_key(*i))
+            .cloned()
+            .collect();
+        if !wanted.is_empty() {
+            let c = &self.clients;
+            match c
+                .call(
+                    "ec2",
+                    "DescribeSecurityGroups",
+                    c.ec2
+                        .describe_security_groups()
+                        .set_group_ids(Some(wanted.clone()))
+                        .send(),
+                )
+                .await
+            {
+                Err(e) => wanted.iter().for_each(|i| {
+                    self.groups.insert(i.clone(), Err(e.clone()));
+                }),
+                Ok(out) => {
+                    for g in out.security_groups() {
+                        let group = SecurityGroup {
+                            id: g.group_id().unwrap_or_default().into(),
+                            vpc_id: g.vpc_id().unwrap_or_default().into(),
+                            ingress: g.ip_permissions().iter().map(convert::sg_rule).collect(),
+                            egress: g
+                                .ip_permissions_egress()
+                                .iter()
+                                .map(convert::sg_rule)
+                                .collect(),
+                        };
+                        self.groups.insert(group.id.clone(), Ok(group));
+                    }
+                    for i in &wanted {
+                        self.groups.entry(i.clone()).or_insert_with(|| {
+                            Err(missing(
+                                "InvalidGroup.NotFound",
+                                "ec2:DescribeSecurityGroups",
+                                i,
+                            ))
+                        });
+                    }
+                }
+            }
+        }
+        ids.iter().map(|i| self.groups[i].clone()).collect()
+    }
+
+    /// DescribeRouteTables of a VPC.
+    pub async fn route_tables(&mut self, vpc: &str) -> Read<Vec<RouteTable>> {
+        if let Some(hit) = self.tables.get(vpc) {
+            return hit.clone();
+        }
+        let c = &self.clients;
+        let mut all = Vec::new();
+        let mut token = None;
+        let read = loop {
+            let req = c
+                .ec2
+                .describe_route_tables()
+                .filters(vpc_filter(vpc))
+                .set_next_token(token);
+            match c.call("ec2", "DescribeRouteTables", req.send()).await {
+                Err(e) => break Err(e),
+                Ok(out) => {
+                    all.extend(out.route_tables().iter().map(convert::route_table));
+                    token = out.next_token().map(str::to_string);
+                    if token.is_none() {
+                        break Ok(all);
+                    }
+                }
+            }
+        };
+        self.tables.insert(vpc.to_string(), read.clone());
+        read
+    }
+
+    /// DescribeNetworkAcls of a VPC.
+    pub async fn network_acls(&mut self, vpc: &str) -> Read<Vec<NetworkAcl>> {
+        if let Some(hit) = self.acls.get(vpc) {
+            return hit.clone();
+        }
+        let c = &self.clients;
+        let mut all = Vec::new();
+        let mut token = None;
+        let read = loop {
+            let req = c
+                .ec2
+                .describe_network_acls()
+                .filters(vpc_filter(vpc))
+                .set_next_token(token);
+            match c.call("ec2", "DescribeNetworkAcls", req.send()).await {
+                Err(e) => break Err(e),
+                Ok(out) => {
+                    all.extend(out.network_acls().iter().map(convert::network_acl));
+                    token = out.next_token().map(str::to_string);
+                    if token.is_none() {
+                        break Ok(all);
+                    }
+                }
+            }
+        };
+        self.acls.insert(vpc.to_string(), read.clone());
+        read
+    }
+
+    /// DescribeVpcEndpoints of a VPC.
+    pub async fn endpoints(&mut self, vpc: &str) -> Read<Vec<Endpoint>> {
+        if let Some(hit) = self.endpoints.get(vpc) {
+            return hit.clone();
+        }
+        let c = &self.clients;
+        let mut all = Vec::new();
+        let mut token = None;
+        let read = loop {
+            let req = c
+                .ec2
+                .describe_vpc_endpoints()
+                .filters(vpc_filter(vpc))
+                .set_next_token(token);
+            match c.call("ec2", "DescribeVpcEndpoints", req.send()).await {
+                Err(e) => break Err(e),
+                Ok(out) => {
+                    all.extend(out.vpc_endpoints().iter().map(|e| {
+                        Endpoint {
+                            id: e.vpc_endpoint_id().unwrap_or_default().into(),
+                            vpc_id: e.vpc_id().unwrap_or_default().into(),
+                            service_name: e.service_name().unwrap_or_default().into(),
+                            interface: e.vpc_endpoint_type().map(|t| t.as_str())
+                                == Some("Interface"),
+                            subnet_ids: strings(e.subnet_ids()),
+                            security_group_ids: e
+                                .groups()
+                                .iter()
+                                .filter_map(|g| g.group_id().map(str::to_string))
+                                .collect(),
+                            private_dns: e.private_dns_enabled().unwrap_or(false),
+                            policy: e.policy_document().map(str::to_string),
+                            state: e
+                                .state()
+                                .map(|s| s.as_str().to_ascii_lowercase())
+                                .unwrap_or_default(),
+                        }
+                    }));
+                    token = out.next_token().map(str::to_string);
+                    if token.is_none() {
+                        break Ok(all);
+                    }
+                }
+            }
+        };
+        self.endpoints.insert(vpc.to_string(), read.clone());
+        read
+    }
+
+    /// The DNS servers a VPC's DHCP options name other than the Amazon resolver (DescribeVpcs,
+    /// DescribeDhcpOptions): empty when the VPC resolves through Amazon's.
+    pub async fn dns_servers(&mut self, vpc: &str) -> Read<Vec<String>> {
+        if let Some(hit) = self.dns.get(vpc) {
+            return hit.clone();
+        }
+        let read = self.read_dns(vpc).await;
+        self.dns.insert(vpc.to_string(), read.clone());
+        read
+    }
+
+    async fn read_dns(&self, vpc: &str) -> Read<Vec<String>> {
+        let c = &self.clients;
+        let vpcs = c
+            .call(
+                "ec2",
+                "DescribeVpcs",
+                c.ec2.describe_vpcs().vpc_ids(vpc).send(),
+            )
+            .await?;
+        let id = vpcs
+            .vpcs()
+            .first()
+            .and_then(|v| v.dhcp_options_id())
+            .unwrap_or("default");
+        if id == "default" {
+            return Ok(vec![]);
+        }
+        let out = c
+            .call(
+                "ec2",
+                "DescribeDhcpOptions",
+                c.ec2.describe_dhcp_options().dhcp_options_ids(id).send(),
+            )
+            .await?;
+        Ok(out
+            .dhcp_options()
+            .iter()
+            .flat_map(|o| o.dhcp_configurations())
+            .filter(|d| d.key() == Some("domain-name-servers"))
+            .flat_map(|d| d.values())
+            .filter_map(|v| v.value())
+            .filter(|v| !v.eq_ignore_ascii_case("AmazonProvidedDNS"))
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// DescribeNatGateways of a VPC.
+    pub async fn nat_gateways(&mut self, vpc: &str) -> Read<Vec<NatGateway>> {
+        if let Some(hit) = self.nats.get(vpc) {
+            return hit.clone();
+        }
+        let c = &self.clients;
+        let mut all = Vec::new();
+        let mut token = None;
+        let read = loop {
+            let req = c
+                .ec2
+                .describe_nat_gateways()
+                .filter(vpc_filter(vpc))
+                .set_next_token(token);
+            match c.call("ec2", "DescribeNatGateways", req.send()).await {
+                Err(e) => break Err(e),
+                Ok(out) => {
+                    all.extend(out.nat_gateways().iter().map(|n| {
+                        NatGateway {
+                            id: n.nat_gateway_id().unwrap_or_default().into(),
+                            subnet_id: n.subnet_id().unwrap_or_default().into(),
+                            public: n
+                                .connectivity_type()
+                                .map(|t| t.as_str() != "private")
+                                .unwrap_or(true),
+                            state: n
+                                .state()
+                                .map(|s| s.as_str().to_ascii_lowercase())
+                                .unwrap_or_default(),
+                        }
+                    }));
+                    token = out.next_token().map(str::to_string);
+                    if token.is_none() {
+                        break Ok(all);
+                    }
+                }
+            }
+        };
+        self.nats.insert(vpc.to_string(), read.clone());
+        read
+    }
+}
+
+fn vpc_filter(vpc: &str) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder()
+        .name("vpc-id")
+        .values(vpc)
+        .build()
+}
