@@ -120,7 +120,28 @@ impl Clients {
     /// reported as the permission it lacked. `service` is the IAM prefix (`ec2`, `lambda`,
     /// `secretsmanager`, `rds`, `kms`, `iam`, `cloudformation`, `logs`). A read the deadline
     /// cut is `unreachable`, its message saying so.
-    pub async fn call<T, E, R, F>(
+    ///
+    /// The SDK's request future moves to the heap here: a command awaits many reads in one
+    /// future, and each request inline would make that future larger than a thread's stack.
+    pub fn call<'a, T, E, R, F>(
+        &'a self,
+        service: &'static str,
+        operation: &'static str,
+        fut: F,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, AwsError>> + Send + 'a>>
+    where
+        F: std::future::Future<
+                Output = Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>,
+            > + Send
+            + 'a,
+        T: Send + 'a,
+        E: ProvideErrorMetadata + std::error::Error + Send + 'static,
+        R: std::fmt::Debug + Send + 'static,
+    {
+        Box::pin(self.call_inline(service, operation, fut))
+    }
+
+    async fn call_inline<T, E, R, F>(
         &self,
         service: &'static str,
         operation: &'static str,
