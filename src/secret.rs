@@ -81,12 +81,42 @@ impl SecretRole {
     }
 
     /// The staging label this role is read with.
-    pub fn stage(self) -> &'static str {
+    pub fn stage(self) -> Stage {
         match self {
-            SecretRole::Current | SecretRole::Master => "AWSCURRENT",
-            SecretRole::Pending => "AWSPENDING",
-            SecretRole::Previous => "AWSPREVIOUS",
+            SecretRole::Current | SecretRole::Master => Stage::Current,
+            SecretRole::Pending => Stage::Pending,
+            SecretRole::Previous => Stage::Previous,
         }
+    }
+}
+
+/// A staging label of the rotation protocol. Secrets Manager also keeps labels of its
+/// users' own, which stay strings where versions are listed; the protocol reads and moves
+/// only these three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// `AWSCURRENT`: the value applications read.
+    Current,
+    /// `AWSPENDING`: the value a rotation is installing.
+    Pending,
+    /// `AWSPREVIOUS`: the value AWSCURRENT replaced.
+    Previous,
+}
+
+impl Stage {
+    /// The label as Secrets Manager spells it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Stage::Current => "AWSCURRENT",
+            Stage::Pending => "AWSPENDING",
+            Stage::Previous => "AWSPREVIOUS",
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -83,7 +83,7 @@ pub async fn facts(
                 .sm
                 .get_secret_value()
                 .secret_id(&facts.secret_arn)
-                .version_stage("AWSCURRENT")
+                .version_stage(crate::secret::Stage::Current.as_str())
                 .send(),
         )
         .await;

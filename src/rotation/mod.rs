@@ -19,6 +19,7 @@ use crate::db::DbOptions;
 use crate::deadline::Deadline;
 use crate::event::{RotationEvent, Step};
 use crate::failure::{Cause, Failure};
+use crate::secret::Stage;
 use crate::secret::{DbSecret, SecretRole};
 use crate::store::{Description, Rds, SecretStore, SecretsManager};
 use crate::telemetry;
@@ -100,7 +101,7 @@ impl<S: SecretStore> StepCtx<'_, S> {
 
     /// Reads and parses the AWSCURRENT secret.
     pub async fn current(&self) -> Result<DbSecret, Failure> {
-        let version = self.description.version_with("AWSCURRENT");
+        let version = self.description.version_with(Stage::Current);
         let text = self
             .rotator
             .sm

@@ -4,6 +4,7 @@
 
 use super::Outcome;
 use crate::failure::{Cause, Failure};
+use crate::secret::Stage;
 use crate::store::Description;
 use crate::telemetry;
 
@@ -34,11 +35,11 @@ pub fn check_staging(d: &Description, token: &str) -> Result<Option<Outcome>, Fa
         )
         .with("version_id", token));
     }
-    if d.has(token, "AWSCURRENT") {
+    if d.has(token, Stage::Current) {
         return Ok(Some(Outcome::AlreadyCurrent));
     }
-    if !d.has(token, "AWSPENDING") {
-        let holder = d.version_with("AWSPENDING");
+    if !d.has(token, Stage::Pending) {
+        let holder = d.version_with(Stage::Pending);
         let mut f = Failure::new(
             Cause::VersionNotPending,
             "the rotation token's version is not staged as AWSPENDING",

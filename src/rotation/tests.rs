@@ -9,6 +9,7 @@ use crate::db::{DbOptions, MySqlOptions, PgOptions, TrustAnchors};
 use crate::deadline::Deadline;
 use crate::event::{RotationEvent, Step};
 use crate::failure::{Cause, Failure};
+use crate::secret::Stage;
 use crate::secret::{DbSecret, Password, SecretRole};
 use crate::store::memory::{self, MemoryStore};
 use crate::store::Rds;
@@ -429,14 +430,14 @@ async fn the_store_keeps_secrets_managers_label_rules() {
     assert!(f.is_aws_code("ResourceExistsException"));
     // A label on another version must be named to move.
     let blind = StageMove {
-        stage: "AWSCURRENT",
+        stage: Stage::Current,
         to: Some("t1"),
         from: None,
     };
     let f = store.update_stage(&d, &arn, blind).await.unwrap_err();
     assert!(f.is_aws_code("InvalidParameterException"));
     let off = StageMove {
-        stage: "AWSPENDING",
+        stage: Stage::Pending,
         to: None,
         from: Some("t1"),
     };

@@ -14,6 +14,7 @@ use super::{Dates, Description, SecretAdmin, SecretStore, StageMove};
 use crate::config::PasswordPolicy;
 use crate::deadline::Deadline;
 use crate::failure::{Cause, Failure};
+use crate::secret::Stage;
 use crate::secret::{Engine, Password, SecretRole};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -274,7 +275,7 @@ impl SecretStore for MemoryStore {
         deadline_check(deadline, "GetSecretValue")?;
         self.call("GetSecretValue", |inner| {
             let s = secret_mut(&mut inner.state, "GetSecretValue", Some(role), secret_id)?;
-            let stage = role.stage();
+            let stage = role.stage().as_str();
             let id = match version_id {
                 Some(v) => Some(v),
                 None => s.holder(stage),
@@ -395,7 +396,7 @@ impl SecretStore for MemoryStore {
         self.call("UpdateSecretVersionStage", |inner| {
             let op = "UpdateSecretVersionStage";
             let s = secret_mut(&mut inner.state, op, None, secret_id)?;
-            let holder = s.holder(change.stage).map(str::to_string);
+            let holder = s.holder(change.stage.as_str()).map(str::to_string);
             let invalid = || refused(op, "InvalidParameterException", None, secret_id);
             if let Some(to) = change.to {
                 if !s.versions.contains_key(to) {
@@ -410,12 +411,12 @@ impl SecretStore for MemoryStore {
                 _ => {}
             }
             if change.from.is_some() {
-                s.take_stage(change.stage);
+                s.take_stage(change.stage.as_str());
             }
             if let Some(to) = change.to {
-                s.add_stage(to, change.stage);
+                s.add_stage(to, change.stage.as_str());
             }
-            if change.stage == "AWSCURRENT" {
+            if change.stage == Stage::Current {
                 if let (Some(from), Some(_)) = (change.from, change.to) {
                     s.take_stage("AWSPREVIOUS");
                     s.add_stage(from, "AWSPREVIOUS");

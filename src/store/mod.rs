@@ -18,6 +18,7 @@ pub use secrets::{Dates, Description, SecretsManager};
 use crate::config::PasswordPolicy;
 use crate::deadline::Deadline;
 use crate::failure::{Cause, Failure};
+use crate::secret::Stage;
 use crate::secret::{Engine, Password, SecretRole};
 use crate::text::shell_quote;
 use std::future::Future;
@@ -29,7 +30,7 @@ use std::time::SystemTime;
 #[derive(Debug, Clone, Copy)]
 pub struct StageMove<'a> {
     /// The staging label.
-    pub stage: &'a str,
+    pub stage: Stage,
     /// The version that gets it.
     pub to: Option<&'a str>,
     /// The version that loses it.
@@ -38,7 +39,7 @@ pub struct StageMove<'a> {
 
 impl<'a> StageMove<'a> {
     /// `stage` onto `to` and off `from`.
-    pub fn new(stage: &'a str, to: Option<&'a str>, from: Option<&'a str>) -> Self {
+    pub fn new(stage: Stage, to: Option<&'a str>, from: Option<&'a str>) -> Self {
         StageMove { stage, to, from }
     }
 
@@ -171,7 +172,7 @@ impl Description {
         let mut holders: Vec<&str> = self
             .versions
             .iter()
-            .filter(|(_, stages)| stages.iter().any(|s| s == "AWSCURRENT"))
+            .filter(|(_, stages)| stages.iter().any(|s| s == Stage::Current.as_str()))
             .map(|(id, _)| id.as_str())
             .collect();
         if let [only] = holders[..] {

@@ -10,7 +10,7 @@ use super::{SecretStore, StageMove};
 use crate::config::PasswordPolicy;
 use crate::deadline::Deadline;
 use crate::failure::{Cause, Failure};
-use crate::secret::{Engine, Password, SecretRole};
+use crate::secret::{Engine, Password, SecretRole, Stage};
 use aws_sdk_secretsmanager::Client;
 use cache::VersionCache;
 use std::collections::HashMap;
@@ -32,18 +32,18 @@ pub struct Description {
 
 impl Description {
     /// The version holding a staging label.
-    pub fn version_with(&self, stage: &str) -> Option<&str> {
+    pub fn version_with(&self, stage: Stage) -> Option<&str> {
         self.versions
             .iter()
-            .find(|(_, stages)| stages.iter().any(|s| s == stage))
+            .find(|(_, stages)| stages.iter().any(|s| s == stage.as_str()))
             .map(|(id, _)| id.as_str())
     }
 
     /// Whether a version holds a label.
-    pub fn has(&self, version_id: &str, stage: &str) -> bool {
+    pub fn has(&self, version_id: &str, stage: Stage) -> bool {
         self.versions
             .get(version_id)
-            .is_some_and(|stages| stages.iter().any(|s| s == stage))
+            .is_some_and(|stages| stages.iter().any(|s| s == stage.as_str()))
     }
 }
 
@@ -158,7 +158,7 @@ impl SecretsManager {
             .client
             .get_secret_value()
             .secret_id(secret_id)
-            .version_stage(role.stage());
+            .version_stage(role.stage().as_str());
         if let Some(v) = version_id {
             req = req.version_id(v);
         }
@@ -185,7 +185,7 @@ impl SecretsManager {
                 if let Some(v) = out.version_id() {
                     // The answer names every label the version holds; at least the one asked.
                     let mut stages = out.version_stages().to_vec();
-                    if !stages.iter().any(|s| s == role.stage()) {
+                    if !stages.iter().any(|s| s == role.stage().as_str()) {
                         stages.push(role.stage().to_string());
                     }
                     self.cache().insert(secret_id, v, text.expose(), &stages);
@@ -199,24 +199,6 @@ impl SecretsManager {
 
     fn cache(&self) -> std::sync::MutexGuard<'_, VersionCache> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// UpdateSecretVersionStage: `stage` off `version_id` (repair's stale AWSPENDING). Secrets
-    /// Manager refuses it when the label is no longer on that version, so a label that moved
-    /// in the meantime is never removed from its new version.
-    pub async fn remove_stage(
-        &self,
-        deadline: &Deadline,
-        secret_id: &str,
-        stage: &str,
-        version_id: &str,
-    ) -> Result<(), Failure> {
-        let change = StageMove {
-            stage,
-            to: None,
-            from: Some(version_id),
-        };
-        self.update_stage(deadline, secret_id, change).await
     }
 }
 
@@ -262,7 +244,7 @@ impl SecretStore for SecretsManager {
         version_id: Option<&str>,
     ) -> Result<Option<Password>, Failure> {
         if let Some(v) = version_id {
-            let cached = self.cache().get(secret_id, v, role.stage());
+            let cached = self.cache().get(secret_id, v, role.stage().as_str());
             if let Some(text) = cached {
                 // Registered again with the scrubber: this invocation reads it anew.
                 return Ok(Some(Password::new(text.as_str())));
@@ -330,7 +312,7 @@ impl SecretStore for SecretsManager {
             .secret_id(secret_id)
             .client_request_token(token)
             .secret_string(value)
-            .version_stages("AWSPENDING")
+            .version_stages(Stage::Pending.as_str())
             .set_rotation_token(rotation_token.map(|t| t.expose().to_string()));
         self.api
             .call(
@@ -341,7 +323,7 @@ impl SecretStore for SecretsManager {
             )
             .await?;
         self.cache()
-            .insert(secret_id, token, value, &["AWSPENDING".to_string()]);
+            .insert(secret_id, token, value, &[Stage::Pending.to_string()]);
         Ok(())
     }
 
@@ -356,7 +338,7 @@ impl SecretStore for SecretsManager {
             .client
             .update_secret_version_stage()
             .secret_id(secret_id)
-            .version_stage(change.stage)
+            .version_stage(change.stage.as_str())
             .set_move_to_version_id(change.to.map(str::to_string))
             .set_remove_from_version_id(change.from.map(str::to_string));
         let about = About {
@@ -366,7 +348,8 @@ impl SecretStore for SecretsManager {
         self.api
             .call(deadline, "UpdateSecretVersionStage", about, req.send())
             .await?;
-        self.cache().moved(secret_id, change.stage, change.to);
+        self.cache()
+            .moved(secret_id, change.stage.as_str(), change.to);
         Ok(())
     }
 }

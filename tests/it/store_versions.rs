@@ -3,8 +3,8 @@
 
 use crate::common::*;
 use db_secret_rotator::deadline::Deadline;
-use db_secret_rotator::secret::SecretRole;
-use db_secret_rotator::store::{SecretStore, SecretsManager};
+use db_secret_rotator::secret::{SecretRole, Stage};
+use db_secret_rotator::store::{SecretStore, SecretsManager, StageMove};
 use serde_json::json;
 use std::time::Duration;
 
@@ -47,7 +47,11 @@ async fn a_version_whose_stage_the_adapter_removed_is_not_served_from_the_cache(
     let token = pending_through(&store, &arn).await;
 
     store
-        .remove_stage(&deadline(), &arn, "AWSPENDING", &token)
+        .update_stage(
+            &deadline(),
+            &arn,
+            StageMove::new(Stage::Pending, None, Some(&token)),
+        )
         .await
         .unwrap();
     let read = store
@@ -66,7 +70,7 @@ async fn a_stage_moved_by_someone_else_is_seen_after_describe() {
     // Another actor (an operator, or repair) takes AWSPENDING off the version.
     remove_pending(&arn, &token).await;
     let description = store.describe(&deadline(), &arn).await.unwrap();
-    assert!(!description.has(&token, "AWSPENDING"));
+    assert!(!description.has(&token, Stage::Pending));
     let read = store
         .get_value(&deadline(), &arn, SecretRole::Pending, Some(&token))
         .await

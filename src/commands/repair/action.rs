@@ -1,6 +1,7 @@
 //! The one safe action a `repair` state may take, and the AWS CLI commands that do and undo
 //! it (printed in the report, so an operator can reverse what repair did).
 
+use crate::secret::Stage;
 use crate::store::StageMove;
 
 /// The one safe action of a state.
@@ -33,10 +34,10 @@ impl Action {
     pub fn command(&self, arn: &str) -> String {
         match self {
             Action::RemovePendingLabel { pending } => {
-                StageMove::new("AWSPENDING", None, Some(pending)).cli_command(arn)
+                StageMove::new(Stage::Pending, None, Some(pending)).cli_command(arn)
             }
             Action::PromotePending { pending, current } => {
-                StageMove::new("AWSCURRENT", Some(pending), Some(current)).cli_command(arn)
+                StageMove::new(Stage::Current, Some(pending), Some(current)).cli_command(arn)
             }
         }
     }
@@ -45,10 +46,10 @@ impl Action {
     pub fn undo(&self, arn: &str) -> String {
         match self {
             Action::RemovePendingLabel { pending } => {
-                StageMove::new("AWSPENDING", Some(pending), None).cli_command(arn)
+                StageMove::new(Stage::Pending, Some(pending), None).cli_command(arn)
             }
             Action::PromotePending { pending, current } => {
-                StageMove::new("AWSCURRENT", Some(current), Some(pending)).cli_command(arn)
+                StageMove::new(Stage::Current, Some(current), Some(pending)).cli_command(arn)
             }
         }
     }

@@ -26,6 +26,7 @@ use crate::deadline::Deadline;
 use crate::event::{RotationEvent, Step};
 use crate::failure::Failure;
 use crate::rotation::Rotator;
+use crate::secret::Stage;
 use crate::store::{SecretAdmin, StageMove};
 pub use action::Action;
 pub use observe::{Login, Observation, Probe};
@@ -210,7 +211,7 @@ async fn act<S: SecretAdmin>(
     match action {
         Action::RemovePendingLabel { pending } => {
             // Conditional in Secrets Manager: refused when `pending` no longer holds it.
-            let change = StageMove::new("AWSPENDING", None, Some(pending));
+            let change = StageMove::new(Stage::Pending, None, Some(pending));
             r.sm.update_stage(&deadline, arn, change).await
         }
         Action::PromotePending { pending, .. } => {

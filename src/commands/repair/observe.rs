@@ -9,6 +9,7 @@ use crate::db::{self, DbOptions, TlsMode};
 use crate::deadline::Deadline;
 use crate::failure::{Cause, Failure};
 use crate::rotation::login::{names_this_account, LoginAttempt};
+use crate::secret::Stage;
 use crate::secret::{DbSecret, SecretRole};
 use crate::store::SecretAdmin;
 use std::collections::BTreeMap;
@@ -221,8 +222,8 @@ impl<S: SecretAdmin, P: Probe> Look<'_, S, P> {
                 .filter(|v| *v != current_version)
                 .map(str::to_string)
         };
-        o.pending_version = other("AWSPENDING");
-        o.previous_version = other("AWSPREVIOUS");
+        o.pending_version = other(Stage::Pending);
+        o.previous_version = other(Stage::Previous);
         o.current_version = Some(current_version.clone());
 
         let text = self
