@@ -167,6 +167,7 @@ impl Clients {
         let mut answered: Option<AwsError> = None;
         let fut = async { fut.await.inspect_err(|e| answered = Some(aws_error(e))) };
         let result = crate::store::call::run(
+            crate::store::call::Caller::Operator,
             known,
             self.endpoint(known),
             &self.deadline,

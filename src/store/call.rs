@@ -122,6 +122,7 @@ impl Api {
         R: std::fmt::Debug,
     {
         run(
+            Caller::Function,
             self.service,
             &self.endpoint,
             deadline,
@@ -133,10 +134,32 @@ impl Api {
     }
 }
 
+/// Whose credentials a call is made with: the rotation function's role, or an operator's
+/// (the read-only commands). Each `aws_call` event says which, so the role's policy is
+/// checked against the function's calls and the operator's policy against the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// The rotation function (its steps, and diagnose run as it).
+    Function,
+    /// The operator commands (audit, migrate, logs, diagnose --scope config).
+    Operator,
+}
+
+impl Caller {
+    /// `function` or `operator`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Caller::Function => "function",
+            Caller::Operator => "operator",
+        }
+    }
+}
+
 /// Runs one SDK call to `service` at `endpoint` within the deadline's budget, logs it as an
 /// `aws_call` event and classifies its failure onto a cause. A cut names the phase the call
 /// was stuck in.
 pub async fn run<T, E, R, F>(
+    caller: Caller,
     service: Service,
     endpoint: &str,
     deadline: &Deadline,
@@ -179,6 +202,7 @@ where
         operation,
         started.elapsed().as_millis() as u64,
         outcome,
+        caller.as_str(),
     );
     result
 }

@@ -305,14 +305,16 @@ pub fn finding(code: &str, message: &str, evidence: &Map<String, Value>) {
     );
 }
 
-/// `aws_call` (DEBUG).
-pub fn aws_call(service: &str, operation: &str, duration_ms: u64, outcome: &str) {
+/// `aws_call` (DEBUG). `caller` is `function` for the rotation function's own calls (its
+/// role's), `operator` for the read-only commands run with an operator's credentials.
+pub fn aws_call(service: &str, operation: &str, duration_ms: u64, outcome: &str, caller: &str) {
     tracing::debug!(
         event = "aws_call",
         service,
         operation,
         duration_ms,
         outcome,
+        caller,
         "{service} {operation}: {outcome}"
     );
 }

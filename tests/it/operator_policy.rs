@@ -1,7 +1,7 @@
 //! The operator's read-only policy in docs/deploy.md matches behaviour: it grants no action
 //! that writes, and every AWS call the operator commands made during the whole suite (the
-//! `aws_call` events without a rotation step or request id) is allowed by it.
-//! `scripts/test` runs the second test after the rest of the suite, like tests/iam_policy.rs.
+//! `aws_call` events whose `caller` is `operator`) is allowed by it.
+//! `scripts/test` runs the second test after the rest of the suite, like iam_policy.rs.
 
 use crate::common::*;
 use db_secret_rotator::outside::policy::document::{evaluate, Decision, Request};
@@ -109,7 +109,7 @@ fn must_allow(printed: &str) -> (BTreeSet<String>, usize) {
         let Ok(e) = serde_json::from_str::<Value>(line) else {
             continue;
         };
-        if e["event"] != "aws_call" || e.get("step").is_some() || e.get("request_id").is_some() {
+        if e["event"] != "aws_call" || e["caller"] != "operator" {
             continue;
         }
         let (Some(service), Some(operation)) = (e["service"].as_str(), e["operation"].as_str())
@@ -132,11 +132,11 @@ fn must_allow(printed: &str) -> (BTreeSet<String>, usize) {
 #[test]
 fn a_planted_call_is_reported() {
     let printed = [
-        r#"{"event":"aws_call","service":"ec2","operation":"DescribeSubnets"}"#,
-        r#"{"event":"aws_call","service":"ec2","operation":"CreateRoute"}"#,
-        r#"{"event":"aws_call","service":"secretsmanager","operation":"GetSecretValue"}"#,
-        r#"{"event":"aws_call","service":"secretsmanager","operation":"RotateSecret"}"#,
-        r#"{"event":"aws_call","service":"kms","operation":"Decrypt","step":"setSecret"}"#,
+        r#"{"event":"aws_call","service":"ec2","operation":"DescribeSubnets","caller":"operator"}"#,
+        r#"{"event":"aws_call","service":"ec2","operation":"CreateRoute","caller":"operator"}"#,
+        r#"{"event":"aws_call","service":"secretsmanager","operation":"GetSecretValue","caller":"operator"}"#,
+        r#"{"event":"aws_call","service":"secretsmanager","operation":"RotateSecret","caller":"operator"}"#,
+        r#"{"event":"aws_call","service":"kms","operation":"Decrypt","step":"setSecret","caller":"function"}"#,
     ]
     .join("\n");
     let (calls, outside) = must_allow(&printed);
