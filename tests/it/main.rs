@@ -13,6 +13,7 @@ mod causes_db;
 mod causes_pg;
 mod concurrency;
 mod diagnose;
+mod diagnose_config;
 mod fault_matrix;
 mod iam_policy;
 mod lambda_runtime;
