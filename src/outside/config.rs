@@ -180,6 +180,14 @@ impl Run {
         out.extend(net.next());
         out.extend(pol);
         out.push(legacy);
+        // Without AWSCURRENT's host the database's path is not checked: say why it is unknown.
+        if let (None, Some(why)) = (&facts.host, &facts.unread) {
+            for c in out.iter_mut() {
+                if c.name == "network_database" && c.status == Status::Skipped {
+                    c.detail = format!("the secret's host is unknown: {why}");
+                }
+            }
+        }
         out
     }
 

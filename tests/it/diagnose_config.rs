@@ -285,3 +285,26 @@ async fn scope_here_is_the_default_and_has_no_configuration_check() {
     );
     assert_ne!(bad.status, 0, "{}", bad.stdout);
 }
+
+#[tokio::test]
+async fn a_secret_without_a_readable_host_skips_the_database_path_saying_why() {
+    let lab = healthy_lab(HEALTHY_FN).await;
+    let arn = create_secret(&json!({"engine": "postgres", "username": "app"})).await;
+    let run = config(&arn, &lab.function, "json", &[]);
+    let report = json_report(&run);
+    assert_eq!(run.status, 0, "{report:#}");
+    let db = report_check(&report, "network_database");
+    assert_eq!(db["status"], "skipped", "{db:#}");
+    let detail = db["detail"].as_str().unwrap();
+    assert!(
+        detail
+            .starts_with("skipped: the secret's host is unknown: AWSCURRENT is not a valid secret"),
+        "{detail}"
+    );
+    // The rest is still checked.
+    assert_eq!(report_check(&report, "rotation_function")["status"], "ok");
+    assert_eq!(
+        report_check(&report, "network_secrets_manager")["status"],
+        "ok"
+    );
+}
