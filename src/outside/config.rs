@@ -180,6 +180,14 @@ impl Run {
         out.extend(net.next());
         out.extend(pol);
         out.push(legacy);
+        // Without AWSCURRENT's host the database's path is not checked: say why it is unknown.
+        if let (None, Some(why)) = (&facts.host, &facts.unread) {
+            for c in out.iter_mut() {
+                if c.name == "network_database" && c.status == Status::Skipped {
+                    c.detail = format!("the secret's host is unknown: {why}");
+                }
+            }
+        }
         out
     }
 
@@ -241,6 +249,7 @@ fn legacy_check(name: &'static str, i: legacy::Inspection) -> ConfigCheck {
         };
     };
     let mut evidence = first.evidence.clone();
+    evidence.insert("finding".into(), json!(first.code));
     evidence.insert("function".into(), json!(i.function));
     if findings.len() > 1 {
         evidence.insert("findings".into(), Value::Array(findings));
@@ -254,10 +263,21 @@ fn legacy_check(name: &'static str, i: legacy::Inspection) -> ConfigCheck {
             Severity::Fail => Status::Fail,
             Severity::Warn => Status::Warn,
         },
-        cause: Cause::from_code(first.code),
+        cause: Cause::from_code(first.code).or_else(|| legacy_cause(first.code)),
         evidence,
         remedy: Some(first.remedy.clone()),
         detail: first.message.clone(),
+    }
+}
+
+/// The cause rotation stops on for a legacy finding that is no cause itself: an old driver
+/// that cannot answer the server's authentication (SCRAM, MySQL 9's methods).
+fn legacy_cause(code: &str) -> Option<Cause> {
+    match code {
+        "legacy_libpq_without_scram" | "legacy_mysql9_unsupported" => {
+            Some(Cause::DbAuthMethodUnsupported)
+        }
+        _ => None,
     }
 }
 

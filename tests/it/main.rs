@@ -13,6 +13,7 @@ mod causes_db;
 mod causes_pg;
 mod concurrency;
 mod diagnose;
+mod diagnose_config;
 mod endpoints;
 mod fault_matrix;
 mod iam_policy;

@@ -38,6 +38,7 @@ async fn fixture() -> Fixture {
         &[],
     )
     .await;
+    fit_to_rotate(&new_name, 30).await;
     Fixture {
         old,
         new,
@@ -56,6 +57,28 @@ async fn secret_on(function: &str, good: bool) -> (String, String, String) {
     let arn = create_secret(&pg_secret(&user, &stored)).await;
     configure_rotation(&arn, function).await;
     (arn, user, pw)
+}
+
+/// Gives a function what the configuration checks ask of a rotation function: `timeout`
+/// seconds and Secrets Manager's permission to invoke it.
+async fn fit_to_rotate(name: &str, timeout: i32) {
+    let c = crate::outside_network::clients().await;
+    c.lambda
+        .update_function_configuration()
+        .function_name(name)
+        .timeout(timeout)
+        .send()
+        .await
+        .unwrap();
+    c.lambda
+        .add_permission()
+        .function_name(name)
+        .statement_id("SecretsManagerAccess")
+        .action("lambda:InvokeFunction")
+        .principal("secretsmanager.amazonaws.com")
+        .send()
+        .await
+        .unwrap();
 }
 
 fn migrate(f: &Fixture, args: &[&str]) -> (Run, Value) {
@@ -114,6 +137,13 @@ async fn a_dry_run_preflights_through_the_function_and_changes_nothing() {
         "{w}"
     );
 
+    // Then the configuration checks of the target, with the caller's credentials: none fails.
+    let config = m["configuration"].as_array().unwrap();
+    assert_eq!(config.len(), 8, "{m:#}");
+    assert_eq!(config[0]["name"], "rotation_function");
+    assert_eq!(config[0]["status"], "ok", "{m:#}");
+    assert!(config.iter().all(|c| c["status"] != "fail"), "{m:#}");
+
     // Nothing changed, and the way back is spelled out.
     assert_eq!((rotation_of(&arn).await, stages(&arn).await), before);
     let back = m["switch_back"].as_str().unwrap();
@@ -142,6 +172,12 @@ async fn a_dry_run_preflights_through_the_function_and_changes_nothing() {
     );
     assert!(
         text.stdout.contains("warning: rotation_on_other_function"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains("configuration of the target function (read through AWS APIs):"),
         "{}",
         text.stdout
     );
@@ -196,6 +232,66 @@ async fn a_failing_preflight_refuses_and_changes_nothing() {
         "db_login_failed"
     );
     assert_eq!((rotation_of(&arn).await, stages(&arn).await), before);
+}
+
+#[tokio::test]
+async fn a_target_whose_endpoint_group_blocks_it_is_refused_naming_the_check() {
+    use crate::outside_network::{healthy_lab, tcp_to_cidr, tcp_to_group, HEALTHY_FN};
+    let f = fixture().await;
+    let lab = healthy_lab(HEALTHY_FN).await;
+    lab.revoke_ingress(&lab.ep_sg, tcp_to_group(443, &lab.fn_sg))
+        .await;
+    lab.ingress(&lab.ep_sg, tcp_to_cidr(443, "192.168.0.0/16"))
+        .await;
+    let (arn, ..) = secret_on(&f.old, true).await;
+    let before = (rotation_of(&arn).await, stages(&arn).await);
+    let target = |f: &Fixture, args: &[&str]| {
+        let mut all = vec![
+            "migrate",
+            "--function",
+            lab.function.as_str(),
+            "--secret-id",
+            &arn,
+        ];
+        all.extend_from_slice(args);
+        run_bin(&all, &[("AWS_ENDPOINT_URL_LAMBDA", f.invoke.url())])
+    };
+    let run = target(&f, &["--apply", "--format", "json"]);
+    let report = json_report(&run);
+    assert_eq!(run.status, 1, "{report:#}");
+    let m = &report["migrations"][0];
+    // The preflight inside the function passed; the configuration around it did not.
+    assert_eq!(m["preflight"]["ok"], true, "{m:#}");
+    let why = m["refused"].as_str().unwrap();
+    assert!(
+        why.contains("network_secrets_manager (vpc_endpoint_security_group_blocks)"),
+        "{why}"
+    );
+    let c = report_check(
+        &json!({"checks": m["configuration"]}),
+        "network_secrets_manager",
+    )
+    .clone();
+    assert_eq!(
+        c["evidence"]["security_groups"][0],
+        lab.ep_sg.as_str(),
+        "{c:#}"
+    );
+    assert_eq!(m["applied"], false);
+    assert_eq!((rotation_of(&arn).await, stages(&arn).await), before);
+
+    let text = target(&f, &[]);
+    assert_eq!(text.status, 1, "{}", text.stdout);
+    assert!(
+        text.stdout.contains("REFUSED: the configuration of"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("authorize-security-group-ingress"),
+        "{}",
+        text.stdout
+    );
 }
 
 #[tokio::test]

@@ -15,10 +15,13 @@
 //! - `database.rs`: `login_current`, `login_pending`, `login_previous`,
 //!   `mysql_secondary_password`.
 //! - `alternating.rs`: the master's checks for alternating users.
+//! - `config.rs`: `--scope config`, the configuration checks read from outside
+//!   ([`crate::outside::config`]) as checks of the same report, and their text.
 //! - `report.rs`: the report, its statuses and text; `wire.rs`: its JSON shape.
 
 mod alternating;
 mod chain;
+pub mod config;
 mod database;
 mod describe;
 mod list;
@@ -27,6 +30,7 @@ mod report;
 mod tls;
 mod wire;
 
+pub use config::Scope;
 pub use list::CheckName;
 pub use report::{Check, Failed, Outcome, Report, Status, Warning};
 
@@ -54,9 +58,15 @@ pub struct Args {
     /// The time the checks may take.
     #[arg(long, default_value_t = 30_000)]
     pub timeout_ms: u64,
-    /// The function that is to rotate the secret: rotation on any other one is a warning.
+    /// The function that is to rotate the secret: rotation on any other one is a warning;
+    /// with `--scope config`, the function whose configuration is checked (else the
+    /// secret's own).
     #[arg(long)]
     pub function: Option<String>,
+    /// Which checks: `here` (from where this runs), `config` (the configuration around the
+    /// function, read through AWS APIs with the caller's credentials), or `all`.
+    #[arg(long, value_enum, default_value_t = Scope::Here)]
+    pub scope: Scope,
     /// The deadline of a Lambda invocation; without it the checks have `timeout_ms`.
     #[arg(skip)]
     pub deadline: Option<Deadline>,
@@ -75,29 +85,46 @@ impl Args {
             function: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
                 .ok()
                 .filter(|n| !n.is_empty() && n != "_"),
+            scope: Scope::Here,
             deadline: Some(deadline),
         }
     }
 }
 
-/// Runs every check; never fails as a whole (the report says what is wrong) unless the
-/// configuration is unusable (reported by [`crate::commands::rotator`]).
+/// Runs the checks of the scope; never fails as a whole (the report says what is wrong)
+/// unless the `here` checks' configuration is unusable (reported by
+/// [`crate::commands::rotator`]). The `config` checks need only the caller's credentials.
 pub async fn run(app: &App, args: Args) -> Result<Report, Failure> {
     let deadline = args
         .deadline
         .unwrap_or_else(|| Deadline::after(Duration::from_millis(args.timeout_ms), app.margin()));
-    let r = crate::commands::rotator(app, "diagnose")?;
-    let ctx = Context {
-        this_function: args.function,
-        clients: Some(outside::Clients::new(app.sdk())),
-    };
-    let env = Env {
-        r,
-        secret_id: &args.secret_id,
-        deadline,
-        ctx: &ctx,
-    };
-    let checks = list::run(&here(), &env).await;
+    let clients = outside::Clients::new(app.sdk());
+    let mut checks = Vec::new();
+    if args.scope.here() {
+        let r = crate::commands::rotator(app, "diagnose")?;
+        let ctx = Context {
+            this_function: args.function.clone(),
+            clients: Some(clients.clone()),
+        };
+        let env = Env {
+            r,
+            secret_id: &args.secret_id,
+            deadline,
+            ctx: &ctx,
+        };
+        checks = list::run(&here(), &env).await;
+    }
+    if args.scope.config() {
+        let found = config::checks(
+            &clients,
+            &args.secret_id,
+            args.function.as_deref(),
+            None,
+            deadline.remaining(),
+        )
+        .await;
+        checks.extend(found);
+    }
     Ok(Report {
         secret_id: args.secret_id,
         checks,

@@ -191,47 +191,27 @@ impl Report {
     }
 
     /// A table for a terminal: a verdict line, then one row per check with the cause, the
-    /// remedy and the evidence of a failure, and each warning with its remedy, under it.
+    /// remedy and the evidence of a failure, and each warning with its remedy, under it. The
+    /// configuration checks (`--scope config`) follow in their own section: fails first,
+    /// each with the objects it names and its remedy, then warns, then the rest.
     pub fn to_text(&self) -> String {
         let verdict = match (self.ok(), self.warnings()) {
             (true, 0) => "OK".to_string(),
             (true, n) => format!("OK, {n} warning(s)"),
             (false, _) => "PROBLEM FOUND".to_string(),
         };
-        let mut out = format!("diagnose {}: {verdict}\n\n", self.secret_id);
-        let width = self.checks.iter().map(|c| c.name.len()).max().unwrap_or(10);
-        out.push_str(&format!(
-            "{:<6} {:<width$} {:>8}  detail\n",
-            "result", "check", "ms"
-        ));
-        let under = |label: &str, text: &str| {
-            format!("{:<6} {:<width$} {:>8}  {label}: {text}\n", "", "", "")
-        };
-        for c in &self.checks {
-            out.push_str(&format!(
-                "{:<6} {:<width$} {:>8}  {}\n",
-                c.status().mark(),
-                c.name,
-                c.duration_ms,
-                c.detail
-            ));
-            match &c.outcome {
-                Outcome::Failed(f) => {
-                    out.push_str(&under("cause", f.cause.code()));
-                    out.push_str(&under("remedy", &f.remedy));
-                    if !f.evidence.is_empty() {
-                        let evidence = Value::Object(f.evidence.clone()).to_string();
-                        out.push_str(&under("evidence", &evidence));
-                    }
-                }
-                Outcome::Passed(warnings) => {
-                    for w in warnings {
-                        out.push_str(&under("warning", &format!("{}: {}", w.code, w.message)));
-                        out.push_str(&under("remedy", &w.remedy));
-                    }
-                }
-                Outcome::Skipped => {}
-            }
+        let mut out = format!("diagnose {}: {verdict}\n", self.secret_id);
+        let (config, here): (Vec<&Check>, Vec<&Check>) = self
+            .checks
+            .iter()
+            .partition(|c| super::config::is_config(&c.name));
+        if !here.is_empty() {
+            out.push('\n');
+            out.push_str(&table(&here));
+        }
+        if !config.is_empty() {
+            out.push_str("\nconfiguration (read through AWS APIs):\n");
+            out.push_str(&super::config::text(&config));
         }
         crate::telemetry::scrub(&out)
     }
@@ -246,6 +226,41 @@ impl Report {
             )),
         }
     }
+}
+
+/// The checks made from where the binary runs, one row each.
+fn table(checks: &[&Check]) -> String {
+    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(10);
+    let mut out = format!("{:<6} {:<width$} {:>8}  detail\n", "result", "check", "ms");
+    let under =
+        |label: &str, text: &str| format!("{:<6} {:<width$} {:>8}  {label}: {text}\n", "", "", "");
+    for c in checks {
+        out.push_str(&format!(
+            "{:<6} {:<width$} {:>8}  {}\n",
+            c.status().mark(),
+            c.name,
+            c.duration_ms,
+            c.detail
+        ));
+        match &c.outcome {
+            Outcome::Failed(f) => {
+                out.push_str(&under("cause", f.cause.code()));
+                out.push_str(&under("remedy", &f.remedy));
+                if !f.evidence.is_empty() {
+                    let evidence = Value::Object(f.evidence.clone()).to_string();
+                    out.push_str(&under("evidence", &evidence));
+                }
+            }
+            Outcome::Passed(warnings) => {
+                for w in warnings {
+                    out.push_str(&under("warning", &format!("{}: {}", w.code, w.message)));
+                    out.push_str(&under("remedy", &w.remedy));
+                }
+            }
+            Outcome::Skipped => {}
+        }
+    }
+    out
 }
 
 impl crate::commands::Report for Report {

@@ -3,7 +3,11 @@
 //! 1. DescribeSecret (the caller's view): the current function, rules and state.
 //! 2. The preflight: Lambda Invoke of the target function with the diagnose event, so the
 //!    checks run where rotation will run (the function's VPC, role and runtime).
-//! 3. Only with `--apply` and a passing preflight: RotateSecret with the new
+//! 3. The configuration checks of the target function for this secret (`diagnose --scope
+//!    config --function TARGET`, with the caller's credentials): a failing one refuses, so
+//!    a secret is never switched to a function that cannot reach its database or Secrets
+//!    Manager.
+//! 4. Only with `--apply` and a passing preflight: RotateSecret with the new
 //!    RotationLambdaARN and the secret's own schedule. Without `--rotate-now`, Secrets Manager
 //!    does not rotate; it runs the function's testSecret step only.
 //!
@@ -22,6 +26,7 @@ pub use report::{Current, Described, FunctionReport, Migration, Plan, Report, AL
 
 use crate::app::App;
 use crate::commands::audit;
+use crate::commands::diagnose::{self, Check, Outcome};
 use crate::commands::Format;
 use crate::outside::{AwsError, Clients, RotationRules};
 use crate::text::function_name;
@@ -153,6 +158,24 @@ async fn phases(clients: &Clients, req: &Request, m: &mut Migration) -> Result<(
     m.preflight = Some(body);
     verdict(&answer, function_error.as_deref(), &target)?;
 
+    let config = diagnose::config::checks(
+        clients,
+        &secret.secret_arn,
+        Some(&target),
+        Some(target.clone()),
+        CONFIG_LIMIT,
+    )
+    .await;
+    let failed = config_failures(&config);
+    m.configuration = Some(config);
+    if !failed.is_empty() {
+        return Err(format!(
+            "the configuration of {} fails for this secret: {}",
+            function_name(&target),
+            failed.join(", ")
+        ));
+    }
+
     let rules = schedule(secret.rotation_rules.as_ref(), req.schedule.as_deref());
     if req.apply && rules.is_none() {
         return Err(NO_SCHEDULE.to_string());
@@ -167,6 +190,20 @@ async fn phases(clients: &Clients, req: &Request, m: &mut Migration) -> Result<(
     m.applied = true;
     m.rotate_immediately = Some(req.rotate_now);
     Ok(())
+}
+
+/// The time the configuration checks of one secret may take.
+const CONFIG_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The failed configuration checks, as `check (cause)`.
+fn config_failures(checks: &[Check]) -> Vec<String> {
+    checks
+        .iter()
+        .filter_map(|c| match &c.outcome {
+            Outcome::Failed(f) => Some(format!("{} ({})", c.name, f.cause.code())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// DescribeSecret, with the caller's credentials.

@@ -3,6 +3,7 @@
 //! all, as JSON or readable text.
 
 use crate::commands::audit::{Function, ListError};
+use crate::commands::diagnose::{self, Check};
 use crate::outside::{AwsError, RotationRules};
 use crate::text::{function_name, shell_quote};
 use serde::Serialize;
@@ -27,6 +28,10 @@ pub struct Migration {
     /// The diagnose report the target function answered with, as it came.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preflight: Option<Value>,
+    /// The configuration checks of the target function for this secret (the `diagnose
+    /// --scope config` checks), read with the caller's credentials after the preflight.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<Vec<Check>>,
     /// The schedule RotateSecret is given.
     #[serde(flatten)]
     pub plan: Option<Plan>,
@@ -124,6 +129,7 @@ impl Migration {
             to: None,
             current: None,
             preflight: None,
+            configuration: None,
             plan: None,
             refused: None,
             applied: false,
@@ -172,6 +178,14 @@ impl Migration {
                 } else {
                     out.push_str(&format!("    {line}\n"));
                 }
+            }
+            out.push('\n');
+        }
+        if let Some(checks) = &self.configuration {
+            out.push_str("  configuration of the target function (read through AWS APIs):\n");
+            let checks: Vec<&Check> = checks.iter().collect();
+            for line in diagnose::config::text(&checks).lines() {
+                out.push_str(&format!("    {line}\n"));
             }
             out.push('\n');
         }
