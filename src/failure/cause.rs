@@ -140,6 +140,14 @@ causes! {
     /// A rotation function could not load its code (read from its logs: "Unable to import module").
     FunctionImportError => "function_import_error",
         "The function's code does not load on its runtime: rebuild the bundle for the configured runtime (native modules such as _pg or libpq for that Python version), or move the secret to db-secret-rotator with the migrate command.";
+    /// An old rotation function bundles a libpq from PostgreSQL 9.x, which cannot log in with
+    /// SCRAM-SHA-256 (read from its package).
+    LegacyLibpqWithoutScram => "legacy_libpq_without_scram",
+        "The function's bundled libpq predates SCRAM-SHA-256: move the secret to db-secret-rotator with the migrate command, or redeploy the current reference function (its stack's update is in the evidence and remedy of the check).";
+    /// An old MySQL rotation function sets passwords with PASSWORD() on MySQL 9, which has none
+    /// (read from its package and the database's engine version).
+    LegacyMysql9Unsupported => "legacy_mysql9_unsupported",
+        "The function's version test only knows MySQL 5.x and 8.x and falls back to PASSWORD(), removed in 8.0.11: move the secret to db-secret-rotator with the migrate command.";
     /// A rotation function ran out of time, and its last line names no other cause (read from its logs).
     FunctionTimedOut => "function_timed_out",
         "Read the last line before the timeout: it is what the function was waiting on. Raise the function timeout, and check the path from the function to the database and to Secrets Manager (diagnose --scope config).";
@@ -200,10 +208,14 @@ mod tests {
         for cause in Cause::ALL {
             let code = cause.code();
             assert!(seen.insert(code), "duplicate code {code}");
-            assert!(code.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            // snake_case: a letter first, then letters, digits (`legacy_mysql9_unsupported`), `_`.
+            assert!(code.starts_with(|c: char| c.is_ascii_lowercase()));
+            assert!(code
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
             assert_eq!(Cause::from_code(code), Some(*cause));
             assert!(cause.remedy().len() > 20, "{code} needs a real remedy");
         }
-        assert_eq!(Cause::ALL.len(), 48);
+        assert_eq!(Cause::ALL.len(), 50);
     }
 }

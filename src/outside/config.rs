@@ -263,21 +263,10 @@ fn legacy_check(name: &'static str, i: legacy::Inspection) -> ConfigCheck {
             Severity::Fail => Status::Fail,
             Severity::Warn => Status::Warn,
         },
-        cause: Cause::from_code(first.code).or_else(|| legacy_cause(first.code)),
+        cause: Cause::from_code(first.code),
         evidence,
         remedy: Some(first.remedy.clone()),
         detail: first.message.clone(),
-    }
-}
-
-/// The cause rotation stops on for a legacy finding that is no cause itself: an old driver
-/// that cannot answer the server's authentication (SCRAM, MySQL 9's methods).
-fn legacy_cause(code: &str) -> Option<Cause> {
-    match code {
-        "legacy_libpq_without_scram" | "legacy_mysql9_unsupported" => {
-            Some(Cause::DbAuthMethodUnsupported)
-        }
-        _ => None,
     }
 }
 
