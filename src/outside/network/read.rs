@@ -39,6 +39,33 @@ fn strings(v: &[String]) -> Vec<String> {
     v.to_vec()
 }
 
+/// One paged Describe* of a VPC's objects, read once per reader: the cache, then every page
+/// through the SDK's paginator, each page one logged read.
+macro_rules! by_vpc {
+    ($self:ident, $cache:ident, $vpc:expr, $op:literal, $request:ident, $filter:ident, |$page:ident| $items:expr) => {{
+        if let Some(hit) = $self.$cache.get($vpc) {
+            return hit.clone();
+        }
+        let c = &$self.clients;
+        let read = async {
+            let mut pages = c
+                .ec2
+                .$request()
+                .$filter(vpc_filter($vpc))
+                .into_paginator()
+                .send();
+            let mut all = Vec::new();
+            while let Some($page) = c.call("ec2", $op, pages.try_next()).await? {
+                all.extend($items);
+            }
+            Ok(all)
+        }
+        .await;
+        $self.$cache.insert($vpc.to_string(), read.clone());
+        read
+    }};
+}
+
 impl Reader {
     /// A reader with nothing read yet.
     pub fn new(clients: Clients) -> Reader {
@@ -254,109 +281,60 @@ impl Reader {
 
     /// DescribeRouteTables of a VPC.
     pub async fn route_tables(&mut self, vpc: &str) -> Read<Vec<RouteTable>> {
-        if let Some(hit) = self.tables.get(vpc) {
-            return hit.clone();
-        }
-        let c = &self.clients;
-        let mut all = Vec::new();
-        let mut token = None;
-        let read = loop {
-            let req = c
-                .ec2
-                .describe_route_tables()
-                .filters(vpc_filter(vpc))
-                .set_next_token(token);
-            match c.call("ec2", "DescribeRouteTables", req.send()).await {
-                Err(e) => break Err(e),
-                Ok(out) => {
-                    all.extend(out.route_tables().iter().map(convert::route_table));
-                    token = out.next_token().map(str::to_string);
-                    if token.is_none() {
-                        break Ok(all);
-                    }
-                }
-            }
-        };
-        self.tables.insert(vpc.to_string(), read.clone());
-        read
+        by_vpc!(
+            self,
+            tables,
+            vpc,
+            "DescribeRouteTables",
+            describe_route_tables,
+            filters,
+            |page| page.route_tables().iter().map(convert::route_table)
+        )
     }
 
     /// DescribeNetworkAcls of a VPC.
     pub async fn network_acls(&mut self, vpc: &str) -> Read<Vec<NetworkAcl>> {
-        if let Some(hit) = self.acls.get(vpc) {
-            return hit.clone();
-        }
-        let c = &self.clients;
-        let mut all = Vec::new();
-        let mut token = None;
-        let read = loop {
-            let req = c
-                .ec2
-                .describe_network_acls()
-                .filters(vpc_filter(vpc))
-                .set_next_token(token);
-            match c.call("ec2", "DescribeNetworkAcls", req.send()).await {
-                Err(e) => break Err(e),
-                Ok(out) => {
-                    all.extend(out.network_acls().iter().map(convert::network_acl));
-                    token = out.next_token().map(str::to_string);
-                    if token.is_none() {
-                        break Ok(all);
-                    }
-                }
-            }
-        };
-        self.acls.insert(vpc.to_string(), read.clone());
-        read
+        by_vpc!(
+            self,
+            acls,
+            vpc,
+            "DescribeNetworkAcls",
+            describe_network_acls,
+            filters,
+            |page| page.network_acls().iter().map(convert::network_acl)
+        )
     }
 
     /// DescribeVpcEndpoints of a VPC.
     pub async fn endpoints(&mut self, vpc: &str) -> Read<Vec<Endpoint>> {
-        if let Some(hit) = self.endpoints.get(vpc) {
-            return hit.clone();
-        }
-        let c = &self.clients;
-        let mut all = Vec::new();
-        let mut token = None;
-        let read = loop {
-            let req = c
-                .ec2
-                .describe_vpc_endpoints()
-                .filters(vpc_filter(vpc))
-                .set_next_token(token);
-            match c.call("ec2", "DescribeVpcEndpoints", req.send()).await {
-                Err(e) => break Err(e),
-                Ok(out) => {
-                    all.extend(out.vpc_endpoints().iter().map(|e| {
-                        Endpoint {
-                            id: e.vpc_endpoint_id().unwrap_or_default().into(),
-                            vpc_id: e.vpc_id().unwrap_or_default().into(),
-                            service_name: e.service_name().unwrap_or_default().into(),
-                            interface: e.vpc_endpoint_type().map(|t| t.as_str())
-                                == Some("Interface"),
-                            subnet_ids: strings(e.subnet_ids()),
-                            security_group_ids: e
-                                .groups()
-                                .iter()
-                                .filter_map(|g| g.group_id().map(str::to_string))
-                                .collect(),
-                            private_dns: e.private_dns_enabled().unwrap_or(false),
-                            policy: e.policy_document().map(str::to_string),
-                            state: e
-                                .state()
-                                .map(|s| s.as_str().to_ascii_lowercase())
-                                .unwrap_or_default(),
-                        }
-                    }));
-                    token = out.next_token().map(str::to_string);
-                    if token.is_none() {
-                        break Ok(all);
-                    }
+        by_vpc!(
+            self,
+            endpoints,
+            vpc,
+            "DescribeVpcEndpoints",
+            describe_vpc_endpoints,
+            filters,
+            |page| page.vpc_endpoints().iter().map(|e| {
+                Endpoint {
+                    id: e.vpc_endpoint_id().unwrap_or_default().into(),
+                    vpc_id: e.vpc_id().unwrap_or_default().into(),
+                    service_name: e.service_name().unwrap_or_default().into(),
+                    interface: e.vpc_endpoint_type().map(|t| t.as_str()) == Some("Interface"),
+                    subnet_ids: strings(e.subnet_ids()),
+                    security_group_ids: e
+                        .groups()
+                        .iter()
+                        .filter_map(|g| g.group_id().map(str::to_string))
+                        .collect(),
+                    private_dns: e.private_dns_enabled().unwrap_or(false),
+                    policy: e.policy_document().map(str::to_string),
+                    state: e
+                        .state()
+                        .map(|s| s.as_str().to_ascii_lowercase())
+                        .unwrap_or_default(),
                 }
-            }
-        };
-        self.endpoints.insert(vpc.to_string(), read.clone());
-        read
+            })
+        )
     }
 
     /// The DNS servers a VPC's DHCP options name other than the Amazon resolver (DescribeVpcs,
@@ -408,44 +386,28 @@ impl Reader {
 
     /// DescribeNatGateways of a VPC.
     pub async fn nat_gateways(&mut self, vpc: &str) -> Read<Vec<NatGateway>> {
-        if let Some(hit) = self.nats.get(vpc) {
-            return hit.clone();
-        }
-        let c = &self.clients;
-        let mut all = Vec::new();
-        let mut token = None;
-        let read = loop {
-            let req = c
-                .ec2
-                .describe_nat_gateways()
-                .filter(vpc_filter(vpc))
-                .set_next_token(token);
-            match c.call("ec2", "DescribeNatGateways", req.send()).await {
-                Err(e) => break Err(e),
-                Ok(out) => {
-                    all.extend(out.nat_gateways().iter().map(|n| {
-                        NatGateway {
-                            id: n.nat_gateway_id().unwrap_or_default().into(),
-                            subnet_id: n.subnet_id().unwrap_or_default().into(),
-                            public: n
-                                .connectivity_type()
-                                .map(|t| t.as_str() != "private")
-                                .unwrap_or(true),
-                            state: n
-                                .state()
-                                .map(|s| s.as_str().to_ascii_lowercase())
-                                .unwrap_or_default(),
-                        }
-                    }));
-                    token = out.next_token().map(str::to_string);
-                    if token.is_none() {
-                        break Ok(all);
-                    }
+        by_vpc!(
+            self,
+            nats,
+            vpc,
+            "DescribeNatGateways",
+            describe_nat_gateways,
+            filter,
+            |page| page.nat_gateways().iter().map(|n| {
+                NatGateway {
+                    id: n.nat_gateway_id().unwrap_or_default().into(),
+                    subnet_id: n.subnet_id().unwrap_or_default().into(),
+                    public: n
+                        .connectivity_type()
+                        .map(|t| t.as_str() != "private")
+                        .unwrap_or(true),
+                    state: n
+                        .state()
+                        .map(|s| s.as_str().to_ascii_lowercase())
+                        .unwrap_or_default(),
                 }
-            }
-        };
-        self.nats.insert(vpc.to_string(), read.clone());
-        read
+            })
+        )
     }
 }
 
