@@ -16,7 +16,7 @@ pub mod runtimes;
 use crate::config::Strategy;
 use crate::deadline::{Deadline, Service};
 use crate::engine::Engine;
-use crate::store::call::{sdk_endpoint, About};
+use crate::store::call::{sdk_endpoint, About, Caller};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::time::Duration;
 
@@ -43,6 +43,8 @@ pub struct Clients {
     /// The endpoint URL each client calls, in the order of [`Service::ALL`].
     endpoints: Vec<String>,
     deadline: Deadline,
+    /// Whose credentials the reads are made with, as each `aws_call` event says.
+    caller: Caller,
 }
 
 impl Clients {
@@ -57,6 +59,14 @@ impl Clients {
         let deadline =
             Deadline::after(Self::DEFAULT_BUDGET, crate::config::DEFAULT_DEADLINE_MARGIN);
         Clients::with_deadline(sdk, deadline)
+    }
+
+    /// The same clients for reads the rotation function makes itself (diagnose's `here`
+    /// checks, which in Lambda run with the function's role): their `aws_call` events say
+    /// `caller: function`, so the role's policy is checked against them.
+    pub fn as_function(mut self) -> Clients {
+        self.caller = Caller::Function;
+        self
     }
 
     /// As [`Clients::new`], with the command's deadline: a command line's `--timeout-ms`
@@ -98,6 +108,7 @@ impl Clients {
             iam: aws_sdk_iam::Client::new(sdk),
             cloudformation: aws_sdk_cloudformation::Client::new(sdk),
             logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
+            caller: Caller::Operator,
             endpoints,
             deadline,
         }
@@ -167,7 +178,7 @@ impl Clients {
         let mut answered: Option<AwsError> = None;
         let fut = async { fut.await.inspect_err(|e| answered = Some(aws_error(e))) };
         let result = crate::store::call::run(
-            crate::store::call::Caller::Operator,
+            self.caller,
             known,
             self.endpoint(known),
             &self.deadline,

@@ -104,7 +104,7 @@ pub async fn run(app: &App, args: Args) -> Result<Report, Failure> {
         let r = crate::commands::rotator(app, "diagnose")?;
         let ctx = Context {
             this_function: args.function.clone(),
-            clients: Some(clients.clone()),
+            clients: Some(clients.clone().as_function()),
         };
         let env = Env {
             r,
