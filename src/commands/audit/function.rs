@@ -94,8 +94,3 @@ pub async fn lookup(clients: &Clients, name_or_arn: &str, ours: &[String]) -> Fu
         }),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-}

@@ -5,6 +5,7 @@
 //! This file lists the secrets and decides each next step; `function.rs` reads a rotation
 //! function; `report.rs` is the report, as JSON or a table.
 
+pub mod deep;
 mod function;
 mod report;
 #[cfg(test)]
@@ -30,6 +31,10 @@ pub struct Args {
     /// Your db-secret-rotator function(s): recognised as such, and named in next steps.
     #[arg(long)]
     pub function: Vec<String>,
+    /// Also check each secret's configuration (network, policies, an old function's
+    /// package) and read its last rotation from the logs.
+    #[arg(long)]
+    pub deep: bool,
 }
 
 /// Runs the audit with the caller's credentials. Progress lines go to stderr; so does a
@@ -37,6 +42,11 @@ pub struct Args {
 pub async fn run(app: &App, args: Args) -> Report {
     let clients = Clients::new(app.sdk());
     match survey(&clients, &app.region(), &args.function, &progress).await {
+        Ok(audit) if args.deep => {
+            let replacement = args.function.first().cloned();
+            let deep = deep::deepen(&clients, &audit, replacement, &progress).await;
+            Report::deep(&audit, deep)
+        }
         Ok(audit) => Report::of(&audit),
         Err(e) => {
             progress(&format!("audit: ListSecrets failed: {e}"));
