@@ -121,6 +121,7 @@ pub struct Run {
     clients: Clients,
     reader: Reader,
     packages: HashMap<String, Package>,
+    policy_reads: std::sync::Arc<policy::Reads>,
     /// The function that is to replace old ones (named in the legacy remedies).
     pub replacement: Option<String>,
     /// Today, `YYYY-MM-DD`.
@@ -134,6 +135,7 @@ impl Run {
             reader: Reader::new(clients.clone()),
             clients,
             packages: HashMap::new(),
+            policy_reads: Default::default(),
             replacement,
             today: runtimes::today(),
         }
@@ -166,7 +168,7 @@ impl Run {
             function: Some(function.clone()),
             master_secret_arn: facts.master_arn.clone(),
         };
-        let mut pol = policy::policy_checks(&self.clients, &target)
+        let mut pol = policy::policy_checks_with(&self.clients, &target, &self.policy_reads)
             .await
             .into_iter()
             .map(ConfigCheck::from);
@@ -242,6 +244,9 @@ fn legacy_check(name: &'static str, i: legacy::Inspection) -> ConfigCheck {
     };
     let mut evidence = first.evidence.clone();
     evidence.insert("function".into(), json!(i.function));
+    // Most legacy findings are no rotation cause (the cause table has only the import
+    // error): the finding's code names what was found.
+    evidence.insert("finding".into(), json!(first.code));
     if findings.len() > 1 {
         evidence.insert("findings".into(), Value::Array(findings));
     }

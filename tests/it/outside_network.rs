@@ -23,7 +23,7 @@ async fn clients() -> Clients {
     clients_at(&services().moto).await
 }
 
-async fn clients_at(endpoint: &str) -> Clients {
+pub(crate) async fn clients_at(endpoint: &str) -> Clients {
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(endpoint)
@@ -36,21 +36,21 @@ async fn clients_at(endpoint: &str) -> Clients {
 }
 
 /// One VPC as a test builds it: ids of everything the checks read.
-struct Lab {
-    c: Clients,
-    vpc: String,
-    subnets: [String; 2],
-    main_rtb: String,
-    fn_sg: String,
-    ep_sg: String,
-    db_sg: String,
-    function: String,
-    db_host: String,
-    acl: String,
-    sm_endpoint: String,
+pub(crate) struct Lab {
+    pub(crate) c: Clients,
+    pub(crate) vpc: String,
+    pub(crate) subnets: [String; 2],
+    pub(crate) main_rtb: String,
+    pub(crate) fn_sg: String,
+    pub(crate) ep_sg: String,
+    pub(crate) db_sg: String,
+    pub(crate) function: String,
+    pub(crate) db_host: String,
+    pub(crate) acl: String,
+    pub(crate) sm_endpoint: String,
 }
 
-fn tcp_to_group(port: i32, group: &str) -> IpPermission {
+pub(crate) fn tcp_to_group(port: i32, group: &str) -> IpPermission {
     IpPermission::builder()
         .ip_protocol("tcp")
         .from_port(port)
@@ -59,7 +59,7 @@ fn tcp_to_group(port: i32, group: &str) -> IpPermission {
         .build()
 }
 
-fn tcp_to_cidr(port: i32, cidr: &str) -> IpPermission {
+pub(crate) fn tcp_to_cidr(port: i32, cidr: &str) -> IpPermission {
     IpPermission::builder()
         .ip_protocol("tcp")
         .from_port(port)
@@ -107,7 +107,7 @@ impl Lab {
             .unwrap();
     }
 
-    async fn ingress(&self, group: &str, p: IpPermission) {
+    pub(crate) async fn ingress(&self, group: &str, p: IpPermission) {
         self.c
             .ec2
             .authorize_security_group_ingress()
@@ -290,7 +290,7 @@ impl Lab {
         nat
     }
 
-    async fn revoke_ingress(&self, group: &str, p: IpPermission) {
+    pub(crate) async fn revoke_ingress(&self, group: &str, p: IpPermission) {
         self.c
             .ec2
             .revoke_security_group_ingress()
@@ -351,14 +351,14 @@ impl Lab {
 }
 
 /// What a lab's function is like.
-struct FnSpec {
-    timeout: i32,
-    permission: bool,
-    concurrency: Option<i32>,
-    vpc: bool,
+pub(crate) struct FnSpec {
+    pub(crate) timeout: i32,
+    pub(crate) permission: bool,
+    pub(crate) concurrency: Option<i32>,
+    pub(crate) vpc: bool,
 }
 
-const HEALTHY_FN: FnSpec = FnSpec {
+pub(crate) const HEALTHY_FN: FnSpec = FnSpec {
     timeout: 30,
     permission: true,
     concurrency: None,
@@ -410,7 +410,7 @@ async fn vpc(c: &Clients) -> (String, [String; 2], String) {
 /// The healthy configuration: two subnets in two AZs, a Secrets Manager endpoint with private
 /// DNS in both, tight groups, one custom ACL allowing exactly what is needed, a function that
 /// fits, and a database in the same subnets that admits the function.
-async fn healthy_lab(spec: FnSpec) -> Lab {
+pub(crate) async fn healthy_lab(spec: FnSpec) -> Lab {
     rotation_function_arn().await; // moto's Lambda without Docker, and the role
     let c = clients().await;
     let (vpc, subnets, main_rtb) = vpc(&c).await;
@@ -445,7 +445,7 @@ async fn healthy_lab(spec: FnSpec) -> Lab {
     lab
 }
 
-async fn create_vpc_function(lab: &Lab, spec: &FnSpec) {
+pub(crate) async fn create_vpc_function(lab: &Lab, spec: &FnSpec) {
     const ZIP: &str = "UEsDBBQAAAAAAE0qfV2uVry6LQAAAC0AAAAIAAAAaW5kZXgucHlkZWYgaGFuZGxlcihldmVudCwgY29udGV4dCk6CiAgICByZXR1cm4gTm9uZQpQSwECFAMUAAAAAABNKn1drla8ui0AAAAtAAAACAAAAAAAAAAAAAAAgAEAAAAAaW5kZXgucHlQSwUGAAAAAAEAAQA2AAAAUwAAAAAA";
     let zip = base64::engine::general_purpose::STANDARD
         .decode(ZIP)

@@ -64,8 +64,8 @@ pub struct Finding {
     pub check: &'static str,
     /// `fail` or `warn`.
     pub status: Status,
-    /// The cause code.
-    pub cause: Option<&'static str>,
+    /// The cause code (for `legacy_bundle`, the finding's code: `legacy_without_tls`…).
+    pub cause: Option<String>,
     /// One line for a person.
     pub detail: String,
     /// The remedy (an AWS CLI command with the real ids where one exists).
@@ -125,7 +125,10 @@ impl Deep {
             .map(|c| Finding {
                 check: c.name,
                 status: c.status,
-                cause: c.cause.map(|c| c.code()),
+                cause: c
+                    .cause
+                    .map(|c| c.code().to_string())
+                    .or_else(|| legacy_finding(c)),
                 detail: c.detail.clone(),
                 remedy: c.remedy.clone(),
                 evidence: c.evidence.clone(),
@@ -146,6 +149,14 @@ impl Deep {
             notes: Vec::new(),
         }
     }
+}
+
+/// The code of a `legacy_bundle` finding, which the cause table need not hold.
+fn legacy_finding(c: &ConfigCheck) -> Option<String> {
+    (c.name == "legacy_bundle")
+        .then(|| c.evidence.get("finding").and_then(Value::as_str))
+        .flatten()
+        .map(str::to_string)
 }
 
 /// Milliseconds since the epoch of an RFC 3339 date.
@@ -319,7 +330,7 @@ impl Deep {
                 "  {} {}: {}: {}\n",
                 f.status.as_str(),
                 f.check,
-                f.cause.unwrap_or("-"),
+                f.cause.as_deref().unwrap_or("-"),
                 f.detail
             ));
             if let Some(r) = &f.remedy {

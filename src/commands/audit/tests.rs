@@ -240,7 +240,7 @@ fn deep_of(verdict: deep::Verdict, last: Option<crate::outside::logs::Outcome>) 
         deep::Verdict::Fail => vec![deep::Finding {
             check: "network_secrets_manager",
             status: Status::Fail,
-            cause: Some("vpc_endpoint_security_group_blocks"),
+            cause: Some("vpc_endpoint_security_group_blocks".to_string()),
             detail: "no group of vpce-1 admits TCP 443 from the function".to_string(),
             remedy: Some("aws ec2 authorize-security-group-ingress --group-id sg-1".to_string()),
             evidence: serde_json::Map::new(),
