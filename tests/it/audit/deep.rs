@@ -246,3 +246,56 @@ async fn deep_audit_gives_verdicts_last_rotations_and_failures_first() {
         .stdout
         .contains(" in setSecret: db_tls_required (inferred from its log)"));
 }
+
+/// Calls per operation between two snapshots of the fault endpoint's counts.
+fn delta(
+    after: &std::collections::BTreeMap<String, u64>,
+    before: &std::collections::BTreeMap<String, u64>,
+) -> std::collections::BTreeMap<String, u64> {
+    after
+        .iter()
+        .map(|(op, n)| (op.clone(), n - before.get(op).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// The figure of docs/bench.md: 1,000 secrets on 10 functions in 3 VPCs, `audit` against
+/// `audit --deep`, calls by operation (the stable figure) and wall time (a shared machine:
+/// noisy). Run alone: `cargo test --test it audit::deep::bench -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn bench_1000_secrets_on_10_functions_in_3_vpcs() {
+    let tag = unique("deepb").replace('_', "-");
+    let mut functions = Vec::new();
+    for (v, n) in [4, 3, 3].into_iter().enumerate() {
+        let mut lab = healthy_lab(HEALTHY_FN).await;
+        functions.push((lab.function.clone(), lab.db_host.clone()));
+        for _ in 1..n {
+            lab.function = unique(&format!("net-fn-v{v}")).replace('_', "-");
+            create_vpc_function(&lab, &HEALTHY_FN).await;
+            functions.push((lab.function.clone(), lab.db_host.clone()));
+        }
+    }
+    assert_eq!(functions.len(), 10);
+    let built = std::time::Instant::now();
+    for i in 0..1000 {
+        let (f, host) = &functions[i % functions.len()];
+        secret_on(&format!("{tag}-{i:04}"), host, f).await;
+    }
+    println!("fixture: 1000 secrets in {:?}", built.elapsed());
+    let fault = FaultServer::start();
+    for args in [&["audit"][..], &["audit", "--deep"][..]] {
+        let before = fault.all_calls();
+        let mut argv = args.to_vec();
+        argv.extend(["--format", "json", "--name-prefix", &tag]);
+        let started = std::time::Instant::now();
+        let run = run_bin(&argv, &[("AWS_ENDPOINT_URL", fault.url())]);
+        let took = started.elapsed();
+        let report = json_report(&run);
+        assert_eq!(report["summary"]["secrets_with_rotation"], 1000);
+        let calls = delta(&fault.all_calls(), &before);
+        let total: u64 = calls.values().sum();
+        println!("{}: {total} calls in {took:?}: {calls:?}", args.join(" "));
+        println!("summary: {}", report["summary"]);
+    }
+}

@@ -220,6 +220,12 @@ impl FaultServer {
             .unwrap_or(0)
     }
 
+    /// Every operation seen so far and how many requests it had.
+    pub fn all_calls(&self) -> std::collections::BTreeMap<String, u64> {
+        let state = self.state.lock().unwrap();
+        state.calls.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
     /// How many requests for `operation` got a fault instead of moto's answer.
     pub fn faulted(&self, operation: &str) -> u64 {
         self.state
