@@ -299,3 +299,52 @@ async fn bench_1000_secrets_on_10_functions_in_3_vpcs() {
         println!("summary: {}", report["summary"]);
     }
 }
+
+#[tokio::test]
+async fn what_cannot_be_read_is_a_note_on_its_row_never_an_abort() {
+    let tag = unique("deepn").replace('_', "-");
+    let name = format!("plain-{tag}");
+    create_function(&name, "python3.12", "", &[]).await;
+    // AWSCURRENT that is no database secret, and a function that no longer exists.
+    let invalid = sm()
+        .await
+        .create_secret()
+        .name(format!("{tag}-invalid"))
+        .secret_string("not json")
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    configure_rotation(&invalid, &function_arn(&name)).await;
+    let gone = format!("gone-{tag}");
+    create_function(&gone, "python3.12", "", &[]).await;
+    let orphan = secret_on(&format!("{tag}-orphan"), "db.internal", &gone).await;
+    crate::common::lambda_invoke::delete_function(&gone).await;
+
+    let fault = FaultServer::start();
+    fault.error_always(
+        "FilterLogEvents",
+        400,
+        "AccessDeniedException",
+        "User: arn:aws:iam::123456789012:user/operator is not authorized to perform: logs:FilterLogEvents",
+    );
+    let run = deep(&fault, &tag, "json");
+    append_output(&format!("{}\n{}\n", run.stdout, run.stderr));
+    let report = json_report(&run);
+    assert_eq!(report["summary"]["secrets_with_rotation"], 2, "{report}");
+
+    let r = &row(&report, &invalid)["deep"];
+    let notes = r["notes"].to_string();
+    assert!(notes.contains("AWSCURRENT is not a valid secret"), "{r:#}");
+    assert!(
+        notes.contains("logs:FilterLogEvents was denied")
+            && notes.contains("grant the caller logs:FilterLogEvents"),
+        "{r:#}"
+    );
+
+    let r = &row(&report, &orphan)["deep"];
+    assert_eq!(r["verdict"], "fail", "{r:#}");
+    assert_eq!(r["findings"][0]["cause"], "function_not_found", "{r:#}");
+}
