@@ -3,7 +3,8 @@
 //! function), last and next rotation, and one next step per secret. Read-only.
 //!
 //! This file lists the secrets and decides each next step; `function.rs` reads a rotation
-//! function; `report.rs` is the report, as JSON or a table.
+//! function; `report.rs` is the report, as JSON or a table; `deep.rs` is `--deep`: each
+//! secret's configuration checks and last rotation from the logs.
 
 pub mod deep;
 mod function;
