@@ -36,7 +36,7 @@ pub struct Args {
     /// package) and read its last rotation from the logs.
     #[arg(long)]
     pub deep: bool,
-    /// Only the secrets whose name starts with this (ListSecrets' name filter).
+    /// Only the secrets whose name starts with this (case-sensitive: ListSecrets' name filter).
     #[arg(long)]
     pub name_prefix: Option<String>,
 }
