@@ -29,6 +29,17 @@ pub struct Deep {
     pub log_group: Option<String>,
     /// What could not be read, and why (the permission, when one was denied).
     pub notes: Vec<String>,
+    /// The checks that did not run here, each with why (JSON only).
+    pub skipped: Vec<Skipped>,
+}
+
+/// A check that was skipped, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    /// The check's name.
+    pub check: &'static str,
+    /// Why (a denied read names its permission).
+    pub detail: String,
 }
 
 /// A secret's configuration verdict.
@@ -141,12 +152,21 @@ impl Deep {
             Some(_) => Verdict::Warn,
             None => Verdict::Ok,
         };
+        let skipped = checks
+            .iter()
+            .filter(|c| c.status == Status::Skipped)
+            .map(|c| Skipped {
+                check: c.name,
+                detail: c.detail.clone(),
+            })
+            .collect();
         Deep {
             verdict,
             findings,
             last_rotation: None,
             log_group: None,
             notes: Vec::new(),
+            skipped,
         }
     }
 }
@@ -196,7 +216,10 @@ pub async fn deepen(
             rows.len()
         ));
         for row in rows {
-            let deep = secret(clients, &mut run, row).await;
+            let mut deep = secret(clients, &mut run, row).await;
+            if let Some(Err(e)) = audit.function(row).map(|f| &f.config) {
+                deep.notes.push(unreadable_function(function, e));
+            }
             out.insert(row.arn.clone(), deep);
             done += 1;
             if done % PROGRESS_EVERY == 0 || done == total {
@@ -206,6 +229,21 @@ pub async fn deepen(
         logs(clients, function, rows, &mut out).await;
     }
     out
+}
+
+/// The note of a function GetFunctionConfiguration did not answer for.
+fn unreadable_function(function: &str, e: &crate::outside::AwsError) -> String {
+    let name = function_name(function);
+    if e.not_found() {
+        format!("the rotation function {name} does not exist: every rotation of this secret fails")
+    } else if e.denied() {
+        format!(
+            "the rotation function {name} could not be read: grant the caller {} ({})",
+            e.action, e.code
+        )
+    } else {
+        format!("the rotation function {name} could not be read: {e}")
+    }
 }
 
 /// One secret's checks; a secret that cannot be described is a note, not an abort.

@@ -262,6 +262,7 @@ fn deep_of(verdict: deep::Verdict, last: Option<crate::outside::logs::Outcome>) 
         }),
         log_group: Some("/aws/lambda/f".to_string()),
         notes: vec![],
+        skipped: vec![],
     }
 }
 

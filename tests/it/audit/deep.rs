@@ -347,4 +347,37 @@ async fn what_cannot_be_read_is_a_note_on_its_row_never_an_abort() {
     let r = &row(&report, &orphan)["deep"];
     assert_eq!(r["verdict"], "fail", "{r:#}");
     assert_eq!(r["findings"][0]["cause"], "function_not_found", "{r:#}");
+    assert!(
+        r["notes"]
+            .to_string()
+            .contains("does not exist: every rotation of this secret fails"),
+        "{r:#}"
+    );
+
+    // A function the caller may not read: its rows say which permission is missing.
+    fault.heal();
+    fault.error_always(
+        "GetFunctionConfiguration",
+        403,
+        "AccessDeniedException",
+        "User: arn:aws:iam::123456789012:user/operator is not authorized to perform: lambda:GetFunctionConfiguration",
+    );
+    let run = deep(&fault, &tag, "json");
+    append_output(&format!("{}\n{}\n", run.stdout, run.stderr));
+    let report = json_report(&run);
+    let r = &row(&report, &invalid)["deep"];
+    assert!(
+        r["notes"]
+            .to_string()
+            .contains("could not be read: grant the caller lambda:GetFunctionConfiguration"),
+        "{r:#}"
+    );
+    assert!(
+        r["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["check"] == "rotation_function"),
+        "{r:#}"
+    );
 }
