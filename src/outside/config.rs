@@ -121,6 +121,7 @@ pub struct Run {
     clients: Clients,
     reader: Reader,
     packages: HashMap<String, Package>,
+    policy_reads: std::sync::Arc<policy::Reads>,
     /// The function that is to replace old ones (named in the legacy remedies).
     pub replacement: Option<String>,
     /// Today, `YYYY-MM-DD`.
@@ -134,6 +135,7 @@ impl Run {
             reader: Reader::new(clients.clone()),
             clients,
             packages: HashMap::new(),
+            policy_reads: Default::default(),
             replacement,
             today: runtimes::today(),
         }
@@ -166,7 +168,7 @@ impl Run {
             function: Some(function.clone()),
             master_secret_arn: facts.master_arn.clone(),
         };
-        let mut pol = policy::policy_checks(&self.clients, &target)
+        let mut pol = policy::policy_checks_with(&self.clients, &target, &self.policy_reads)
             .await
             .into_iter()
             .map(ConfigCheck::from);
@@ -245,6 +247,7 @@ fn legacy_check(name: &'static str, i: legacy::Inspection) -> ConfigCheck {
                     "{}: nothing in its package, stack or runtime stands in the way",
                     i.function
                 ),
+                finding: None,
             },
         };
     };
@@ -267,6 +270,9 @@ fn legacy_check(name: &'static str, i: legacy::Inspection) -> ConfigCheck {
         evidence,
         remedy: Some(first.remedy.clone()),
         detail: first.message.clone(),
+        // The warnings (no TLS, a deprecated runtime) are no rotation cause: the finding's
+        // code names what was found.
+        finding: Some(first.code),
     }
 }
 
@@ -284,6 +290,7 @@ impl From<PolicyCheck> for ConfigCheck {
             evidence: p.evidence,
             remedy: p.remedy,
             detail: p.detail,
+            finding: None,
         }
     }
 }

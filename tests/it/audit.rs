@@ -3,6 +3,8 @@
 //! from its tag, this project's own functions, a function that no longer exists or may not be
 //! read as a row that says so, and one next step per row. Nothing is changed.
 
+mod deep;
+
 use crate::common::fault::FaultServer;
 use crate::common::lambda_invoke::{
     configure_rotation, create_function, delete_function, rotation_of,

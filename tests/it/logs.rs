@@ -33,7 +33,7 @@ async fn clients() -> Clients {
     clients_at(&services().moto).await
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -41,14 +41,14 @@ fn now_ms() -> i64 {
 }
 
 /// One execution environment's stream, as Lambda writes it.
-struct Env {
+pub(crate) struct Env {
     name: String,
     at: i64,
     lines: Vec<(i64, String)>,
 }
 
 impl Env {
-    fn new(n: u32, at: i64) -> Env {
+    pub(crate) fn new(n: u32, at: i64) -> Env {
         Env {
             name: format!("2026/12/01/[$LATEST]{n:032x}"),
             at,
@@ -64,17 +64,17 @@ impl Env {
         let t = std::time::UNIX_EPOCH + Duration::from_millis(self.at as u64);
         humantime::format_rfc3339_millis(t).to_string()
     }
-    fn start(&mut self, id: &str) -> &mut Self {
+    pub(crate) fn start(&mut self, id: &str) -> &mut Self {
         self.raw(1, format!("START RequestId: {id} Version: $LATEST\n"))
     }
-    fn log(&mut self, level: &str, id: &str, text: &str) -> &mut Self {
+    pub(crate) fn log(&mut self, level: &str, id: &str, text: &str) -> &mut Self {
         let line = format!("[{level}]\t{}\t{id}\t{text}\n", self.stamp());
         self.raw(7, line)
     }
-    fn unhandled(&mut self, text: &str) -> &mut Self {
+    pub(crate) fn unhandled(&mut self, text: &str) -> &mut Self {
         self.raw(1, format!("[ERROR] {text}\nTraceback (most recent call last):\n  File \"/var/task/lambda_function.py\", line 81, in lambda_handler\n    set_secret(service_client, arn, token)\n  File \"/var/task/lambda_function.py\", line 186, in set_secret\n    raise ValueError(\"Unable to log into database\")\n"))
     }
-    fn end(&mut self, id: &str, duration: f64) -> &mut Self {
+    pub(crate) fn end(&mut self, id: &str, duration: f64) -> &mut Self {
         self.raw(duration as i64, format!("END RequestId: {id}\n"));
         self.raw(1, format!("REPORT RequestId: {id}\tDuration: {duration:.2} ms\tBilled Duration: {} ms\tMemory Size: 128 MB\tMax Memory Used: 79 MB\t\n", duration.ceil()))
     }
@@ -90,7 +90,7 @@ impl Env {
 }
 
 /// Writes the streams into `group` (created if needed), in PutLogEvents batches.
-async fn put(group: &str, envs: &[&Env]) {
+pub(crate) async fn put(group: &str, envs: &[&Env]) {
     let logs = clients().await.logs;
     let _ = logs.create_log_group().log_group_name(group).send().await;
     for env in envs {
@@ -147,7 +147,7 @@ fn views(report: &LogsReport) -> (Value, String) {
     (json, text)
 }
 
-fn req(n: u32) -> String {
+pub(crate) fn req(n: u32) -> String {
     format!("{n:08x}-7c1d-4e2f-9a3b-5c6d7e8f9a0b")
 }
 

@@ -23,7 +23,7 @@ pub(crate) async fn clients() -> Clients {
     clients_at(&services().moto).await
 }
 
-async fn clients_at(endpoint: &str) -> Clients {
+pub(crate) async fn clients_at(endpoint: &str) -> Clients {
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(endpoint)
@@ -36,7 +36,7 @@ async fn clients_at(endpoint: &str) -> Clients {
 }
 
 /// One VPC as a test builds it: ids of everything the checks read (also the fixture of
-/// `diagnose --scope config` in diagnose_config.rs).
+/// `diagnose --scope config` in diagnose_config.rs and of `audit --deep` in audit/deep.rs).
 pub(crate) struct Lab {
     pub(crate) c: Clients,
     pub(crate) vpc: String,
@@ -446,7 +446,7 @@ pub(crate) async fn healthy_lab(spec: FnSpec) -> Lab {
     lab
 }
 
-async fn create_vpc_function(lab: &Lab, spec: &FnSpec) {
+pub(crate) async fn create_vpc_function(lab: &Lab, spec: &FnSpec) {
     const ZIP: &str = "UEsDBBQAAAAAAE0qfV2uVry6LQAAAC0AAAAIAAAAaW5kZXgucHlkZWYgaGFuZGxlcihldmVudCwgY29udGV4dCk6CiAgICByZXR1cm4gTm9uZQpQSwECFAMUAAAAAABNKn1drla8ui0AAAAtAAAACAAAAAAAAAAAAAAAgAEAAAAAaW5kZXgucHlQSwUGAAAAAAEAAQA2AAAAUwAAAAAA";
     let zip = base64::engine::general_purpose::STANDARD
         .decode(ZIP)

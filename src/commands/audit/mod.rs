@@ -3,8 +3,10 @@
 //! function), last and next rotation, and one next step per secret. Read-only.
 //!
 //! This file lists the secrets and decides each next step; `function.rs` reads a rotation
-//! function; `report.rs` is the report, as JSON or a table.
+//! function; `report.rs` is the report, as JSON or a table; `deep.rs` is `--deep`: each
+//! secret's configuration checks and last rotation from the logs.
 
+pub mod deep;
 mod function;
 mod report;
 #[cfg(test)]
@@ -30,13 +32,26 @@ pub struct Args {
     /// Your db-secret-rotator function(s): recognised as such, and named in next steps.
     #[arg(long)]
     pub function: Vec<String>,
+    /// Also check each secret's configuration (network, policies, an old function's
+    /// package) and read its last rotation from the logs.
+    #[arg(long)]
+    pub deep: bool,
+    /// Only the secrets whose name starts with this (case-sensitive: ListSecrets' name filter).
+    #[arg(long)]
+    pub name_prefix: Option<String>,
 }
 
 /// Runs the audit with the caller's credentials. Progress lines go to stderr; so does a
 /// ListSecrets failure, with the permission it needs when it was denied.
 pub async fn run(app: &App, args: Args) -> Report {
     let clients = Clients::new(app.sdk());
-    match survey(&clients, &app.region(), &args.function, &progress).await {
+    let prefix = args.name_prefix.as_deref();
+    match survey_named(&clients, &app.region(), &args.function, prefix, &progress).await {
+        Ok(audit) if args.deep => {
+            let replacement = args.function.first().cloned();
+            let deep = deep::deepen(&clients, &audit, replacement, &progress).await;
+            Report::deep(&audit, deep)
+        }
         Ok(audit) => Report::of(&audit),
         Err(e) => {
             progress(&format!("audit: ListSecrets failed: {e}"));
@@ -98,7 +113,19 @@ pub async fn survey(
     ours: &[String],
     progress: &dyn Fn(&str),
 ) -> Result<Audit, AwsError> {
-    let rows = with_rotation(clients, progress).await?;
+    survey_named(clients, region, ours, None, progress).await
+}
+
+/// [`survey`] over the secrets whose name starts with `prefix` (ListSecrets' `name` filter)
+/// when one is given: a part of an account, or one test's fixture in a shared one.
+pub async fn survey_named(
+    clients: &Clients,
+    region: &str,
+    ours: &[String],
+    prefix: Option<&str>,
+    progress: &dyn Fn(&str),
+) -> Result<Audit, AwsError> {
+    let rows = with_rotation(clients, prefix, progress).await?;
     let mut distinct: Vec<String> = rows.iter().map(|r| r.function_arn.clone()).collect();
     distinct.sort();
     distinct.dedup();
@@ -123,11 +150,23 @@ pub async fn survey(
 
 /// Every secret with a rotation function (ListSecrets, every page, through the SDK's
 /// paginator), with a progress line per page.
-async fn with_rotation(clients: &Clients, progress: &dyn Fn(&str)) -> Result<Vec<Row>, AwsError> {
+async fn with_rotation(
+    clients: &Clients,
+    prefix: Option<&str>,
+    progress: &dyn Fn(&str),
+) -> Result<Vec<Row>, AwsError> {
+    use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
+    let filters = prefix.map(|p| {
+        vec![Filter::builder()
+            .key(FilterNameStringType::Name)
+            .values(p)
+            .build()]
+    });
     let mut pages = clients
         .sm
         .list_secrets()
         .max_results(100)
+        .set_filters(filters)
         .into_paginator()
         .send();
     let mut rows = Vec::new();

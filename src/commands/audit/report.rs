@@ -1,12 +1,14 @@
 //! The audit's report: one typed row per secret and the counts, serialised as the JSON
 //! contract, and rendered as a table for a terminal (each secret's next step under it).
 
+use super::deep::{Deep, Verdict};
 use super::Audit;
 use crate::config::Strategy;
 use crate::engine::Engine;
 use crate::outside::{runtimes, AwsError, RotationRules};
 use crate::text::function_name;
 use serde::{Serialize, Serializer};
+use std::collections::HashMap;
 
 /// What `audit` returns: the secrets and their functions, or why they could not be listed.
 #[derive(Debug, Clone, Serialize)]
@@ -46,6 +48,24 @@ pub struct Summary {
     pub on_this_function: usize,
     /// Secrets whose function could not be read.
     pub function_not_readable: usize,
+    /// `--deep` only: the configuration verdicts and last rotations counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deep: Option<DeepSummary>,
+}
+
+/// The counts `--deep` adds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeepSummary {
+    /// Secrets with a failed configuration check.
+    pub config_fail: usize,
+    /// Secrets with a warning and no failure.
+    pub config_warn: usize,
+    /// Secrets whose configuration could not be checked.
+    pub config_unknown: usize,
+    /// Secrets whose last rotation in the logs failed or timed out.
+    pub last_rotation_failed: usize,
+    /// Secrets with no rotation in the window read (or whose logs could not be read).
+    pub last_rotation_unknown: usize,
 }
 
 /// One secret with rotation configured, and its function.
@@ -89,6 +109,9 @@ pub struct SecretRow {
     pub next_rotation: Option<String>,
     /// The one thing to do next.
     pub next_step: String,
+    /// `--deep` only: the configuration verdict and the last rotation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deep: Option<Deep>,
 }
 
 /// An AWS error in a row: its code and message.
@@ -151,6 +174,7 @@ impl Report {
             hosted_applications: count(|r| r.hosted_application.is_some()),
             on_this_function: count(|r| r.this_function == Some(true)),
             function_not_readable: count(|r| !r.function_readable),
+            deep: None,
         };
         Report::Listed(Listing {
             region: audit.region.clone(),
@@ -158,6 +182,28 @@ impl Report {
             summary,
             secrets,
         })
+    }
+
+    /// The report of an audit with `--deep`'s additions (by secret ARN).
+    pub fn deep(audit: &Audit, mut deep: HashMap<String, Deep>) -> Report {
+        let mut report = Report::of(audit);
+        if let Report::Listed(l) = &mut report {
+            for row in &mut l.secrets {
+                row.deep = deep.remove(&row.secret_arn);
+            }
+            let all: Vec<&Deep> = l.secrets.iter().filter_map(|r| r.deep.as_ref()).collect();
+            let count = |f: &dyn Fn(&Deep) -> bool| all.iter().filter(|d| f(d)).count();
+            l.summary.deep = Some(DeepSummary {
+                config_fail: count(&|d| d.verdict == Verdict::Fail),
+                config_warn: count(&|d| d.verdict == Verdict::Warn),
+                config_unknown: count(&|d| d.verdict == Verdict::Unknown),
+                last_rotation_failed: count(&|d| {
+                    d.last_rotation.as_ref().is_some_and(|l| l.failed())
+                }),
+                last_rotation_unknown: count(&|d| d.last_rotation.is_none()),
+            });
+        }
+        report
     }
 
     /// The report of an audit whose ListSecrets failed.
@@ -200,13 +246,21 @@ impl Audit {
             last_rotated: row.last_rotated.clone(),
             next_rotation: row.next_rotation.clone(),
             next_step: self.next_step(row),
+            deep: None,
         }
     }
 }
 
 impl crate::commands::Report for Report {
+    /// Listed, and (with `--deep`) no configuration check failed.
     fn ok(&self) -> bool {
-        matches!(self, Report::Listed(_))
+        match self {
+            Report::Listed(l) => !l
+                .secrets
+                .iter()
+                .any(|r| r.deep.as_ref().is_some_and(|d| d.verdict == Verdict::Fail)),
+            Report::Failed(_) => false,
+        }
     }
 
     /// The table; empty when ListSecrets failed (that went to stderr, with the progress).
@@ -244,7 +298,7 @@ impl SecretRow {
     }
 
     /// The table's cells.
-    fn cells(&self) -> [String; 6] {
+    fn cells(&self) -> Vec<String> {
         let day = |d: &Option<String>| {
             d.as_deref()
                 .map(|s| s.chars().take(10).collect())
@@ -255,14 +309,18 @@ impl SecretRow {
         } else {
             " (rotation off)"
         };
-        [
+        let mut cells = vec![
             format!("{}{enabled}", self.secret),
             self.function_name.clone(),
             self.runtime_cell(),
             self.kind(),
             day(&self.last_rotated),
             day(&self.next_rotation),
-        ]
+        ];
+        if let Some(d) = &self.deep {
+            cells.extend(d.cells());
+        }
+        cells
     }
 }
 
@@ -279,27 +337,42 @@ impl Listing {
             s.on_this_function,
             s.function_not_readable,
         );
-        let table: Vec<[String; 6]> = self.secrets.iter().map(SecretRow::cells).collect();
-        let headers = ["secret", "function", "runtime", "kind", "last", "next"];
-        let mut widths = headers.map(str::len);
+        if let Some(d) = &s.deep {
+            out.push_str(&format!(
+                "deep: {} failing configuration(s), {} warning(s), {} not checked; {} last rotation(s) failed, {} not found in the logs\n\n",
+                d.config_fail, d.config_warn, d.config_unknown, d.last_rotation_failed, d.last_rotation_unknown,
+            ));
+        }
+        // With --deep, failures first (a failed check or a failed last rotation), then
+        // warnings; ListSecrets order within each.
+        let mut rows: Vec<&SecretRow> = self.secrets.iter().collect();
+        rows.sort_by_key(|r| r.deep.as_ref().map(Deep::rank).unwrap_or(0));
+        let table: Vec<Vec<String>> = rows.iter().map(|r| r.cells()).collect();
+        let mut headers = vec!["secret", "function", "runtime", "kind", "last", "next"];
+        if s.deep.is_some() {
+            headers.extend(Deep::HEADERS);
+        }
+        let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
         for row in &table {
             for (w, c) in widths.iter_mut().zip(row.iter()) {
                 *w = (*w).max(c.len());
             }
         }
-        let line = |cells: [&str; 6]| {
+        let line = |cells: &[&str]| {
             let mut l = String::new();
             for (i, c) in cells.iter().enumerate() {
                 l.push_str(&format!("{:<w$}  ", c, w = widths[i]));
             }
             l.trim_end().to_string() + "\n"
         };
-        out.push_str(&line(headers));
-        for (cells, row) in table.iter().zip(&self.secrets) {
-            out.push_str(&line([
-                &cells[0], &cells[1], &cells[2], &cells[3], &cells[4], &cells[5],
-            ]));
+        out.push_str(&line(&headers));
+        for (cells, row) in table.iter().zip(&rows) {
+            let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+            out.push_str(&line(&cells));
             out.push_str(&format!("  next: {}\n", row.next_step));
+            if let Some(d) = &row.deep {
+                out.push_str(&d.lines());
+            }
         }
         out
     }

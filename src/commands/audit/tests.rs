@@ -154,6 +154,7 @@ fn the_report_counts_each_kind_and_keeps_the_rows_contract() {
             hosted_applications: 1,
             on_this_function: 1,
             function_not_readable: 1,
+            deep: None,
         }
     );
     assert_eq!(listing.secrets[0].engine, Some(Engine::Postgres));
@@ -231,4 +232,113 @@ fn a_failed_listing_is_not_ok_and_names_the_action() {
         r#"{"ok":false,"error":{"action":"secretsmanager:ListSecrets","code":"AccessDeniedException","message":"not authorized"}}"#
     );
     assert_eq!(report.to_text(), "");
+}
+
+fn deep_of(verdict: deep::Verdict, last: Option<crate::outside::logs::Outcome>) -> deep::Deep {
+    use crate::outside::config::Status;
+    let findings = match verdict {
+        deep::Verdict::Fail => vec![deep::Finding {
+            check: "network_secrets_manager",
+            status: Status::Fail,
+            cause: Some("vpc_endpoint_security_group_blocks".to_string()),
+            detail: "no group of vpce-1 admits TCP 443 from the function".to_string(),
+            remedy: Some("aws ec2 authorize-security-group-ingress --group-id sg-1".to_string()),
+            evidence: serde_json::Map::new(),
+        }],
+        _ => vec![],
+    };
+    deep::Deep {
+        verdict,
+        findings,
+        last_rotation: last.map(|outcome| deep::LastRotation {
+            outcome,
+            timestamp: "2026-12-01T03:00:00.000Z".to_string(),
+            step: Some("setSecret".to_string()),
+            cause: (outcome != crate::outside::logs::Outcome::Ok)
+                .then(|| "db_auth_failed".to_string()),
+            inferred: true,
+            evidence: None,
+            remedy: None,
+        }),
+        log_group: Some("/aws/lambda/f".to_string()),
+        notes: vec![],
+        skipped: vec![],
+    }
+}
+
+#[test]
+fn deep_text_puts_failures_first_and_keeps_the_json_order() {
+    use crate::outside::logs::Outcome;
+    let a = audit(
+        vec![
+            row("healthy", "f", true),
+            row("rotation-failed", "f", true),
+            row("config-failed", "f", true),
+            row("warned", "f", true),
+        ],
+        vec![readable("f", "python3.12", None, false)],
+    );
+    let mut by_arn = std::collections::HashMap::new();
+    let arn_of = |i: usize| a.rows[i].arn.clone();
+    by_arn.insert(arn_of(0), deep_of(deep::Verdict::Ok, Some(Outcome::Ok)));
+    by_arn.insert(arn_of(1), deep_of(deep::Verdict::Ok, Some(Outcome::Failed)));
+    by_arn.insert(arn_of(2), deep_of(deep::Verdict::Fail, None));
+    by_arn.insert(arn_of(3), deep_of(deep::Verdict::Warn, None));
+    let report = Report::deep(&a, by_arn);
+    assert!(!report.ok(), "a failed check makes the exit status 1");
+    let json = serde_json::to_value(&report).unwrap();
+    let names: Vec<&str> = json["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["secret"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["healthy", "rotation-failed", "config-failed", "warned"]
+    );
+    assert_eq!(json["secrets"][2]["deep"]["verdict"], "fail");
+    assert_eq!(
+        json["secrets"][2]["deep"]["findings"][0]["cause"],
+        "vpc_endpoint_security_group_blocks"
+    );
+    assert_eq!(
+        json["secrets"][1]["deep"]["last_rotation"]["outcome"],
+        "failed"
+    );
+    assert_eq!(json["summary"]["deep"]["config_fail"], 1);
+    assert_eq!(json["summary"]["deep"]["last_rotation_failed"], 1);
+
+    let text = report.to_text();
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with(' ') && l.contains(" f "))
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(
+        rows,
+        ["rotation-failed", "config-failed", "warned", "healthy"],
+        "{text}"
+    );
+    assert!(
+        text.contains("  fail network_secrets_manager: vpc_endpoint_security_group_blocks: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("    remedy: aws ec2 authorize-security-group-ingress"),
+        "{text}"
+    );
+    assert!(text.contains("  last rotation failed at 2026-12-01T03:00:00.000Z in setSecret: db_auth_failed (inferred from its log)"), "{text}");
+}
+
+#[test]
+fn without_deep_the_json_has_no_deep_keys_and_exit_is_ok() {
+    let a = audit(
+        vec![row("app", "f", true)],
+        vec![readable("f", "python3.12", None, false)],
+    );
+    let report = Report::of(&a);
+    assert!(report.ok());
+    let text = serde_json::to_string(&report).unwrap();
+    assert!(!text.contains("deep"), "{text}");
 }

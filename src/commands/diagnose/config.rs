@@ -78,17 +78,19 @@ pub async fn checks(
 }
 
 /// One configuration check as a report check: a warn passes with one warning (its code the
-/// cause's when there is one, else the check's name); a fail carries its cause, detail,
-/// remedy and evidence; a skip keeps the report's `skipped: ...` detail.
+/// cause's when there is one, else what was found (a legacy finding), else the check's
+/// name); a fail carries its cause, detail, remedy and evidence; a skip keeps the report's
+/// `skipped: ...` detail.
 pub fn to_check(c: ConfigCheck, duration_ms: u64) -> Check {
     use outside_config::Status as S;
     let remedy = c.remedy.unwrap_or_default();
     let (detail, outcome) = match c.status {
         S::Ok => (c.detail, Outcome::Passed(Vec::new())),
         S::Warn => {
-            let code = match c.cause {
-                Some(cause) => Cow::Borrowed(cause.code()),
-                None => Cow::Borrowed(c.name),
+            let code = match (c.cause, c.finding) {
+                (Some(cause), _) => Cow::Borrowed(cause.code()),
+                (None, Some(finding)) => Cow::Borrowed(finding),
+                (None, None) => Cow::Borrowed(c.name),
             };
             let w = Warning {
                 code,
@@ -224,6 +226,7 @@ mod tests {
             },
             remedy: Some("aws ec2 authorize-security-group-ingress --group-id sg-1".into()),
             detail: "seen".into(),
+            finding: None,
         }
     }
 

@@ -132,6 +132,10 @@ pub struct ConfigCheck {
     pub remedy: Option<String>,
     /// One line for a person.
     pub detail: String,
+    /// What was found, when it is no cause of the table (a legacy finding such as
+    /// `legacy_without_tls`, which a warning carries).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding: Option<&'static str>,
 }
 
 fn cause_code<S: serde::Serializer>(c: &Option<Cause>, s: S) -> Result<S::Ok, S::Error> {
@@ -151,6 +155,7 @@ impl ConfigCheck {
             evidence: Map::new(),
             remedy: None,
             detail: detail.into(),
+            finding: None,
         }
     }
 
@@ -178,6 +183,7 @@ impl ConfigCheck {
                 evidence: Map::new(),
                 remedy: None,
                 detail: ok_detail.to_string(),
+                finding: None,
             };
         };
         let at = unique.iter().position(|f| f.status == worst).unwrap_or(0);
@@ -203,6 +209,7 @@ impl ConfigCheck {
             evidence,
             remedy: first.remedy,
             detail: first.detail,
+            finding: None,
         }
     }
 }

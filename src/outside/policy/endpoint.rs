@@ -19,16 +19,19 @@ pub(super) async fn check(clients: &Clients, s: &Subject) -> PolicyCheck {
             "the function runs outside any VPC: no endpoint policy applies",
         );
     }
-    let subnets = clients
-        .call(
-            "ec2",
-            "DescribeSubnets",
-            clients
-                .ec2
-                .describe_subnets()
-                .set_subnet_ids(Some(s.subnets.clone()))
-                .send(),
-        )
+    let subnets = s
+        .reads
+        .once("DescribeSubnets", &s.subnets.join(","), || {
+            clients.call(
+                "ec2",
+                "DescribeSubnets",
+                clients
+                    .ec2
+                    .describe_subnets()
+                    .set_subnet_ids(Some(s.subnets.clone()))
+                    .send(),
+            )
+        })
         .await;
     let subnets = match subnets {
         Ok(out) => out,
@@ -42,21 +45,24 @@ pub(super) async fn check(clients: &Clients, s: &Subject) -> PolicyCheck {
         .collect();
     vpcs.sort();
     vpcs.dedup();
-    let endpoints = clients
-        .call(
-            "ec2",
-            "DescribeVpcEndpoints",
-            clients
-                .ec2
-                .describe_vpc_endpoints()
-                .filters(
-                    Filter::builder()
-                        .name("vpc-id")
-                        .set_values(Some(vpcs.clone()))
-                        .build(),
-                )
-                .send(),
-        )
+    let endpoints = s
+        .reads
+        .once("DescribeVpcEndpoints", &vpcs.join(","), || {
+            clients.call(
+                "ec2",
+                "DescribeVpcEndpoints",
+                clients
+                    .ec2
+                    .describe_vpc_endpoints()
+                    .filters(
+                        Filter::builder()
+                            .name("vpc-id")
+                            .set_values(Some(vpcs.clone()))
+                            .build(),
+                    )
+                    .send(),
+            )
+        })
         .await;
     let endpoints = match endpoints {
         Ok(out) => out,

@@ -103,12 +103,15 @@ async fn key_verdict(
     uses: &mut Vec<KeyUse>,
     aws_managed: &mut bool,
 ) -> PolicyCheck {
-    let described = clients
-        .call(
-            "kms",
-            "DescribeKey",
-            clients.kms.describe_key().key_id(key).send(),
-        )
+    let described = s
+        .reads
+        .once("DescribeKey", key, || {
+            clients.call(
+                "kms",
+                "DescribeKey",
+                clients.kms.describe_key().key_id(key).send(),
+            )
+        })
         .await;
     let meta = match described.map(|d| d.key_metadata) {
         Ok(Some(m)) => m,
@@ -167,17 +170,20 @@ async fn key_verdict(
             return c;
         }
     }
-    let policy = clients
-        .call(
-            "kms",
-            "GetKeyPolicy",
-            clients
-                .kms
-                .get_key_policy()
-                .key_id(&key_id)
-                .policy_name("default")
-                .send(),
-        )
+    let policy = s
+        .reads
+        .once("GetKeyPolicy", &key_id, || {
+            clients.call(
+                "kms",
+                "GetKeyPolicy",
+                clients
+                    .kms
+                    .get_key_policy()
+                    .key_id(&key_id)
+                    .policy_name("default")
+                    .send(),
+            )
+        })
         .await;
     let text = match policy {
         Ok(p) => p.policy().unwrap_or_default().to_string(),
@@ -234,12 +240,15 @@ async fn key_verdict(
         );
     }
     // A grant can allow what the key policy does not.
-    let grants = clients
-        .call(
-            "kms",
-            "ListGrants",
-            clients.kms.list_grants().key_id(&key_id).send(),
-        )
+    let grants = s
+        .reads
+        .once("ListGrants", &key_id, || {
+            clients.call(
+                "kms",
+                "ListGrants",
+                clients.kms.list_grants().key_id(&key_id).send(),
+            )
+        })
         .await;
     let grants = match grants {
         Ok(g) => g.grants.unwrap_or_default(),

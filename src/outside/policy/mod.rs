@@ -1,18 +1,23 @@
 //! The policy half of the configuration checks: whether the Secrets Manager endpoint's policy
 //! (`vpc_endpoint_policy`), the secret's KMS key (`kms_key_policy`) and the function role's
 //! own permissions (`role_permissions`) let the rotation make every call it makes. The
-//! document evaluator is in `document.rs`; one file per check. Read-only: every read goes
+//! document evaluator is in `document.rs`; one file per check, and
+//! `reads.rs` the reads a run shares across secrets. Read-only: every read goes
 //! through [`Clients::call`], and a read that fails makes its check `skipped`, never `fail`.
 
 pub mod document;
 mod endpoint;
 mod kms;
+mod reads;
 mod role;
 
 use super::{AwsError, Clients};
 use crate::failure::Cause;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use reads::Reads;
 
 /// What a policy check concluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +137,8 @@ struct Subject {
     subnets: Vec<String>,
     /// The function's `SECRETS_MANAGER_ENDPOINT`, when set.
     sm_endpoint: Option<String>,
+    /// The reads shared with other secrets of the same run.
+    reads: Arc<Reads>,
 }
 
 impl Subject {
@@ -179,8 +186,18 @@ impl Subject {
 /// The three policy checks, in the order of the report: `vpc_endpoint_policy`,
 /// `kms_key_policy`, `role_permissions`.
 pub async fn policy_checks(clients: &Clients, target: &Target) -> Vec<PolicyCheck> {
+    policy_checks_with(clients, target, &Arc::default()).await
+}
+
+/// [`policy_checks`] with the reads of a run over many secrets: each function, subnet list,
+/// endpoint list and key is read once for all of them.
+pub async fn policy_checks_with(
+    clients: &Clients,
+    target: &Target,
+    reads: &Arc<Reads>,
+) -> Vec<PolicyCheck> {
     let names = ["vpc_endpoint_policy", "kms_key_policy", "role_permissions"];
-    let subject = match subject(clients, target).await {
+    let subject = match subject(clients, target, reads).await {
         Ok(s) => s,
         Err(reason) => {
             return names
@@ -213,7 +230,11 @@ fn unread(err: &AwsError) -> String {
 }
 
 /// Reads what the checks share: the secret, its function and role, the master secret.
-async fn subject(clients: &Clients, target: &Target) -> Result<Subject, String> {
+async fn subject(
+    clients: &Clients,
+    target: &Target,
+    reads: &Arc<Reads>,
+) -> Result<Subject, String> {
     let secret = clients
         .call(
             "secretsmanager",
@@ -232,16 +253,18 @@ async fn subject(clients: &Clients, target: &Target) -> Result<Subject, String> 
         (None, Some(f)) if !f.is_empty() => f.to_string(),
         _ => return Err("not checked: the secret has no rotation function".into()),
     };
-    let config = clients
-        .call(
-            "lambda",
-            "GetFunctionConfiguration",
-            clients
-                .lambda
-                .get_function_configuration()
-                .function_name(&function)
-                .send(),
-        )
+    let config = reads
+        .once("GetFunctionConfiguration", &function, || {
+            clients.call(
+                "lambda",
+                "GetFunctionConfiguration",
+                clients
+                    .lambda
+                    .get_function_configuration()
+                    .function_name(&function)
+                    .send(),
+            )
+        })
         .await
         .map_err(|e| {
             if e.not_found() {
@@ -272,6 +295,7 @@ async fn subject(clients: &Clients, target: &Target) -> Result<Subject, String> 
             .and_then(|v| v.get("SECRETS_MANAGER_ENDPOINT"))
             .filter(|v| !v.is_empty())
             .cloned(),
+        reads: reads.clone(),
     };
     if subject.role_arn.is_empty() {
         return Err(format!(

@@ -220,6 +220,12 @@ impl FaultServer {
             .unwrap_or(0)
     }
 
+    /// Every operation seen so far and how many requests it had.
+    pub fn all_calls(&self) -> std::collections::BTreeMap<String, u64> {
+        let state = self.state.lock().unwrap();
+        state.calls.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
     /// How many requests for `operation` got a fault instead of moto's answer.
     pub fn faulted(&self, operation: &str) -> u64 {
         self.state
@@ -271,10 +277,17 @@ pub fn lambda_operation(start: &str) -> Option<&'static str> {
     if path.starts_with("/2017-03-31/tags/") {
         return Some("ListTags");
     }
+    if let Some(rest) = path.strip_prefix("/2019-09-30/functions/") {
+        return (method == "GET" && rest.ends_with("/concurrency"))
+            .then_some("GetFunctionConcurrency");
+    }
     let rest = path.strip_prefix("/2015-03-31/functions/")?;
     match (method, rest.rsplit('/').next()?) {
         ("GET", "configuration") => Some("GetFunctionConfiguration"),
+        ("GET", "policy") => Some("GetPolicy"),
         ("POST", "invocations") => Some("Invoke"),
+        // GET /2015-03-31/functions/NAME: the function and its code location.
+        ("GET", _) if !rest.trim_end_matches('/').contains('/') => Some("GetFunction"),
         _ => None,
     }
 }
