@@ -411,7 +411,10 @@ mod tests {
                 aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "tests"),
             ))
             .build();
-        let deadline = Deadline::after(Duration::from_millis(400), Duration::from_millis(100));
+        // Long enough that building the clients (eight endpoint resolutions, slow in a debug
+        // build on a loaded machine) leaves time for the call to start: the cut must be the
+        // read's, not "no time was left" before it.
+        let deadline = Deadline::after(Duration::from_millis(2000), Duration::from_millis(100));
         let clients = Clients::with_deadline(&sdk, deadline);
         assert_eq!(clients.endpoint(Service::Ec2), url);
         let err = clients
