@@ -572,3 +572,62 @@ async fn a_stack_that_was_deleted_leaves_the_package_findings() {
     assert_eq!(codes(&i), vec!["legacy_libpq_without_scram"], "{i:?}");
     assert!(i.findings[0].evidence.get("stack").is_none());
 }
+
+/// Through the binary: `diagnose --scope config` on a secret whose old function's package
+/// (served by the local endpoint, which plays Lambda's GetFunction) carries a cpython-37m
+/// module under python3.9 shows `legacy_bundle` failed with `function_import_error`, its
+/// remedy naming `migrate` first; every other Lambda read answers "not found" there, which
+/// the other checks report on their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnose_scope_config_names_an_old_functions_import_error() {
+    let endpoint = Endpoint::start().await;
+    let name = unique("old-pg");
+    endpoint.add(
+        &name,
+        zip_fn(
+            "python3.9",
+            postgres_package("cpython-37m", "/opt/postgresql-14.5/lib", true),
+        ),
+    );
+    let arn = create_secret(&json!({"engine": "postgres", "host": "db.internal",
+        "username": "app", "password": password("legacy"), "port": 5432}))
+    .await;
+    let url = endpoint.url.clone();
+    let (secret_id, function) = (arn.clone(), name.clone());
+    let run = tokio::task::spawn_blocking(move || {
+        run_bin(
+            &[
+                "diagnose",
+                "--secret-id",
+                &secret_id,
+                "--scope",
+                "config",
+                "--function",
+                &function,
+                "--format",
+                "json",
+            ],
+            &[("AWS_ENDPOINT_URL_LAMBDA", url.as_str())],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(run.status, 1, "{}\n{}", run.stdout, run.stderr);
+    let report = json_report(&run);
+    let legacy = report_check(&report, "legacy_bundle");
+    assert_eq!(legacy["status"], "fail", "{legacy}");
+    assert_eq!(legacy["cause"], "function_import_error", "{legacy}");
+    assert_eq!(legacy["evidence"]["abi"], "cpython-37m", "{legacy}");
+    assert!(
+        legacy["remedy"]
+            .as_str()
+            .unwrap()
+            .starts_with("Move the secret to db-secret-rotator: db-secret-rotator migrate"),
+        "{legacy}"
+    );
+    // The deprecated runtime is listed with it, after the failure.
+    assert_eq!(
+        legacy["evidence"]["findings"][1]["code"], "legacy_runtime_deprecated",
+        "{legacy}"
+    );
+}
