@@ -144,133 +144,166 @@ impl Context {
 
 /// What the package and the context say, fails first.
 pub fn findings(bundle: &Bundle, ctx: &Context) -> Vec<Finding> {
-    let mut found = Vec::new();
-    let runtime_py = ctx.runtime.as_deref().and_then(runtime_python);
-    for m in &bundle.native_modules {
-        let (Some(needs), Some(has)) = (m.python, runtime_py) else {
-            continue;
-        };
-        if needs != has {
-            let mut evidence = Map::new();
-            evidence.insert("module".into(), json!(m.path));
-            evidence.insert("abi".into(), json!(m.abi));
-            evidence.insert("runtime".into(), json!(ctx.runtime));
-            ctx.stack_evidence(&mut evidence);
-            found.push(Finding {
-                code: "function_import_error",
-                severity: Severity::Fail,
-                message: format!(
-                    "{} was built for Python {}.{} ({}), but the function runs {}: Lambda answers \"Unable to import module 'lambda_function'\"",
-                    m.path,
-                    needs.0,
-                    needs.1,
-                    m.abi,
-                    ctx.runtime.as_deref().unwrap_or("?")
-                ),
-                evidence,
-                remedy: ctx.upgrade(),
-            });
-            // One module is enough to break the import; the others say the same.
-            break;
-        }
-    }
-    let postgres = ctx
-        .engine
-        .is_some_and(|e| e.family() == crate::engine::EngineFamily::Postgres);
-    if let Some(libpq) = &bundle.libpq {
-        if let (true, Some((major, read_from))) = (postgres, libpq.major) {
-            if major < 10 {
-                let mut evidence = Map::new();
-                evidence.insert("libpq".into(), json!(libpq.path));
-                evidence.insert("postgresql_major".into(), json!(major));
-                evidence.insert("read_from".into(), json!(read_from));
-                evidence.insert("runpath".into(), json!(libpq.runpaths));
-                ctx.stack_evidence(&mut evidence);
-                found.push(Finding {
-                    code: "legacy_libpq_without_scram",
-                    severity: Severity::Fail,
-                    message: format!(
-                        "the bundled libpq comes from PostgreSQL {major}, which cannot log in with SCRAM-SHA-256: \"setSecret: Unable to log into database\" on servers that store SCRAM passwords (Aurora PostgreSQL 13+, RDS for PostgreSQL 14+)"
-                    ),
-                    evidence,
-                    remedy: ctx.upgrade(),
-                });
-            }
-        }
-    }
-    if let Some(h) = &bundle.handler {
-        let mysql = ctx.engine == Some(Engine::MySql);
-        let version_major = ctx
-            .engine_version
-            .as_deref()
-            .and_then(|v| v.split('.').next())
-            .and_then(|m| m.parse::<u32>().ok());
-        if h.mysql_version_test_8_only && mysql && version_major.is_some_and(|m| m >= 9) {
-            let mut evidence = Map::new();
-            evidence.insert("engine_version".into(), json!(ctx.engine_version));
-            evidence.insert("handler".into(), json!("lambda_function.py"));
-            ctx.stack_evidence(&mut evidence);
-            found.push(Finding {
-                code: "legacy_mysql9_unsupported",
-                severity: Severity::Fail,
-                message: format!(
-                    "the function sets the password with PASSWORD() on every server whose version does not start with \"8\", and MySQL {} has no PASSWORD() (removed in 8.0.11): setSecret fails",
-                    ctx.engine_version.as_deref().unwrap_or("9")
-                ),
-                evidence,
-                remedy: ctx.upgrade(),
-            });
-        }
-        if !h.tls {
-            let mut evidence = Map::new();
-            evidence.insert("handler".into(), json!("lambda_function.py"));
-            ctx.stack_evidence(&mut evidence);
-            let dated = ctx
-                .stack
-                .as_ref()
-                .filter(|s| s.created.as_str() < TLS_SINCE)
-                .map(|s| {
-                    format!(
-                        " (stack {} was created {}, before {TLS_SINCE})",
-                        s.name, &s.created
-                    )
-                })
-                .unwrap_or_default();
-            found.push(Finding {
-                code: "legacy_without_tls",
-                severity: Severity::Warn,
-                message: format!(
-                    "the function's code passes no TLS settings to its driver, so it logs in without TLS{dated}; a server that requires TLS refuses it"
-                ),
-                evidence,
-                remedy: ctx.upgrade(),
-            });
-        }
-    }
-    if bundle.libpq.is_none() && postgres {
-        // No libpq in the package (or none readable): the stack's date is the guide's test.
-        if let Some(s) = ctx
-            .stack
-            .as_ref()
-            .filter(|s| s.created.as_str() < SCRAM_SINCE)
-        {
-            let mut evidence = Map::new();
-            ctx.stack_evidence(&mut evidence);
-            found.push(Finding {
-                code: "legacy_libpq_without_scram",
-                severity: Severity::Warn,
-                message: format!(
-                    "stack {} was created {}, before the reference functions gained a SCRAM-capable libpq ({SCRAM_SINCE}); the package did not show its libpq",
-                    s.name, s.created
-                ),
-                evidence,
-                remedy: ctx.upgrade(),
-            });
-        }
-    }
-    found.extend(runtime_finding(ctx));
+    let handler = bundle.handler.as_ref();
+    let mut found: Vec<Finding> = [
+        import_error(bundle, ctx),
+        libpq_without_scram(bundle, ctx),
+        handler.and_then(|h| mysql9_unsupported(h, ctx)),
+        handler.and_then(|h| without_tls(h, ctx)),
+        stack_before_scram(bundle, ctx),
+        runtime_finding(ctx),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     found.sort_by_key(|f| f.severity != Severity::Fail);
     found
+}
+
+impl Context {
+    /// A finding with the stack in its evidence and the guide's upgrade options as remedy.
+    fn finding(
+        &self,
+        code: &'static str,
+        severity: Severity,
+        message: String,
+        mut evidence: Map<String, Value>,
+    ) -> Finding {
+        self.stack_evidence(&mut evidence);
+        Finding {
+            code,
+            severity,
+            message,
+            evidence,
+            remedy: self.upgrade(),
+        }
+    }
+
+    fn postgres(&self) -> bool {
+        self.engine
+            .is_some_and(|e| e.family() == crate::engine::EngineFamily::Postgres)
+    }
+}
+
+/// `function_import_error`: a native module built for another Python than the runtime's
+/// (one module is enough to break the import; the others say the same).
+fn import_error(bundle: &Bundle, ctx: &Context) -> Option<Finding> {
+    let has = ctx.runtime.as_deref().and_then(runtime_python)?;
+    let (m, needs) = bundle.native_modules.iter().find_map(|m| {
+        m.python
+            .filter(|needs| *needs != has)
+            .map(|needs| (m, needs))
+    })?;
+    let mut evidence = Map::new();
+    evidence.insert("module".into(), json!(m.path));
+    evidence.insert("abi".into(), json!(m.abi));
+    evidence.insert("runtime".into(), json!(ctx.runtime));
+    Some(ctx.finding(
+        "function_import_error",
+        Severity::Fail,
+        format!(
+            "{} was built for Python {}.{} ({}), but the function runs {}: Lambda answers \"Unable to import module 'lambda_function'\"",
+            m.path,
+            needs.0,
+            needs.1,
+            m.abi,
+            ctx.runtime.as_deref().unwrap_or("?")
+        ),
+        evidence,
+    ))
+}
+
+/// `legacy_libpq_without_scram`: the bundled libpq is from PostgreSQL 9.x (PostgreSQL
+/// secrets only: the other engines do not use it).
+fn libpq_without_scram(bundle: &Bundle, ctx: &Context) -> Option<Finding> {
+    let libpq = bundle.libpq.as_ref().filter(|_| ctx.postgres())?;
+    let (major, read_from) = libpq.major.filter(|(major, _)| *major < 10)?;
+    let mut evidence = Map::new();
+    evidence.insert("libpq".into(), json!(libpq.path));
+    evidence.insert("postgresql_major".into(), json!(major));
+    evidence.insert("read_from".into(), json!(read_from));
+    evidence.insert("runpath".into(), json!(libpq.runpaths));
+    Some(ctx.finding(
+        "legacy_libpq_without_scram",
+        Severity::Fail,
+        format!(
+            "the bundled libpq comes from PostgreSQL {major}, which cannot log in with SCRAM-SHA-256: \"setSecret: Unable to log into database\" on servers that store SCRAM passwords (Aurora PostgreSQL 13+, RDS for PostgreSQL 14+)"
+        ),
+        evidence,
+    ))
+}
+
+/// `legacy_mysql9_unsupported`: the MySQL function's version test on a MySQL 9 database.
+fn mysql9_unsupported(h: &bundle::Handler, ctx: &Context) -> Option<Finding> {
+    let major = ctx
+        .engine_version
+        .as_deref()
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse::<u32>().ok())?;
+    if !(h.mysql_version_test_8_only && ctx.engine == Some(Engine::MySql) && major >= 9) {
+        return None;
+    }
+    let mut evidence = Map::new();
+    evidence.insert("engine_version".into(), json!(ctx.engine_version));
+    evidence.insert("handler".into(), json!("lambda_function.py"));
+    Some(ctx.finding(
+        "legacy_mysql9_unsupported",
+        Severity::Fail,
+        format!(
+            "the function sets the password with PASSWORD() on every server whose version does not start with \"8\", and MySQL {} has no PASSWORD() (removed in 8.0.11): setSecret fails",
+            ctx.engine_version.as_deref().unwrap_or("9")
+        ),
+        evidence,
+    ))
+}
+
+/// `legacy_without_tls`: the handler passes no TLS settings to its driver.
+fn without_tls(h: &bundle::Handler, ctx: &Context) -> Option<Finding> {
+    if h.tls {
+        return None;
+    }
+    let mut evidence = Map::new();
+    evidence.insert("handler".into(), json!("lambda_function.py"));
+    let dated = ctx
+        .stack
+        .as_ref()
+        .filter(|s| s.created.as_str() < TLS_SINCE)
+        .map(|s| {
+            format!(
+                " (stack {} was created {}, before {TLS_SINCE})",
+                s.name, &s.created
+            )
+        })
+        .unwrap_or_default();
+    Some(ctx.finding(
+        "legacy_without_tls",
+        Severity::Warn,
+        format!(
+            "the function's code passes no TLS settings to its driver, so it logs in without TLS{dated}; a server that requires TLS refuses it"
+        ),
+        evidence,
+    ))
+}
+
+/// No libpq in the package (or none readable) for a PostgreSQL secret: the stack's creation
+/// date is the guide's test.
+fn stack_before_scram(bundle: &Bundle, ctx: &Context) -> Option<Finding> {
+    if bundle.libpq.is_some() || !ctx.postgres() {
+        return None;
+    }
+    let s = ctx
+        .stack
+        .as_ref()
+        .filter(|s| s.created.as_str() < SCRAM_SINCE)?;
+    Some(ctx.finding(
+        "legacy_libpq_without_scram",
+        Severity::Warn,
+        format!(
+            "stack {} was created {}, before the reference functions gained a SCRAM-capable libpq ({SCRAM_SINCE}); the package did not show its libpq",
+            s.name, s.created
+        ),
+        Map::new(),
+    ))
 }
 
 /// `legacy_runtime_deprecated`: the configured runtime is deprecated, with its dates.
@@ -286,7 +319,6 @@ pub fn runtime_finding(ctx: &Context) -> Option<Finding> {
     evidence.insert("block_create".into(), json!(dep.block_create));
     evidence.insert("block_update".into(), json!(dep.block_update));
     evidence.insert("dates_as_of".into(), json!(runtimes::AS_OF));
-    ctx.stack_evidence(&mut evidence);
     let update = match dep.block_update {
         Some(date) if date <= ctx.today.as_str() => {
             format!("; since {date} the function can no longer be updated")
@@ -294,13 +326,12 @@ pub fn runtime_finding(ctx: &Context) -> Option<Finding> {
         Some(date) => format!("; from {date} it can no longer be updated"),
         None => String::new(),
     };
-    Some(Finding {
-        code: "legacy_runtime_deprecated",
-        severity: Severity::Warn,
-        message: format!("{runtime} was deprecated on {}{update}", dep.deprecated_on),
+    Some(ctx.finding(
+        "legacy_runtime_deprecated",
+        Severity::Warn,
+        format!("{runtime} was deprecated on {}{update}", dep.deprecated_on),
         evidence,
-        remedy: ctx.upgrade(),
-    })
+    ))
 }
 
 #[cfg(test)]
