@@ -2,7 +2,7 @@
 //! ([`App`], built once), which every command runs with, and the start of logging.
 
 use crate::config::{self, Settings};
-use crate::db::{DbOptions, MySqlOptions, PgOptions, TrustAnchors};
+use crate::db::{DbOptions, TrustAnchors};
 use crate::failure::{Cause, Failure};
 use crate::rotation::Rotator;
 use crate::store::{Rds, SecretsManager};
@@ -80,17 +80,7 @@ impl App {
 
 fn build(settings: Settings, sdk: &aws_config::SdkConfig) -> Result<Rotator, Failure> {
     let anchors = TrustAnchors::load(settings.db_ca_bundle.as_deref())?;
-    let db = DbOptions {
-        connect_timeout: settings.db_connect_timeout,
-        anchors,
-        tls_fallback: settings.tls_fallback,
-        postgres: PgOptions {
-            password_encryption: settings.pg_password_encryption,
-        },
-        mysql: MySqlOptions {
-            dual_password: settings.mysql_dual_password,
-        },
-    };
+    let db = DbOptions::from_settings(&settings, anchors);
     let sm = SecretsManager::new(sdk, settings.secrets_manager_endpoint.as_deref());
     let rds = Rds::new(sdk);
     Ok(Rotator {

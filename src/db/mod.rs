@@ -30,6 +30,23 @@ pub struct DbOptions {
     pub mysql: MySqlOptions,
 }
 
+impl DbOptions {
+    /// The options the settings give, with the trust anchors already read.
+    pub fn from_settings(settings: &crate::config::Settings, anchors: TrustAnchors) -> DbOptions {
+        DbOptions {
+            connect_timeout: settings.db_connect_timeout,
+            anchors,
+            tls_fallback: settings.tls_fallback,
+            postgres: PgOptions {
+                password_encryption: settings.pg_password_encryption,
+            },
+            mysql: MySqlOptions {
+                dual_password: settings.mysql_dual_password,
+            },
+        }
+    }
+}
+
 /// Settings only the PostgreSQL driver reads.
 #[derive(Debug, Clone, Copy)]
 pub struct PgOptions {

@@ -253,3 +253,29 @@ impl<S: SecretStore> Rotator<S> {
         Ok(token)
     }
 }
+
+#[cfg(test)]
+impl Rotator<crate::store::memory::MemoryStore> {
+    /// A rotator over the in-memory store for unit tests: a database connect gives up after
+    /// 200 ms, and the RDS client is built but never called.
+    pub(crate) fn in_memory(
+        settings: crate::config::Settings,
+    ) -> (Self, crate::store::memory::MemoryStore) {
+        let mut db = DbOptions::from_settings(
+            &settings,
+            crate::db::TrustAnchors::load(None).expect("no bundle to read"),
+        );
+        db.connect_timeout = std::time::Duration::from_millis(200);
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let store = crate::store::memory::MemoryStore::new();
+        let rotator = Rotator {
+            sm: store.clone(),
+            settings,
+            db,
+            rds: crate::store::Rds::with_host_override(&sdk, None),
+        };
+        (rotator, store)
+    }
+}

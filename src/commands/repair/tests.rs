@@ -5,13 +5,12 @@
 //! three engines.
 
 use super::{repair, Outcome, Probe, Request, State};
-use crate::db::{DbOptions, MySqlOptions, PgOptions, TlsMode, TrustAnchors};
+use crate::db::TlsMode;
 use crate::deadline::Deadline;
 use crate::failure::{Cause, Failure};
 use crate::rotation::Rotator;
 use crate::secret::{DbSecret, SecretRole};
 use crate::store::memory::{self, MemoryStore};
-use crate::store::Rds;
 use serde_json::json;
 use std::time::Duration;
 
@@ -41,29 +40,8 @@ impl Probe for Accepts {
 
 fn rotator() -> (Rotator<MemoryStore>, MemoryStore) {
     let settings = crate::config::from_lookup(|_| None).unwrap();
-    let db = DbOptions {
-        connect_timeout: Duration::from_millis(200),
-        anchors: TrustAnchors::load(None).unwrap(),
-        tls_fallback: settings.tls_fallback,
-        postgres: PgOptions {
-            password_encryption: settings.pg_password_encryption,
-        },
-        mysql: MySqlOptions {
-            dual_password: settings.mysql_dual_password,
-        },
-    };
-    // Built, never called: single-user finishSecret does not reach RDS.
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .build();
-    let store = MemoryStore::new();
-    let rotator = Rotator {
-        sm: store.clone(),
-        settings,
-        db,
-        rds: Rds::with_host_override(&sdk, None),
-    };
-    (rotator, store)
+    // No database answers within 200 ms here; RDS is built, never called.
+    crate::rotation::Rotator::in_memory(settings)
 }
 
 fn secret_json(password: &str) -> String {
