@@ -251,24 +251,33 @@ fn keep(i: &Inspection) {
     append_output(&format!("{}\n", serde_json::to_string(i).unwrap()));
 }
 
-#[tokio::test]
-async fn a_python37_module_under_python39_is_function_import_error() {
+/// One function served by a fresh endpoint under a unique name, inspected for a secret of
+/// `engine` with the default bounds; what it found goes to the leak scan.
+async fn inspected(tag: &str, function: Function, engine: Engine) -> Inspection {
     let endpoint = Endpoint::start().await;
-    let name = unique("old-pg");
-    endpoint.add(
-        &name,
-        zip_fn(
-            "python3.9",
-            postgres_package("cpython-37m", "/opt/postgresql-14.5/lib", true),
-        ),
-    );
+    let name = unique(tag);
+    endpoint.add(&name, function);
     let i = inspect(
         &clients(&endpoint).await,
-        context(&name, Engine::Postgres),
+        context(&name, engine),
         Limits::default(),
     )
     .await;
     keep(&i);
+    i
+}
+
+#[tokio::test]
+async fn a_python37_module_under_python39_is_function_import_error() {
+    let i = inspected(
+        "old-pg",
+        zip_fn(
+            "python3.9",
+            postgres_package("cpython-37m", "/opt/postgresql-14.5/lib", true),
+        ),
+        Engine::Postgres,
+    )
+    .await;
     assert_eq!(i.skipped, None, "{i:?}");
     let f = &i.findings[0];
     assert_eq!(f.code, "function_import_error");
@@ -292,43 +301,29 @@ async fn a_python37_module_under_python39_is_function_import_error() {
 
 #[tokio::test]
 async fn a_python37_module_under_python37_is_no_import_error() {
-    let endpoint = Endpoint::start().await;
-    let name = unique("old-pg");
-    endpoint.add(
-        &name,
+    let i = inspected(
+        "old-pg",
         zip_fn(
             "python3.7",
             postgres_package("cpython-37m", "/opt/postgresql-14.5/lib", true),
         ),
-    );
-    let i = inspect(
-        &clients(&endpoint).await,
-        context(&name, Engine::Postgres),
-        Limits::default(),
+        Engine::Postgres,
     )
     .await;
-    keep(&i);
     assert_eq!(codes(&i), vec!["legacy_runtime_deprecated"], "{i:?}");
 }
 
 #[tokio::test]
 async fn libpq_from_postgresql_94_is_legacy_libpq_without_scram() {
-    let endpoint = Endpoint::start().await;
-    let name = unique("old-pg");
-    endpoint.add(
-        &name,
+    let i = inspected(
+        "old-pg",
         zip_fn(
             "python3.12",
             postgres_package("cpython-312", "/opt/PostgreSQL-9.4.x/lib", true),
         ),
-    );
-    let i = inspect(
-        &clients(&endpoint).await,
-        context(&name, Engine::Postgres),
-        Limits::default(),
+        Engine::Postgres,
     )
     .await;
-    keep(&i);
     assert_eq!(codes(&i), vec!["legacy_libpq_without_scram"], "{i:?}");
     assert_eq!(i.findings[0].evidence["postgresql_major"], 9);
     assert_eq!(
@@ -339,22 +334,15 @@ async fn libpq_from_postgresql_94_is_legacy_libpq_without_scram() {
 
 #[tokio::test]
 async fn libpq_from_postgresql_14_is_no_finding() {
-    let endpoint = Endpoint::start().await;
-    let name = unique("new-pg");
-    endpoint.add(
-        &name,
+    let i = inspected(
+        "new-pg",
         zip_fn(
             "python3.12",
             postgres_package("cpython-312", "/opt/postgresql-14.5/lib", true),
         ),
-    );
-    let i = inspect(
-        &clients(&endpoint).await,
-        context(&name, Engine::Postgres),
-        Limits::default(),
+        Engine::Postgres,
     )
     .await;
-    keep(&i);
     assert!(i.findings.is_empty(), "{i:?}");
     assert!(i.passed_over.is_empty(), "{i:?}");
 }
