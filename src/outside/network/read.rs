@@ -35,6 +35,43 @@ fn missing(code: &str, action: &str, id: &str) -> AwsError {
     }
 }
 
+/// The ids a cache holds no answer for yet.
+fn unread<T>(cache: &HashMap<String, Read<T>>, ids: &[String]) -> Vec<String> {
+    ids.iter()
+        .filter(|i| !cache.contains_key(*i))
+        .cloned()
+        .collect()
+}
+
+/// Records one read of `wanted`: each object it gave, the call's error for every id when it
+/// failed, and a not-found for an id the answer left out.
+fn record<T>(
+    cache: &mut HashMap<String, Read<T>>,
+    wanted: &[String],
+    got: Read<Vec<(String, T)>>,
+    not_found: &str,
+    action: &str,
+) {
+    match got {
+        Err(e) => wanted.iter().for_each(|i| {
+            cache.insert(i.clone(), Err(e.clone()));
+        }),
+        Ok(objects) => {
+            cache.extend(objects.into_iter().map(|(id, o)| (id, Ok(o))));
+            for i in wanted {
+                cache
+                    .entry(i.clone())
+                    .or_insert_with(|| Err(missing(not_found, action, i)));
+            }
+        }
+    }
+}
+
+/// The answers for `ids`, in order (every id was recorded before).
+fn in_order<T: Clone>(cache: &HashMap<String, Read<T>>, ids: &[String]) -> Read<Vec<T>> {
+    ids.iter().map(|i| cache[i].clone()).collect()
+}
+
 fn strings(v: &[String]) -> Vec<String> {
     v.to_vec()
 }
@@ -181,78 +218,55 @@ impl Reader {
 
     /// DescribeSubnets for the ids not read yet, then the subnets asked for, in order.
     pub async fn subnets(&mut self, ids: &[String]) -> Read<Vec<Subnet>> {
-        let wanted: Vec<String> = ids
-            .iter()
-            .filter(|i| !self.subnets.contains_key(*i))
-            .cloned()
-            .collect();
+        let wanted = unread(&self.subnets, ids);
         if !wanted.is_empty() {
             let c = &self.clients;
-            match c
-                .call(
-                    "ec2",
-                    "DescribeSubnets",
-                    c.ec2
-                        .describe_subnets()
-                        .set_subnet_ids(Some(wanted.clone()))
-                        .send(),
-                )
+            let request = c
+                .ec2
+                .describe_subnets()
+                .set_subnet_ids(Some(wanted.clone()));
+            let got = c
+                .call("ec2", "DescribeSubnets", request.send())
                 .await
-            {
-                Err(e) => wanted.iter().for_each(|i| {
-                    self.subnets.insert(i.clone(), Err(e.clone()));
-                }),
-                Ok(out) => {
-                    for s in out.subnets() {
-                        let subnet = Subnet {
+                .map(|out| {
+                    out.subnets()
+                        .iter()
+                        .map(|s| Subnet {
                             id: s.subnet_id().unwrap_or_default().into(),
                             vpc_id: s.vpc_id().unwrap_or_default().into(),
                             az: s.availability_zone().unwrap_or_default().into(),
                             cidr: s.cidr_block().unwrap_or_default().into(),
-                        };
-                        self.subnets.insert(subnet.id.clone(), Ok(subnet));
-                    }
-                    for i in &wanted {
-                        self.subnets.entry(i.clone()).or_insert_with(|| {
-                            Err(missing(
-                                "InvalidSubnetID.NotFound",
-                                "ec2:DescribeSubnets",
-                                i,
-                            ))
-                        });
-                    }
-                }
-            }
+                        })
+                        .map(|s| (s.id.clone(), s))
+                        .collect()
+                });
+            record(
+                &mut self.subnets,
+                &wanted,
+                got,
+                "InvalidSubnetID.NotFound",
+                "ec2:DescribeSubnets",
+            );
         }
-        ids.iter().map(|i| self.subnets[i].clone()).collect()
+        in_order(&self.subnets, ids)
     }
 
     /// DescribeSecurityGroups for the ids not read yet, then the groups asked for, in order.
     pub async fn groups(&mut self, ids: &[String]) -> Read<Vec<SecurityGroup>> {
-        let wanted: Vec<String> = ids
-            .iter()
-            .filter(|i| !self.groups.contains_key(*i))
-            .cloned()
-            .collect();
+        let wanted = unread(&self.groups, ids);
         if !wanted.is_empty() {
             let c = &self.clients;
-            match c
-                .call(
-                    "ec2",
-                    "DescribeSecurityGroups",
-                    c.ec2
-                        .describe_security_groups()
-                        .set_group_ids(Some(wanted.clone()))
-                        .send(),
-                )
+            let request = c
+                .ec2
+                .describe_security_groups()
+                .set_group_ids(Some(wanted.clone()));
+            let got = c
+                .call("ec2", "DescribeSecurityGroups", request.send())
                 .await
-            {
-                Err(e) => wanted.iter().for_each(|i| {
-                    self.groups.insert(i.clone(), Err(e.clone()));
-                }),
-                Ok(out) => {
-                    for g in out.security_groups() {
-                        let group = SecurityGroup {
+                .map(|out| {
+                    out.security_groups()
+                        .iter()
+                        .map(|g| SecurityGroup {
                             id: g.group_id().unwrap_or_default().into(),
                             vpc_id: g.vpc_id().unwrap_or_default().into(),
                             ingress: g.ip_permissions().iter().map(convert::sg_rule).collect(),
@@ -261,22 +275,19 @@ impl Reader {
                                 .iter()
                                 .map(convert::sg_rule)
                                 .collect(),
-                        };
-                        self.groups.insert(group.id.clone(), Ok(group));
-                    }
-                    for i in &wanted {
-                        self.groups.entry(i.clone()).or_insert_with(|| {
-                            Err(missing(
-                                "InvalidGroup.NotFound",
-                                "ec2:DescribeSecurityGroups",
-                                i,
-                            ))
-                        });
-                    }
-                }
-            }
+                        })
+                        .map(|g| (g.id.clone(), g))
+                        .collect()
+                });
+            record(
+                &mut self.groups,
+                &wanted,
+                got,
+                "InvalidGroup.NotFound",
+                "ec2:DescribeSecurityGroups",
+            );
         }
-        ids.iter().map(|i| self.groups[i].clone()).collect()
+        in_order(&self.groups, ids)
     }
 
     /// DescribeRouteTables of a VPC.
