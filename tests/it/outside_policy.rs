@@ -293,6 +293,11 @@ fn all_allowed(w: &World) -> String {
     simulation(w, |_| "allowed")
 }
 
+/// Every action allowed but `action`, which gets `decision`.
+fn one_refused(w: &World, action: &str, decision: &'static str) -> String {
+    simulation(w, |a| if a == action { decision } else { "allowed" })
+}
+
 /// Runs the checks through `fault` (in front of moto).
 async fn checks(w: &World, fault: &FaultServer) -> Vec<PolicyCheck> {
     record_calls();
@@ -467,13 +472,7 @@ async fn a_key_policy_delegating_to_the_account_is_not_a_fail() {
     fault.answer_always(
         "SimulatePrincipalPolicy",
         200,
-        &simulation(&w, |a| {
-            if a == "kms:Decrypt" {
-                "implicitDeny"
-            } else {
-                "allowed"
-            }
-        }),
+        &one_refused(&w, "kms:Decrypt", "implicitDeny"),
     );
     let checks = checks(&w, &fault).await;
     let kms = named(&checks, "kms_key_policy");
@@ -520,13 +519,7 @@ async fn a_role_without_put_secret_value_is_role_permission_missing() {
     fault.answer_always(
         "SimulatePrincipalPolicy",
         200,
-        &simulation(&w, |a| {
-            if a == "secretsmanager:PutSecretValue" {
-                "implicitDeny"
-            } else {
-                "allowed"
-            }
-        }),
+        &one_refused(&w, "secretsmanager:PutSecretValue", "implicitDeny"),
     );
     let checks = checks(&w, &fault).await;
     let c = expect_cause(
@@ -558,13 +551,11 @@ async fn an_explicit_deny_of_the_role_is_role_permission_missing() {
     fault.answer_always(
         "SimulatePrincipalPolicy",
         200,
-        &simulation(&w, |a| {
-            if a == "secretsmanager:UpdateSecretVersionStage" {
-                "explicitDeny"
-            } else {
-                "allowed"
-            }
-        }),
+        &one_refused(
+            &w,
+            "secretsmanager:UpdateSecretVersionStage",
+            "explicitDeny",
+        ),
     );
     let checks = checks(&w, &fault).await;
     let c = expect_cause(
