@@ -18,8 +18,7 @@ pub use secrets::{Dates, Description, SecretsManager};
 use crate::config::PasswordPolicy;
 use crate::deadline::Deadline;
 use crate::failure::{Cause, Failure};
-use crate::secret::Stage;
-use crate::secret::{Engine, Password, SecretRole};
+use crate::secret::{Engine, Password, SecretRole, Stage};
 use crate::text::shell_quote;
 use std::future::Future;
 use std::time::SystemTime;
@@ -141,27 +140,6 @@ pub trait SecretAdmin: SecretStore {
         role: SecretRole,
         version_id: &str,
     ) -> impl Future<Output = Result<Option<(Password, Option<SystemTime>)>, Failure>> + Send;
-}
-
-/// The AWS adapter's own dated calls.
-impl SecretAdmin for SecretsManager {
-    async fn describe_dated(
-        &self,
-        deadline: &Deadline,
-        secret_id: &str,
-    ) -> Result<(Description, Dates), Failure> {
-        SecretsManager::describe_dated(self, deadline, secret_id).await
-    }
-
-    async fn get_value_dated(
-        &self,
-        deadline: &Deadline,
-        secret_id: &str,
-        role: SecretRole,
-        version_id: &str,
-    ) -> Result<Option<(Password, Option<SystemTime>)>, Failure> {
-        SecretsManager::get_value_dated(self, deadline, secret_id, role, version_id).await
-    }
 }
 
 impl Description {

@@ -6,7 +6,7 @@ mod cache;
 
 use super::call::{About, Api};
 use super::classify::Service;
-use super::{SecretStore, StageMove};
+use super::{SecretAdmin, SecretStore, StageMove};
 use crate::config::PasswordPolicy;
 use crate::deadline::Deadline;
 use crate::failure::{Cause, Failure};
@@ -99,54 +99,6 @@ impl SecretsManager {
         self.api.endpoint()
     }
 
-    /// DescribeSecret, with when the secret last changed and was last rotated (repair judges
-    /// from them whether a rotation may still be running).
-    pub async fn describe_dated(
-        &self,
-        deadline: &Deadline,
-        secret_id: &str,
-    ) -> Result<(Description, Dates), Failure> {
-        let out = self
-            .api
-            .call(
-                deadline,
-                "DescribeSecret",
-                about(SecretRole::Current, secret_id),
-                self.client.describe_secret().secret_id(secret_id).send(),
-            )
-            .await?;
-        let versions = out.version_ids_to_stages().cloned().unwrap_or_default();
-        self.cache()
-            .learn(&[secret_id, out.arn().unwrap_or(secret_id)], &versions);
-        let dates = Dates {
-            last_changed: out.last_changed_date().and_then(system_time),
-            last_rotated: out.last_rotated_date().and_then(system_time),
-        };
-        let description = Description {
-            arn: out.arn().unwrap_or(secret_id).to_string(),
-            rotation_enabled: out.rotation_enabled().unwrap_or(false),
-            rotation_lambda_arn: out
-                .rotation_lambda_arn()
-                .filter(|a| !a.is_empty())
-                .map(str::to_string),
-            versions,
-        };
-        Ok((description, dates))
-    }
-
-    /// GetSecretValue of one version, uncached, with the version's creation date: repair
-    /// needs the age of an AWSPENDING version.
-    pub async fn get_value_dated(
-        &self,
-        deadline: &Deadline,
-        secret_id: &str,
-        role: SecretRole,
-        version_id: &str,
-    ) -> Result<Option<(Password, Option<SystemTime>)>, Failure> {
-        self.fetch_value(deadline, secret_id, role, Some(version_id))
-            .await
-    }
-
     async fn fetch_value(
         &self,
         deadline: &Deadline,
@@ -199,6 +151,57 @@ impl SecretsManager {
 
     fn cache(&self) -> std::sync::MutexGuard<'_, VersionCache> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The dated reads repair makes, for the adapter.
+impl SecretAdmin for SecretsManager {
+    /// DescribeSecret, with when the secret last changed and was last rotated (repair judges
+    /// from them whether a rotation may still be running).
+    async fn describe_dated(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+    ) -> Result<(Description, Dates), Failure> {
+        let out = self
+            .api
+            .call(
+                deadline,
+                "DescribeSecret",
+                about(SecretRole::Current, secret_id),
+                self.client.describe_secret().secret_id(secret_id).send(),
+            )
+            .await?;
+        let versions = out.version_ids_to_stages().cloned().unwrap_or_default();
+        self.cache()
+            .learn(&[secret_id, out.arn().unwrap_or(secret_id)], &versions);
+        let dates = Dates {
+            last_changed: out.last_changed_date().and_then(system_time),
+            last_rotated: out.last_rotated_date().and_then(system_time),
+        };
+        let description = Description {
+            arn: out.arn().unwrap_or(secret_id).to_string(),
+            rotation_enabled: out.rotation_enabled().unwrap_or(false),
+            rotation_lambda_arn: out
+                .rotation_lambda_arn()
+                .filter(|a| !a.is_empty())
+                .map(str::to_string),
+            versions,
+        };
+        Ok((description, dates))
+    }
+
+    /// GetSecretValue of one version, uncached, with the version's creation date: repair
+    /// needs the age of an AWSPENDING version.
+    async fn get_value_dated(
+        &self,
+        deadline: &Deadline,
+        secret_id: &str,
+        role: SecretRole,
+        version_id: &str,
+    ) -> Result<Option<(Password, Option<SystemTime>)>, Failure> {
+        self.fetch_value(deadline, secret_id, role, Some(version_id))
+            .await
     }
 }
 
