@@ -6,6 +6,7 @@ use super::model::Function;
 use super::read::Reader;
 use super::{ConfigCheck, Finding};
 use crate::failure::Cause;
+use crate::outside::policy::document::wildcard;
 use crate::outside::AwsError;
 use crate::text::shell_quote;
 use serde_json::{json, Value};
@@ -87,7 +88,7 @@ fn conditions_hold(cond: &Value, secret_arn: &str, account: &str) -> Option<bool
         for (key, want) in keys {
             let hit = match (op.as_str(), key.to_ascii_lowercase().as_str()) {
                 ("ArnLike" | "StringLike", "aws:sourcearn") => {
-                    any_str(want, |p| wildcard(p, secret_arn))
+                    any_str(want, |p| wildcard(p, secret_arn, false))
                 }
                 ("ArnEquals" | "StringEquals", "aws:sourcearn") => {
                     any_str(want, |p| p == secret_arn)
@@ -99,29 +100,6 @@ fn conditions_hold(cond: &Value, secret_arn: &str, account: &str) -> Option<bool
         }
     }
     Some(all)
-}
-
-/// IAM's `*` and `?` matching.
-fn wildcard(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
 }
 
 /// The findings on a function that was read.
